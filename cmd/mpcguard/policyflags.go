@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/mpcguard/mpcguard/internal/policy"
+)
+
+// policyFlags are the policy configuration flags shared by validate and webhook, so both see the same
+// configuration the chart's values give.
+type policyFlags struct {
+	roleLabelKey   string
+	partySelector  string
+	enforcement    string
+	shareSecrets   []string
+	shareClaimPfxs []string
+}
+
+func (f *policyFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.roleLabelKey, "role-label-key", policy.DefaultRoleLabelKey, "label key that carries a party's role")
+	fs.StringVar(&f.partySelector, "party-selector", policy.DefaultPartySelector,
+		"labels (k=v,k2=v2) that make a pod a party pod; the coordinator's MPC_PARTY_LABEL_SELECTOR")
+	fs.StringVar(&f.enforcement, "enforcement", "",
+		"per-policy actions, policy-id=deny|warn|off, comma-separated (default: every policy denies)")
+	fs.StringSliceVar(&f.shareSecrets, "share-secret-names", nil,
+		"Secrets holding the persistent pool's shares, which delegate and temporary parties must not mount")
+	fs.StringSliceVar(&f.shareClaimPfxs, "share-claim-prefixes", nil,
+		"PersistentVolumeClaim name prefixes of the persistent pool's share storage")
+}
+
+func (f *policyFlags) config() (policy.Config, error) {
+	cfg := policy.DefaultConfig()
+	cfg.RoleLabelKey = strings.TrimSpace(f.roleLabelKey)
+	sel, err := policy.ParseSelector(f.partySelector)
+	if err != nil {
+		return cfg, fmt.Errorf("--party-selector: %w", err)
+	}
+	cfg.PartySelector = sel
+	if cfg.Enforcement, err = policy.ParseEnforcement(f.enforcement, cfg.Enforcement); err != nil {
+		return cfg, fmt.Errorf("--enforcement: %w", err)
+	}
+	cfg.ShareStorage.SecretNames = nonEmpty(f.shareSecrets)
+	cfg.ShareStorage.ClaimPrefixes = nonEmpty(f.shareClaimPfxs)
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return cfg, errs.ToAggregate()
+	}
+	return cfg, nil
+}
+
+func nonEmpty(ss []string) []string {
+	out := []string{}
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

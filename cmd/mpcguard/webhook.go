@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/mpcguard/mpcguard/webhook"
+)
+
+func newWebhookCmd() *cobra.Command {
+	var (
+		pf         policyFlags
+		opts       webhook.Options
+		namespaces []string
+		kubeconfig string
+	)
+	cmd := &cobra.Command{
+		Use:   "webhook",
+		Short: "Serve the policies as a validating admission webhook at https://HOST:PORT/validate",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := pf.config()
+			if err != nil {
+				return fmt.Errorf("webhook: %w", err)
+			}
+			opts.Policy = cfg
+			opts.Namespaces = nonEmpty(namespaces)
+			log := zap.New(zap.UseDevMode(false))
+			ctrl.SetLogger(log)
+			opts.Log = log.WithName("mpcguard")
+			if opts.Inventory {
+				if opts.RESTConfig, err = restConfig(kubeconfig); err != nil {
+					return fmt.Errorf("webhook: the inventory needs a cluster (or --inventory=false): %w", err)
+				}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			srv, err := webhook.New(ctx, opts)
+			if err != nil {
+				return err
+			}
+			return srv.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Host, "host", "", "address to listen on (default all interfaces)")
+	f.IntVar(&opts.Port, "port", 9443, "HTTPS port of /validate")
+	f.StringVar(&opts.CertDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs",
+		"directory holding tls.crt and tls.key (reloaded when they change)")
+	f.StringVar(&opts.HealthAddr, "health-addr", ":8081", "address of /healthz and /readyz (\"0\" disables)")
+	f.StringVar(&opts.MetricsAddr, "metrics-addr", ":8080", "address of /metrics (\"0\" disables)")
+	f.BoolVar(&opts.Inventory, "inventory", true,
+		"watch party pods for session-persistent-available; false runs without a cluster and skips that check")
+	f.StringSliceVar(&namespaces, "namespaces", nil, "namespaces the inventory watches (default all)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for the inventory (default $KUBECONFIG or in-cluster)")
+	f.DurationVar(&opts.ShutdownDelay, "shutdown-delay", 2*time.Second,
+		"how long to stay up but unready after SIGTERM before draining")
+	pf.register(f)
+	return cmd
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if strings.TrimSpace(kubeconfig) != "" {
+		return clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	return ctrl.GetConfig()
+}

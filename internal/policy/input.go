@@ -1,0 +1,308 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/mpcguard/mpcguard/internal/api/v1alpha1"
+)
+
+// Sentinel errors of the input adapter; wrapped with the details.
+var (
+	// ErrDecode means the object's JSON could not be read as the kind it claims to be.
+	ErrDecode = errors.New("cannot decode object")
+	// ErrNoObject means a CREATE or UPDATE came without an object.
+	ErrNoObject = errors.New("request has no object")
+)
+
+// Operation is an admission operation.
+type Operation string
+
+// The admission operations.
+const (
+	Create  Operation = "CREATE"
+	Update  Operation = "UPDATE"
+	Delete  Operation = "DELETE"
+	Connect Operation = "CONNECT"
+)
+
+// Request is one object to review: what an AdmissionRequest carries, or one document of a manifest.
+type Request struct {
+	Operation Operation
+	// Kind is the object's group, version and kind.
+	Kind schema.GroupVersionKind
+	// Namespace is the request's namespace; when empty, the object's own metadata.namespace is used.
+	Namespace string
+	// Name is the request's name; when empty, the object's metadata.name (or generateName + "*").
+	Name      string
+	DryRun    bool
+	Object    []byte // JSON
+	OldObject []byte // JSON, UPDATE only
+}
+
+// kindClass says which part of the input an object fills.
+type kindClass int
+
+const (
+	classNone kindClass = iota
+	classPod
+	classWorkload
+	classSession
+)
+
+// reviewed are the kinds the policies look at; everything else is allowed untouched.
+var reviewed = map[schema.GroupVersionKind]kindClass{
+	{Group: "", Version: "v1", Kind: "Pod"}:             classPod,
+	{Group: "apps", Version: "v1", Kind: "Deployment"}:  classWorkload,
+	{Group: "apps", Version: "v1", Kind: "StatefulSet"}: classWorkload,
+	{Group: "apps", Version: "v1", Kind: "ReplicaSet"}:  classWorkload,
+	{Group: "apps", Version: "v1", Kind: "DaemonSet"}:   classWorkload,
+	{Group: "batch", Version: "v1", Kind: "Job"}:        classWorkload,
+	{Group: "batch", Version: "v1", Kind: "CronJob"}:    classWorkload,
+	v1alpha1.GroupVersion.WithKind(v1alpha1.Kind):       classSession,
+}
+
+// Reviewed reports whether the policies look at objects of this kind.
+func Reviewed(gvk schema.GroupVersionKind) bool { return reviewed[gvk] != classNone }
+
+// ReviewedKinds lists the kinds the policies look at.
+func ReviewedKinds() []schema.GroupVersionKind {
+	out := make([]schema.GroupVersionKind, 0, len(reviewed))
+	for k := range reviewed {
+		out = append(out, k)
+	}
+	return out
+}
+
+// The minimal shapes the policies need; encoding/json skips every other field.
+type objectMeta struct {
+	Name         string            `json:"name"`
+	GenerateName string            `json:"generateName"`
+	Namespace    string            `json:"namespace"`
+	Labels       map[string]string `json:"labels"`
+}
+
+type volume struct {
+	PersistentVolumeClaim *struct {
+		ClaimName string `json:"claimName"`
+	} `json:"persistentVolumeClaim"`
+	Secret *struct {
+		SecretName string `json:"secretName"`
+	} `json:"secret"`
+	Projected *struct {
+		Sources []struct {
+			Secret *struct {
+				Name string `json:"name"`
+			} `json:"secret"`
+		} `json:"sources"`
+	} `json:"projected"`
+}
+
+type podSpec struct {
+	Volumes []volume `json:"volumes"`
+}
+
+type podTemplate struct {
+	Metadata objectMeta `json:"metadata"`
+	Spec     podSpec    `json:"spec"`
+}
+
+type podObject struct {
+	Metadata objectMeta `json:"metadata"`
+	Spec     podSpec    `json:"spec"`
+}
+
+type workloadObject struct {
+	Metadata objectMeta `json:"metadata"`
+	Spec     struct {
+		Template             *podTemplate `json:"template"`
+		VolumeClaimTemplates []struct {
+			Metadata objectMeta `json:"metadata"`
+		} `json:"volumeClaimTemplates"`
+		JobTemplate *struct {
+			Spec struct {
+				Template *podTemplate `json:"template"`
+			} `json:"spec"`
+		} `json:"jobTemplate"`
+	} `json:"spec"`
+}
+
+type sessionObject struct {
+	Metadata objectMeta      `json:"metadata"`
+	Spec     json.RawMessage `json:"spec"`
+}
+
+// buildInput turns a request into the policy input (policies/README.md). It returns a nil value for kinds the
+// policies do not look at and for operations they ignore.
+func buildInput(req Request, inv Inventory) (ast.Value, error) {
+	class := reviewed[req.Kind]
+	if class == classNone || (req.Operation != Create && req.Operation != Update) {
+		return nil, nil
+	}
+	if len(bytes.TrimSpace(req.Object)) == 0 {
+		return nil, fmt.Errorf("%s %s: %w", req.Operation, req.Kind.Kind, ErrNoObject)
+	}
+	kind := req.Kind.Kind
+	items := make([][2]*ast.Term, 0, 8)
+	var meta objectMeta
+	switch class {
+	case classPod:
+		var pod podObject
+		if err := json.Unmarshal(req.Object, &pod); err != nil {
+			return nil, decodeError(kind, "object", err)
+		}
+		meta = pod.Metadata
+		items = append(items, item("pod", podTerm(pod.Metadata.Labels, pod.Spec.Volumes, nil)))
+		if req.Operation == Update && len(bytes.TrimSpace(req.OldObject)) > 0 {
+			var old podObject
+			if err := json.Unmarshal(req.OldObject, &old); err != nil {
+				return nil, decodeError(kind, "oldObject", err)
+			}
+			items = append(items, item("old_pod", ast.ObjectTerm(item("labels", labelsTerm(old.Metadata.Labels)))))
+		}
+	case classWorkload:
+		var w workloadObject
+		if err := json.Unmarshal(req.Object, &w); err != nil {
+			return nil, decodeError(kind, "object", err)
+		}
+		meta = w.Metadata
+		tmpl := w.Spec.Template
+		if w.Spec.JobTemplate != nil {
+			tmpl = w.Spec.JobTemplate.Spec.Template
+		}
+		if tmpl != nil {
+			var extraClaims []string
+			for _, vct := range w.Spec.VolumeClaimTemplates {
+				// A StatefulSet's pods mount <template>-<statefulset>-<ordinal>; the first one stands for all.
+				extraClaims = append(extraClaims, vct.Metadata.Name+"-"+w.Metadata.Name+"-0")
+			}
+			items = append(items, item("template", podTerm(tmpl.Metadata.Labels, tmpl.Spec.Volumes, extraClaims)))
+		}
+	case classSession:
+		var s sessionObject
+		if err := json.Unmarshal(req.Object, &s); err != nil {
+			return nil, decodeError(kind, "object", err)
+		}
+		meta = s.Metadata
+		st, err := sessionTerm(s.Spec)
+		if err != nil {
+			return nil, decodeError(kind, "spec", err)
+		}
+		items = append(items, item("session", st))
+		ready, ok := 0, false
+		if inv != nil {
+			ready, ok = inv.PersistentReady(namespaceOf(req, meta))
+		}
+		items = append(items, item("inventory", ast.ObjectTerm(
+			item("available", ast.BooleanTerm(ok)),
+			item("persistent_ready", ast.IntNumberTerm(ready)),
+		)))
+	}
+	items = append(items,
+		item("operation", ast.StringTerm(string(req.Operation))),
+		item("kind", ast.StringTerm(kind)),
+		item("namespace", ast.StringTerm(namespaceOf(req, meta))),
+		item("name", ast.StringTerm(nameOf(req, meta))),
+		item("dry_run", ast.BooleanTerm(req.DryRun)),
+	)
+	return ast.NewObject(items...), nil
+}
+
+func decodeError(kind, part string, err error) error {
+	return fmt.Errorf("%w: %s %s: %w", ErrDecode, kind, part, err)
+}
+
+func namespaceOf(req Request, meta objectMeta) string {
+	if req.Namespace != "" {
+		return req.Namespace
+	}
+	return meta.Namespace
+}
+
+func nameOf(req Request, meta objectMeta) string {
+	switch {
+	case meta.Name != "":
+		return meta.Name
+	case req.Name != "":
+		return req.Name
+	case meta.GenerateName != "":
+		return meta.GenerateName + "*"
+	}
+	return ""
+}
+
+func item(k string, v *ast.Term) [2]*ast.Term { return [2]*ast.Term{ast.StringTerm(k), v} }
+
+func labelsTerm(labels map[string]string) *ast.Term {
+	obj := ast.NewObject()
+	for k, v := range labels {
+		obj.Insert(ast.StringTerm(k), ast.StringTerm(v))
+	}
+	return ast.NewTerm(obj)
+}
+
+func stringsTerm(ss []string) *ast.Term {
+	terms := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		terms[i] = ast.StringTerm(s)
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+func podTerm(labels map[string]string, volumes []volume, extraClaims []string) *ast.Term {
+	claims := extraClaims
+	var secrets []string
+	for _, v := range volumes {
+		if v.PersistentVolumeClaim != nil {
+			claims = append(claims, v.PersistentVolumeClaim.ClaimName)
+		}
+		if v.Secret != nil {
+			secrets = append(secrets, v.Secret.SecretName)
+		}
+		if v.Projected != nil {
+			for _, src := range v.Projected.Sources {
+				if src.Secret != nil {
+					secrets = append(secrets, src.Secret.Name)
+				}
+			}
+		}
+	}
+	return ast.ObjectTerm(
+		item("labels", labelsTerm(labels)),
+		item("claims", stringsTerm(claims)),
+		item("secrets", stringsTerm(secrets)),
+	)
+}
+
+// sessionTerm decodes an MPCSession spec strictly (an unknown field is an error, as the API server's
+// structural schema would prune or reject it) and keeps the composition absent when the spec has none.
+func sessionTerm(raw json.RawMessage) (*ast.Term, error) {
+	var spec v1alpha1.MPCSessionSpec
+	if len(bytes.TrimSpace(raw)) > 0 && !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&spec); err != nil {
+			return nil, err
+		}
+	}
+	items := []([2]*ast.Term){
+		item("type", ast.StringTerm(string(spec.Type))),
+		item("threshold", ast.ObjectTerm(
+			item("t", ast.IntNumberTerm(int(spec.Threshold.T))),
+			item("n", ast.IntNumberTerm(int(spec.Threshold.N))),
+		)),
+	}
+	if c := spec.Composition; c != nil {
+		items = append(items, item("composition", ast.ObjectTerm(
+			item("persistent", ast.IntNumberTerm(int(c.Persistent))),
+			item("delegate", ast.IntNumberTerm(int(c.Delegate))),
+			item("temporary", ast.IntNumberTerm(int(c.Temporary))),
+		)))
+	}
+	return ast.ObjectTerm(items...), nil
+}

@@ -1,0 +1,302 @@
+package validate
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/mpcguard/mpcguard/internal/policy"
+)
+
+// Object is the outcome for one object of the input.
+type Object struct {
+	Source    string `json:"source"`
+	Document  int    `json:"document"` // 1-based, within Source
+	Line      int    `json:"line"`     // where the document starts in Source
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	policy.Decision
+}
+
+// InputError is a document that could not be read; it names its file, document and line.
+type InputError struct {
+	Source   string `json:"source"`
+	Document int    `json:"document"`
+	Line     int    `json:"line"`
+	Err      error  `json:"-"`
+	Message  string `json:"error"`
+}
+
+func (e *InputError) Error() string {
+	if e.Document == 0 {
+		return fmt.Sprintf("%s: %v", e.Source, e.Err)
+	}
+	return fmt.Sprintf("%s: document %d (line %d): %v", e.Source, e.Document, e.Line, e.Err)
+}
+
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Report is the outcome of a validation run.
+type Report struct {
+	Objects []Object      `json:"objects"`
+	Errors  []*InputError `json:"errors"`
+	// Warnings are readable input that other tools would read differently (YAML 1.1 boolean keys).
+	Warnings []*InputError `json:"warnings"`
+}
+
+// Denied counts the denials over all objects.
+func (r Report) Denied() int {
+	n := 0
+	for _, o := range r.Objects {
+		n += len(o.Deny)
+	}
+	return n
+}
+
+// Validator evaluates manifests with one engine.
+type Validator struct {
+	Engine *policy.Engine
+	// Namespace is given to objects that have none (as kubectl's default namespace would).
+	Namespace string
+}
+
+// Paths validates files, directories (their *.yaml, *.yml and *.json files, recursively, in lexical order)
+// and "-" for stdin.
+func (v Validator) Paths(ctx context.Context, paths []string, stdin io.Reader) Report {
+	var rep Report
+	for _, p := range paths {
+		if p == "-" {
+			data, err := io.ReadAll(stdin)
+			if err != nil {
+				rep.Errors = append(rep.Errors, &InputError{Source: "<stdin>", Err: fmt.Errorf("reading: %w", err)})
+				continue
+			}
+			v.bytes(ctx, "<stdin>", data, &rep)
+			continue
+		}
+		files, err := expand(p)
+		if err != nil {
+			rep.Errors = append(rep.Errors, &InputError{Source: p, Err: err})
+			continue
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				rep.Errors = append(rep.Errors, &InputError{Source: f, Err: fmt.Errorf("reading: %w", err)})
+				continue
+			}
+			v.bytes(ctx, f, data, &rep)
+		}
+	}
+	rep.finish()
+	return rep
+}
+
+// Bytes validates one source's content.
+func (v Validator) Bytes(ctx context.Context, source string, data []byte) Report {
+	var rep Report
+	v.bytes(ctx, source, data, &rep)
+	rep.finish()
+	return rep
+}
+
+// finish fills the JSON messages of errors and warnings.
+func (r *Report) finish() {
+	for _, e := range append(r.Errors, r.Warnings...) {
+		e.Message = e.Error()
+	}
+}
+
+func expand(p string) ([]string, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read input: %w", err)
+	}
+	if !st.IsDir() {
+		return []string{p}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".yaml", ".yml", ".json":
+			if !d.IsDir() {
+				files = append(files, path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("walking directory: %w", err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("directory has no .yaml, .yml or .json files")
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+type document struct {
+	index, line int
+	data        []byte
+}
+
+// split cuts a YAML stream at its "---" separator lines, remembering where each document starts.
+func split(data []byte) []document {
+	var docs []document
+	cur := document{index: 1, line: 1}
+	var buf bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), len(data)+1)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := sc.Text()
+		if t := strings.TrimRight(text, " \t\r"); t == "---" || strings.HasPrefix(t, "--- ") {
+			cur.data = append([]byte(nil), buf.Bytes()...)
+			docs = append(docs, cur)
+			buf.Reset()
+			cur = document{index: cur.index + 1, line: line + 1}
+			continue
+		}
+		buf.WriteString(text)
+		buf.WriteByte('\n')
+	}
+	cur.data = buf.Bytes()
+	return append(docs, cur)
+}
+
+func blank(doc []byte) bool {
+	for _, l := range strings.Split(string(doc), "\n") {
+		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
+			return false
+		}
+	}
+	return true
+}
+
+type header struct {
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Items      json.RawMessage `json:"items"`
+}
+
+func (v Validator) bytes(ctx context.Context, source string, data []byte, rep *Report) {
+	for _, doc := range split(data) {
+		if blank(doc.data) {
+			continue
+		}
+		fail := func(err error) {
+			rep.Errors = append(rep.Errors, &InputError{Source: source, Document: doc.index, Line: doc.line, Err: err})
+		}
+		// Pad with the lines before the document so YAML errors and notes carry the file's line numbers.
+		js, notes, err := yamlToJSON(append(bytes.Repeat([]byte("\n"), doc.line-1), doc.data...))
+		if err != nil {
+			fail(fmt.Errorf("malformed YAML or JSON: %w", err))
+			continue
+		}
+		for _, n := range notes {
+			rep.Warnings = append(rep.Warnings, &InputError{Source: source, Document: doc.index,
+				Line: n.line, Err: errors.New(n.msg)})
+		}
+		var objs []json.RawMessage
+		if objs, err = objects(js); err != nil {
+			fail(err)
+			continue
+		}
+		for i, raw := range objs {
+			o, err := v.object(ctx, raw)
+			if err != nil {
+				if len(objs) > 1 {
+					err = fmt.Errorf("items[%d]: %w", i, err)
+				}
+				fail(err)
+				continue
+			}
+			o.Source, o.Document, o.Line = source, doc.index, doc.line
+			rep.Objects = append(rep.Objects, o)
+		}
+	}
+}
+
+// objects returns the document's object, or the items of a List.
+func objects(js []byte) ([]json.RawMessage, error) {
+	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
+		return nil, nil
+	}
+	var h header
+	if err := json.Unmarshal(js, &h); err != nil {
+		return nil, fmt.Errorf("not a Kubernetes object: %w", err)
+	}
+	if h.Kind == "" || h.APIVersion == "" {
+		return nil, fmt.Errorf("not a Kubernetes object: apiVersion and kind are required")
+	}
+	if h.Kind != "List" || !strings.HasSuffix(h.APIVersion, "v1") {
+		return []json.RawMessage{js}, nil
+	}
+	var items []json.RawMessage
+	if len(h.Items) > 0 {
+		if err := json.Unmarshal(h.Items, &items); err != nil {
+			return nil, fmt.Errorf("List items: %w", err)
+		}
+	}
+	return items, nil
+}
+
+func (v Validator) object(ctx context.Context, raw json.RawMessage) (Object, error) {
+	var h struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name         string `json:"name"`
+			GenerateName string `json:"generateName"`
+			Namespace    string `json:"namespace"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return Object{}, fmt.Errorf("not a Kubernetes object: %w", err)
+	}
+	if h.Kind == "" || h.APIVersion == "" {
+		return Object{}, fmt.Errorf("not a Kubernetes object: apiVersion and kind are required")
+	}
+	gv, err := schema.ParseGroupVersion(h.APIVersion)
+	if err != nil {
+		return Object{}, fmt.Errorf("apiVersion %q: %w", h.APIVersion, err)
+	}
+	ns := h.Metadata.Namespace
+	if ns == "" {
+		ns = v.Namespace
+	}
+	req := policy.Request{
+		Operation: policy.Create,
+		Kind:      gv.WithKind(h.Kind),
+		Namespace: ns,
+		Object:    raw,
+	}
+	d, err := v.Engine.Review(ctx, req, nil)
+	if err != nil {
+		if errors.Is(err, policy.ErrDecode) {
+			return Object{}, err
+		}
+		return Object{}, fmt.Errorf("evaluating %s %s/%s: %w", h.Kind, ns, h.Metadata.Name, err)
+	}
+	name := h.Metadata.Name
+	if name == "" && h.Metadata.GenerateName != "" {
+		name = h.Metadata.GenerateName + "*"
+	}
+	return Object{Kind: h.Kind, Namespace: ns, Name: name, Decision: d}, nil
+}

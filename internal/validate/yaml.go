@@ -1,0 +1,115 @@
+package validate
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// yaml11Bools are the plain scalars YAML 1.1 (sigs.k8s.io/yaml, and so kubectl and Helm) reads as booleans.
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"n": true, "N": true, "no": true, "No": true, "NO": true, "off": true, "Off": true, "OFF": true,
+}
+
+// yamlToJSON reads one YAML (1.2) or JSON document into JSON. Duplicate keys are errors. It also returns a
+// warning for every unquoted mapping key that YAML 1.1 tools would turn into a boolean — `n: 3` reaches the
+// API server as `"false": 3` when applied with kubectl — with its line, relative to the document.
+func yamlToJSON(doc []byte) ([]byte, []lineNote, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc, &root); err != nil {
+		return nil, nil, err
+	}
+	if root.Kind == 0 {
+		return []byte("null"), nil, nil
+	}
+	var v any
+	if err := root.Decode(&v); err != nil {
+		return nil, nil, err
+	}
+	v, err := jsonable(v, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, boolKeys(&root, nil), nil
+}
+
+// jsonable turns YAML's maps with non-string keys into JSON objects, naming the path of a key it cannot use.
+func jsonable(v any, path string) (any, error) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			y, err := jsonable(x, path+"."+k)
+			if err != nil {
+				return nil, err
+			}
+			t[k] = y
+		}
+		return t, nil
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			var ks string
+			switch kk := k.(type) {
+			case string:
+				ks = kk
+			case int, int64, uint64, float64, bool:
+				ks = fmt.Sprint(kk)
+			default:
+				return nil, fmt.Errorf("%s: mapping key %v (%T) cannot be a JSON object key", strings.TrimPrefix(path, "."), k, k)
+			}
+			y, err := jsonable(x, path+"."+ks)
+			if err != nil {
+				return nil, err
+			}
+			out[ks] = y
+		}
+		return out, nil
+	case []any:
+		for i, x := range t {
+			y, err := jsonable(x, fmt.Sprintf("%s[%d]", path, i))
+			if err != nil {
+				return nil, err
+			}
+			t[i] = y
+		}
+		return t, nil
+	}
+	return v, nil
+}
+
+// lineNote is a remark about a line of a document (1-based, relative to the document).
+type lineNote struct {
+	line int
+	msg  string
+}
+
+func boolKeys(n *yaml.Node, out []lineNote) []lineNote {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind == yaml.ScalarNode && k.Style == 0 && k.Tag == "!!str" && yaml11Bools[k.Value] {
+				out = append(out, lineNote{line: k.Line, msg: fmt.Sprintf("key %s is a boolean in YAML 1.1: "+
+					"kubectl and Helm would send it as %q; quote it (\"%s\")", k.Value, yaml11Value(k.Value), k.Value)})
+			}
+		}
+	}
+	for _, c := range n.Content {
+		out = boolKeys(c, out)
+	}
+	return out
+}
+
+func yaml11Value(s string) string {
+	switch strings.ToLower(s) {
+	case "y", "yes", "on":
+		return "true"
+	}
+	return "false"
+}

@@ -1,0 +1,159 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mpcguard/mpcguard/internal/policy"
+)
+
+// Inventory knows how many Ready persistent party pods each namespace has. It is fed by a controller-runtime
+// cache of party pods (label-selected on the party selector, limited to the watched namespaces) and keeps an
+// index of Ready persistent pods per namespace, updated on every informer event, so a session's admission
+// costs one map lookup — never a List, never a scan.
+type Inventory struct {
+	roleKey string
+	synced  atomic.Bool
+
+	mu    sync.RWMutex
+	ready map[string]map[types.UID]struct{} // namespace -> Ready persistent party pods
+}
+
+var _ policy.Inventory = (*Inventory)(nil)
+
+// NewInventory returns an empty, unsynced inventory for the configured role label.
+func NewInventory(cfg policy.Config) *Inventory {
+	return &Inventory{roleKey: cfg.RoleLabelKey, ready: map[string]map[types.UID]struct{}{}}
+}
+
+// PersistentReady implements policy.Inventory; ok is false until the cache has synced.
+func (i *Inventory) PersistentReady(namespace string) (int, bool) {
+	if !i.synced.Load() {
+		return 0, false
+	}
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	return len(i.ready[namespace]), true
+}
+
+// Synced reports whether the cache has synced.
+func (i *Inventory) Synced() bool { return i.synced.Load() }
+
+// Start builds the cache, registers the index, starts it and returns once it has synced (or ctx ends).
+// The cache runs until ctx is done.
+func (i *Inventory) Start(ctx context.Context, cfg *rest.Config, pc policy.Config, namespaces []string) error {
+	opts := cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}: {Label: labels.SelectorFromSet(pc.PartySelector), Transform: trimPod},
+		},
+	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	c, err := cache.New(cfg, opts)
+	if err != nil {
+		return fmt.Errorf("creating the party pod cache: %w", err)
+	}
+	inf, err := c.GetInformer(ctx, &corev1.Pod{})
+	if err != nil {
+		return fmt.Errorf("getting the party pod informer: %w", err)
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { i.observe(obj) },
+		UpdateFunc: func(_, obj any) { i.observe(obj) },
+		DeleteFunc: func(obj any) { i.forget(obj) },
+	}); err != nil {
+		return fmt.Errorf("watching party pods: %w", err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("party pod cache stopped before it synced: %w", err)
+		default:
+			return fmt.Errorf("party pod cache did not sync: %w", ctx.Err())
+		}
+	}
+	i.synced.Store(true)
+	return nil
+}
+
+// trimPod keeps only what the index reads, so a large pool costs little memory.
+func trimPod(obj any) (any, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID,
+			Labels: pod.Labels, ResourceVersion: pod.ResourceVersion, DeletionTimestamp: pod.DeletionTimestamp},
+		Status: corev1.PodStatus{Conditions: pod.Status.Conditions},
+	}, nil
+}
+
+func (i *Inventory) observe(obj any) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	counted := pod.Labels[i.roleKey] == policy.RolePersistent && pod.DeletionTimestamp == nil && podReady(pod)
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if counted {
+		set := i.ready[pod.Namespace]
+		if set == nil {
+			set = map[types.UID]struct{}{}
+			i.ready[pod.Namespace] = set
+		}
+		set[pod.UID] = struct{}{}
+		return
+	}
+	i.remove(pod.Namespace, pod.UID)
+}
+
+func (i *Inventory) forget(obj any) {
+	if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.remove(pod.Namespace, pod.UID)
+}
+
+func (i *Inventory) remove(ns string, uid types.UID) {
+	if set := i.ready[ns]; set != nil {
+		delete(set, uid)
+		if len(set) == 0 {
+			delete(i.ready, ns)
+		}
+	}
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+

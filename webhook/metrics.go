@@ -1,0 +1,46 @@
+package webhook
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the webhook's Prometheus metrics.
+type Metrics struct {
+	Registry *prometheus.Registry
+	// Decisions counts policy outcomes by policy id and result (deny, warn, skipped).
+	Decisions *prometheus.CounterVec
+	// Requests counts admission requests by kind and result (allowed, denied, error, invalid).
+	Requests *prometheus.CounterVec
+	// Errors counts evaluation failures by reason (eval, deadline).
+	Errors *prometheus.CounterVec
+	// Latency is the policy evaluation latency.
+	Latency prometheus.Histogram
+}
+
+// NewMetrics registers the metrics on a fresh registry, with Go and process collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mpcguard_policy_decisions_total",
+			Help: "Policy outcomes by policy id and result (deny, warn, skipped).",
+		}, []string{"policy", "result"}),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mpcguard_admission_requests_total",
+			Help: "Admission requests by kind and result (allowed, denied, error, invalid).",
+		}, []string{"kind", "result"}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mpcguard_evaluation_errors_total",
+			Help: "Policy evaluations that failed, by reason (eval, deadline); answered as errors, never as allows.",
+		}, []string{"reason"}),
+		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "mpcguard_evaluation_duration_seconds",
+			Help:    "Policy evaluation latency per admission request.",
+			Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3, 0.25, 1},
+		}),
+	}
+	m.Registry.MustRegister(m.Decisions, m.Requests, m.Errors, m.Latency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
