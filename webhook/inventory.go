@@ -156,4 +156,3 @@ func podReady(pod *corev1.Pod) bool {
 	}
 	return false
 }
-

@@ -99,7 +99,14 @@ func (e *Engine) Review(ctx context.Context, req Request, inv Inventory) (Decisi
 	if err != nil || in == nil {
 		return Decision{}, err
 	}
+	if err := ctx.Err(); err != nil {
+		return Decision{}, fmt.Errorf("%w: %s %s/%s: not evaluated: %w", ErrEval, req.Kind.Kind, req.Namespace, req.Name, err)
+	}
 	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(in))
+	if err == nil && ctx.Err() != nil {
+		// The caller gave up while we evaluated; a late answer must not count as a verdict.
+		err = ctx.Err()
+	}
 	if err != nil {
 		return Decision{}, fmt.Errorf("%w: %s %s/%s: %w", ErrEval, req.Kind.Kind, req.Namespace, req.Name, err)
 	}
