@@ -25,7 +25,7 @@ export PATH := $(TOOLS):$(PATH)
 
 .PHONY: help
 help: ## Show the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 ##@ Build
 
@@ -50,7 +50,7 @@ generate: ## Regenerate deep-copy code, the MPCSession CRD and the checked-in ch
 
 .PHONY: verify
 verify: generate ## Regenerate everything and fail if the checked-in files drift
-	@git diff --exit-code -- internal/api charts generator || \
+	@git diff --exit-code -- internal/api charts || \
 	  { echo "generated files drifted: run 'make generate' and commit the result" >&2; exit 1; }
 	@test -z "$$(git status --porcelain -- internal/api charts)" || \
 	  { git status --porcelain -- internal/api charts; echo "untracked generated files: commit them" >&2; exit 1; }

@@ -104,7 +104,7 @@ func TestHandlerDecisions(t *testing.T) {
 				"[session-threshold-range] MPCSession mpc-system/sign-42: threshold t=4 is outside 1..n (n=3)",
 				"[session-delegate-only-threshold] MPCSession mpc-system/sign-42: 4 delegate + 0 temporary parties",
 			},
-			lines: 2,
+			lines:    2,
 			warnings: []string{"[session-composition-sum] MPCSession mpc-system/sign-42: composition adds up to 4"},
 		},
 		"denies the design's example session with its exact message": {
