@@ -38,7 +38,7 @@ type Request struct {
 	Kind schema.GroupVersionKind
 	// Namespace is the request's namespace; when empty, the object's own metadata.namespace is used.
 	Namespace string
-	// Name is the request's name; when empty, the object's metadata.name (or generateName + "*").
+	// Name is the request's name, used when the object's metadata.name is empty (before generateName + "*").
 	Name      string
 	DryRun    bool
 	Object    []byte // JSON

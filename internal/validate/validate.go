@@ -155,10 +155,11 @@ type document struct {
 	data        []byte
 }
 
-// split cuts a YAML stream at its "---" separator lines, remembering where each document starts.
+// split cuts a YAML stream at its "---" separator lines, remembering the line where each document starts.
+// Content on a separator line ("--- {...}") belongs to the document it opens.
 func split(data []byte) []document {
 	var docs []document
-	cur := document{index: 1, line: 1}
+	cur := document{line: 1}
 	var buf bytes.Buffer
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), len(data)+1)
@@ -170,7 +171,12 @@ func split(data []byte) []document {
 			cur.data = append([]byte(nil), buf.Bytes()...)
 			docs = append(docs, cur)
 			buf.Reset()
-			cur = document{index: cur.index + 1, line: line + 1}
+			cur = document{line: line + 1}
+			if rest := strings.TrimSpace(strings.TrimPrefix(t, "---")); rest != "" && !strings.HasPrefix(rest, "#") {
+				cur.line = line
+				buf.WriteString(rest)
+				buf.WriteByte('\n')
+			}
 			continue
 		}
 		buf.WriteString(text)
@@ -196,10 +202,15 @@ type header struct {
 }
 
 func (v Validator) bytes(ctx context.Context, source string, data []byte, rep *Report) {
+	n := 0
 	for _, doc := range split(data) {
 		if blank(doc.data) {
 			continue
 		}
+		// Documents are numbered as YAML tools count them: a leading "---" (as in helm template output)
+		// opens document 1, and empty documents are not counted.
+		n++
+		doc.index = n
 		fail := func(err error) {
 			rep.Errors = append(rep.Errors, &InputError{Source: source, Document: doc.index, Line: doc.line, Err: err})
 		}

@@ -1,0 +1,281 @@
+package policy
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+func TestPolicyIDsAreDesignsTen(t *testing.T) {
+	assert.Equal(t, []string{
+		"party-role-required",
+		"party-role-valid",
+		"party-role-immutable",
+		"workload-party-role",
+		"session-composition-nonempty",
+		"session-delegate-only-threshold",
+		"session-composition-sum",
+		"session-threshold-range",
+		"session-persistent-available",
+		"delegate-no-share-storage",
+	}, PolicyIDs)
+}
+
+func TestDefaultConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	assert.Empty(t, cfg.Validate())
+	assert.Equal(t, "party-role", cfg.RoleLabelKey)
+	assert.Equal(t, map[string]string{"app.kubernetes.io/component": "mpc-party"}, cfg.PartySelector)
+	assert.Equal(t, []string{"persistent", "delegate", "temporary"}, cfg.AllowedRoles)
+	require.Len(t, cfg.Enforcement, len(PolicyIDs))
+	for _, id := range PolicyIDs {
+		assert.Equal(t, Deny, cfg.Enforcement[id], id)
+	}
+
+	// The policies read the config as JSON: share storage lists must be [] rather than null.
+	b, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{
+		"role_label_key": "party-role",
+		"party_selector": {"app.kubernetes.io/component": "mpc-party"},
+		"allowed_roles": ["persistent", "delegate", "temporary"],
+		"enforcement": {
+			"party-role-required": "deny", "party-role-valid": "deny", "party-role-immutable": "deny",
+			"workload-party-role": "deny", "session-composition-nonempty": "deny",
+			"session-delegate-only-threshold": "deny", "session-composition-sum": "deny",
+			"session-threshold-range": "deny", "session-persistent-available": "deny",
+			"delegate-no-share-storage": "deny"
+		},
+		"share_storage": {"secret_names": [], "claim_prefixes": []}
+	}`, string(b))
+}
+
+func TestDefaultConfigReturnsIndependentCopies(t *testing.T) {
+	a := DefaultConfig()
+	a.PartySelector["tier"] = "mpc"
+	a.Enforcement[PartyRoleRequired] = Off
+	a.AllowedRoles[0] = "changed"
+
+	b := DefaultConfig()
+	assert.Equal(t, map[string]string{"app.kubernetes.io/component": "mpc-party"}, b.PartySelector)
+	assert.Equal(t, Deny, b.Enforcement[PartyRoleRequired])
+	assert.Equal(t, "persistent", b.AllowedRoles[0])
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := map[string]struct {
+		mutate func(*Config)
+		want   []string // "<field> <type>" of the errors, in order, repeats collapsed
+	}{
+		"accepts a custom role key and a two-label selector": {
+			mutate: func(c *Config) {
+				c.RoleLabelKey = "signer.example.com/role"
+				c.PartySelector = map[string]string{"app": "signer", "tier": "mpc"}
+			},
+		},
+		"accepts warn and off enforcement and a partial enforcement map": {
+			mutate: func(c *Config) {
+				c.Enforcement = map[string]Action{SessionPersistentAvailable: Warn, DelegateNoShareStorage: Off}
+			},
+		},
+		"accepts an empty selector value": {
+			mutate: func(c *Config) { c.PartySelector = map[string]string{"mpc-party": ""} },
+		},
+		"rejects an empty role label key": {
+			mutate: func(c *Config) { c.RoleLabelKey = "" },
+			want:   []string{"config.roleLabelKey FieldValueInvalid"},
+		},
+		"rejects a role label key with spaces": {
+			mutate: func(c *Config) { c.RoleLabelKey = "party role" },
+			want:   []string{"config.roleLabelKey FieldValueInvalid"},
+		},
+		"rejects a role label key with an invalid prefix": {
+			mutate: func(c *Config) { c.RoleLabelKey = "Example_COM/role" },
+			want:   []string{"config.roleLabelKey FieldValueInvalid"},
+		},
+		"rejects an empty party selector": {
+			mutate: func(c *Config) { c.PartySelector = map[string]string{} },
+			want:   []string{"config.partySelector FieldValueRequired"},
+		},
+		"rejects a nil party selector": {
+			mutate: func(c *Config) { c.PartySelector = nil },
+			want:   []string{"config.partySelector FieldValueRequired"},
+		},
+		"rejects a selector key that is not a label key": {
+			mutate: func(c *Config) { c.PartySelector = map[string]string{"app": "signer", "bad key": "x"} },
+			want:   []string{"config.partySelector[bad key] FieldValueInvalid"},
+		},
+		"rejects a selector value that is not a label value": {
+			mutate: func(c *Config) { c.PartySelector = map[string]string{"app": "mpc party"} },
+			want:   []string{"config.partySelector[app] FieldValueInvalid"},
+		},
+		"rejects allowed roles without persistent": {
+			mutate: func(c *Config) { c.AllowedRoles = []string{"delegate", "temporary"} },
+			want:   []string{"config.allowedRoles FieldValueInvalid"},
+		},
+		"rejects an unknown policy id in enforcement": {
+			mutate: func(c *Config) { c.Enforcement = map[string]Action{"party-role-requried": Deny} },
+			want:   []string{"config.enforcement[party-role-requried] FieldValueNotSupported"},
+		},
+		"rejects an unknown enforcement action": {
+			mutate: func(c *Config) { c.Enforcement[SessionThresholdRange] = "audit" },
+			want:   []string{"config.enforcement[session-threshold-range] FieldValueNotSupported"},
+		},
+		"rejects an upper-case enforcement action": {
+			mutate: func(c *Config) { c.Enforcement[SessionThresholdRange] = "Deny" },
+			want:   []string{"config.enforcement[session-threshold-range] FieldValueNotSupported"},
+		},
+		"reports every problem at once, each with its path": {
+			mutate: func(c *Config) {
+				c.RoleLabelKey = ""
+				c.PartySelector = nil
+				c.AllowedRoles = nil
+				c.Enforcement = map[string]Action{"zz-unknown": Deny, PartyRoleValid: "maybe"}
+			},
+			want: []string{
+				"config.roleLabelKey FieldValueInvalid",
+				"config.partySelector FieldValueRequired",
+				"config.allowedRoles FieldValueInvalid",
+				"config.enforcement[party-role-valid] FieldValueNotSupported",
+				"config.enforcement[zz-unknown] FieldValueNotSupported",
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tc.mutate(&cfg)
+			errs := cfg.Validate()
+			var got []string
+			for _, e := range errs {
+				got = append(got, e.Field+" "+string(e.Type))
+			}
+			// One bad value may break several rules (an empty key is both empty and not alphanumeric).
+			assert.Equal(t, tc.want, slices.Compact(got), "%v", errs)
+		})
+	}
+}
+
+func TestConfigValidateAggregateNamesThePath(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Enforcement[SessionPersistentAvailable] = "audit"
+	err := cfg.Validate().ToAggregate()
+	require.Error(t, err)
+	assert.Equal(t, `config.enforcement[session-persistent-available]: Unsupported value: "audit": supported values: "deny", "warn", "off"`, err.Error())
+
+	errs := cfg.Validate()
+	require.Len(t, errs, 1)
+	assert.Equal(t, field.ErrorTypeNotSupported, errs[0].Type)
+	assert.Equal(t, "audit", errs[0].BadValue)
+}
+
+func TestParseSelector(t *testing.T) {
+	tests := map[string]struct {
+		in      string
+		want    map[string]string
+		wantErr string
+	}{
+		"parses one label":                            {in: "app.kubernetes.io/component=mpc-party", want: map[string]string{"app.kubernetes.io/component": "mpc-party"}},
+		"parses several labels":                       {in: "app=signer,tier=mpc", want: map[string]string{"app": "signer", "tier": "mpc"}},
+		"trims spaces around pairs, keys and values":  {in: " app = signer , tier=mpc ", want: map[string]string{"app": "signer", "tier": "mpc"}},
+		"skips empty pairs":                           {in: "app=signer,,tier=mpc,", want: map[string]string{"app": "signer", "tier": "mpc"}},
+		"accepts an empty value":                      {in: "mpc-party=", want: map[string]string{"mpc-party": ""}},
+		"accepts the same label twice with one value": {in: "app=signer,app=signer", want: map[string]string{"app": "signer"}},
+		"rejects an empty selector":                   {in: "", wantErr: `party selector "": no labels given`},
+		"rejects a selector of commas and spaces":     {in: " , ", wantErr: "no labels given"},
+		"rejects a key without value":                 {in: "app", wantErr: `"app" is not key=value`},
+		"rejects an empty key":                        {in: "=signer", wantErr: `"=signer" is not key=value`},
+		"rejects an inequality":                       {in: "app!=signer", wantErr: `"app!=signer" is not key=value`},
+		"rejects a double-equals":                     {in: "app==signer", wantErr: `"app==signer" is not key=value`},
+		"rejects a set-based selector":                {in: "app in (signer)", wantErr: `is not key=value`},
+		"rejects an existence selector":               {in: "!app", wantErr: `"!app" is not key=value`},
+		"rejects a value containing =":                {in: "app=a=b", wantErr: `"app=a=b" is not key=value`},
+		"rejects one label given two values":          {in: "app=signer,app=web", wantErr: `key "app" given twice with different values`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := ParseSelector(tc.in)
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				assert.Nil(t, got)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestFormatSelector(t *testing.T) {
+	assert.Equal(t, "app=signer,tier=mpc", FormatSelector(map[string]string{"tier": "mpc", "app": "signer"}))
+	assert.Equal(t, "app.kubernetes.io/component=mpc-party", FormatSelector(map[string]string{"app.kubernetes.io/component": "mpc-party"}))
+	assert.Equal(t, "", FormatSelector(nil))
+
+	for _, s := range []string{"app=signer,tier=mpc", DefaultPartySelector, "a=,b=c"} {
+		sel, err := ParseSelector(s)
+		require.NoError(t, err)
+		assert.Equal(t, s, FormatSelector(sel), "FormatSelector(ParseSelector(%q))", s)
+	}
+}
+
+func TestParseEnforcement(t *testing.T) {
+	base := map[string]Action{PartyRoleRequired: Deny, SessionPersistentAvailable: Deny}
+	tests := map[string]struct {
+		in      string
+		want    map[string]Action
+		wantErr string
+	}{
+		"keeps the base for an empty string": {
+			in:   "",
+			want: map[string]Action{PartyRoleRequired: Deny, SessionPersistentAvailable: Deny},
+		},
+		"sets one policy to warn": {
+			in:   "session-persistent-available=warn",
+			want: map[string]Action{PartyRoleRequired: Deny, SessionPersistentAvailable: Warn},
+		},
+		"sets several policies, trimming spaces, including ids the base lacks": {
+			in:   " party-role-required = off , delegate-no-share-storage=warn,",
+			want: map[string]Action{PartyRoleRequired: Off, SessionPersistentAvailable: Deny, DelegateNoShareStorage: Warn},
+		},
+		"lets the last setting of a policy win": {
+			in:   "party-role-required=off,party-role-required=deny",
+			want: map[string]Action{PartyRoleRequired: Deny, SessionPersistentAvailable: Deny},
+		},
+		"rejects a pair without action": {
+			in:      "party-role-required",
+			wantErr: `"party-role-required" is not policy-id=deny|warn|off`,
+		},
+		"rejects an unknown policy id and lists the known ones": {
+			in:      "party-role=warn",
+			wantErr: `unknown policy id "party-role" (known: party-role-required, party-role-valid,`,
+		},
+		"rejects an unknown action": {
+			in:      "party-role-required=audit",
+			wantErr: `action "audit" for party-role-required is not deny, warn or off`,
+		},
+		"rejects an upper-case action": {
+			in:      "party-role-required=Warn",
+			wantErr: `action "Warn"`,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := ParseEnforcement(tc.in, base)
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				assert.Nil(t, got)
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, tc.want, got)
+			}
+			assert.Equal(t, map[string]Action{PartyRoleRequired: Deny, SessionPersistentAvailable: Deny}, base,
+				"the base must not be modified")
+		})
+	}
+}

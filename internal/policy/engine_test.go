@@ -1,0 +1,726 @@
+package policy_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies"
+)
+
+var (
+	podGVK     = schema.GroupVersionKind{Version: "v1", Kind: "Pod"}
+	sessionGVK = schema.GroupVersionKind{Group: "mpc.mpcguard.io", Version: "v1alpha1", Kind: "MPCSession"}
+)
+
+func workloadGVK(kind string) schema.GroupVersionKind {
+	switch kind {
+	case "Job", "CronJob":
+		return schema.GroupVersionKind{Group: "batch", Version: "v1", Kind: kind}
+	}
+	return schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: kind}
+}
+
+// shareConfig is the default configuration with the persistent pool's share storage named, as the chart sets it.
+func shareConfig() policy.Config {
+	cfg := policy.DefaultConfig()
+	cfg.ShareStorage = policy.ShareStorage{SecretNames: []string{"mpc-db"}, ClaimPrefixes: []string{"share-data-mpc-party-"}}
+	return cfg
+}
+
+// newEngine compiles the embedded policies with cfg.
+func newEngine(t testing.TB, cfg policy.Config) *policy.Engine {
+	t.Helper()
+	eng, err := policy.New(t.Context(), cfg, nil)
+	require.NoError(t, err)
+	return eng
+}
+
+// sharedEngine is compiled once for the tests that use shareConfig.
+var sharedEngine = sync.OnceValues(func() (*policy.Engine, error) {
+	return policy.New(context.Background(), shareConfig(), nil)
+})
+
+func defaultEngine(t testing.TB) *policy.Engine {
+	t.Helper()
+	eng, err := sharedEngine()
+	require.NoError(t, err)
+	return eng
+}
+
+// fakeInventory is a cluster inventory with a fixed answer.
+type fakeInventory struct {
+	ready int
+	ok    bool
+}
+
+func (f fakeInventory) PersistentReady(string) (int, bool) { return f.ready, f.ok }
+
+func readyInventory(n int) policy.Inventory { return fakeInventory{ready: n, ok: true} }
+
+// vol builds a pod volume: "pvc:<claim>", "secret:<name>" or "projected:<secret>,<secret>".
+func vol(spec string) map[string]any {
+	kind, name, _ := strings.Cut(spec, ":")
+	switch kind {
+	case "pvc":
+		return map[string]any{"name": "v-" + name, "persistentVolumeClaim": map[string]any{"claimName": name}}
+	case "secret":
+		return map[string]any{"name": "v-" + name, "secret": map[string]any{"secretName": name}}
+	case "projected":
+		var sources []any
+		sources = append(sources, map[string]any{"configMap": map[string]any{"name": "ca"}})
+		for _, s := range strings.Split(name, ",") {
+			sources = append(sources, map[string]any{"secret": map[string]any{"name": s}})
+		}
+		return map[string]any{"name": "bundle", "projected": map[string]any{"sources": sources}}
+	}
+	return map[string]any{"name": "tmp", "emptyDir": map[string]any{}}
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
+}
+
+// podJSON is a pod named p-0 in mpc-system with labels and volumes.
+func podJSON(t testing.TB, labels map[string]string, volumes ...string) []byte {
+	t.Helper()
+	vols := []any{}
+	for _, v := range volumes {
+		vols = append(vols, vol(v))
+	}
+	return mustJSON(t, map[string]any{
+		"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": "p-0", "namespace": "mpc-system", "labels": labels},
+		"spec": map[string]any{
+			"containers": []any{map[string]any{"name": "party", "image": "mpc/party:1.0"}},
+			"volumes":    vols,
+		},
+	})
+}
+
+// workloadJSON is a workload of kind named name in mpc-system whose pod template has labels and volumes, and
+// (for a StatefulSet) the given volumeClaimTemplates.
+func workloadJSON(t testing.TB, kind, name string, labels map[string]string, vcts []string, volumes ...string) []byte {
+	t.Helper()
+	vols := []any{}
+	for _, v := range volumes {
+		vols = append(vols, vol(v))
+	}
+	tmpl := map[string]any{
+		"metadata": map[string]any{"labels": labels},
+		"spec": map[string]any{
+			"containers": []any{map[string]any{"name": "party", "image": "mpc/party:1.0"}},
+			"volumes":    vols,
+		},
+	}
+	spec := map[string]any{"template": tmpl}
+	if kind == "CronJob" {
+		spec = map[string]any{"schedule": "@hourly", "jobTemplate": map[string]any{"spec": spec}}
+	}
+	if len(vcts) > 0 {
+		var list []any
+		for _, n := range vcts {
+			list = append(list, map[string]any{"metadata": map[string]any{"name": n}})
+		}
+		spec["volumeClaimTemplates"] = list
+	}
+	gvk := workloadGVK(kind)
+	return mustJSON(t, map[string]any{
+		"apiVersion": gvk.GroupVersion().String(), "kind": kind,
+		"metadata": map[string]any{"name": name, "namespace": "mpc-system"},
+		"spec":     spec,
+	})
+}
+
+// sessionJSON is the MPCSession sign-42 in mpc-system with the given spec.
+func sessionJSON(spec string) []byte {
+	return []byte(`{"apiVersion": "mpc.mpcguard.io/v1alpha1", "kind": "MPCSession",
+		"metadata": {"name": "sign-42", "namespace": "mpc-system"}, "spec": ` + spec + `}`)
+}
+
+func party(role string) map[string]string {
+	l := map[string]string{"app.kubernetes.io/component": "mpc-party", "app.kubernetes.io/name": "mpc-system"}
+	if role != "-" {
+		l["party-role"] = role
+	}
+	return l
+}
+
+func createPod(t testing.TB, labels map[string]string, volumes ...string) policy.Request {
+	return policy.Request{Operation: policy.Create, Kind: podGVK, Namespace: "mpc-system", Object: podJSON(t, labels, volumes...)}
+}
+
+func updatePod(t testing.TB, oldLabels, newLabels map[string]string) policy.Request {
+	return policy.Request{Operation: policy.Update, Kind: podGVK, Namespace: "mpc-system", Name: "p-0",
+		Object: podJSON(t, newLabels), OldObject: podJSON(t, oldLabels)}
+}
+
+func createWorkload(t testing.TB, kind, name string, labels map[string]string, vcts []string, volumes ...string) policy.Request {
+	return policy.Request{Operation: policy.Create, Kind: workloadGVK(kind), Namespace: "mpc-system",
+		Object: workloadJSON(t, kind, name, labels, vcts, volumes...)}
+}
+
+func createSession(spec string) policy.Request {
+	return policy.Request{Operation: policy.Create, Kind: sessionGVK, Namespace: "mpc-system", Object: sessionJSON(spec)}
+}
+
+// want is an expected result: the policy id, and the full message unless it is empty.
+type want struct{ policy, msg string }
+
+func ids(policies ...string) []want {
+	out := make([]want, len(policies))
+	for i, p := range policies {
+		out[i] = want{policy: p}
+	}
+	return out
+}
+
+// assertResults checks results against the expected ones, in order, and that every message starts with
+// "[<policy-id>] <Kind> <namespace>/<name>: " as policies/README.md promises.
+func assertResults(t *testing.T, what string, wants []want, got []policy.Result, prefix string) {
+	t.Helper()
+	gotIDs := make([]string, len(got))
+	for i, r := range got {
+		gotIDs[i] = r.Policy
+		assert.True(t, strings.HasPrefix(r.Message, "["+r.Policy+"] "+prefix), "%s[%d] message %q does not start with [%s] %s", what, i, r.Message, r.Policy, prefix)
+	}
+	wantIDs := make([]string, len(wants))
+	for i, w := range wants {
+		wantIDs[i] = w.policy
+	}
+	if !assert.Equal(t, wantIDs, gotIDs, "%s policies; got %+v", what, got) {
+		return
+	}
+	for i, w := range wants {
+		if w.msg != "" {
+			assert.Equal(t, w.msg, got[i].Message, "%s[%d] message", what, i)
+		}
+	}
+}
+
+func TestReview(t *testing.T) {
+	ample := readyInventory(10)
+	tests := map[string]struct {
+		req                 policy.Request
+		inv                 policy.Inventory // nil: 10 Ready persistent parties, unless noInventory
+		noInventory         bool             // review without any inventory (nil)
+		object              string           // "<Kind> <ns>/<name>" named by every message
+		deny, warn, skipped []want
+	}{
+		// party-role-required
+		"denies a party pod without a role label": {
+			req: createPod(t, party("-")), object: "Pod mpc-system/p-0",
+			deny: []want{{"party-role-required", "[party-role-required] Pod mpc-system/p-0: party pod (app.kubernetes.io/component=mpc-party) has no party-role label; add party-role with one of persistent, delegate, temporary"}},
+		},
+		"admits a persistent party pod": {req: createPod(t, party("persistent"))},
+		"admits a delegate party pod":   {req: createPod(t, party("delegate"))},
+		"admits a temporary party pod":  {req: createPod(t, party("temporary"))},
+		"admits a pod outside the party selector without a role label": {
+			req: createPod(t, map[string]string{"app": "web"}),
+		},
+		"admits a pod whose component label is not the party's": {
+			req: createPod(t, map[string]string{"app.kubernetes.io/component": "coordinator"}),
+		},
+		"admits a pod without labels": {req: createPod(t, nil)},
+		"names a party pod created from generateName by its prefix": {
+			req: policy.Request{Operation: policy.Create, Kind: podGVK, Namespace: "mpc-system",
+				Object: []byte(`{"metadata": {"generateName": "mpc-party-", "labels": {"app.kubernetes.io/component": "mpc-party"}}}`)},
+			object: "Pod mpc-system/mpc-party-*",
+			deny:   []want{{"party-role-required", "[party-role-required] Pod mpc-system/mpc-party-*: party pod (app.kubernetes.io/component=mpc-party) has no party-role label; add party-role with one of persistent, delegate, temporary"}},
+		},
+		// party-role-valid
+		"denies a party pod whose role has another case": {
+			req: createPod(t, party("Persistent")), object: "Pod mpc-system/p-0",
+			deny: []want{{"party-role-valid", `[party-role-valid] Pod mpc-system/p-0: party-role="Persistent" is not a valid role; set party-role to one of persistent, delegate, temporary (exact, lower case)`}},
+		},
+		"denies a party pod whose role has surrounding spaces": {
+			req: createPod(t, party(" delegate ")), object: "Pod mpc-system/p-0",
+			deny: []want{{"party-role-valid", `[party-role-valid] Pod mpc-system/p-0: party-role=" delegate " is not a valid role; set party-role to one of persistent, delegate, temporary (exact, lower case)`}},
+		},
+		"denies a party pod whose role is empty": {
+			req: createPod(t, party("")), object: "Pod mpc-system/p-0",
+			deny: ids("party-role-valid"),
+		},
+		"denies a party pod whose role is unknown": {
+			req: createPod(t, party("coordinator")), object: "Pod mpc-system/p-0",
+			deny: ids("party-role-valid"),
+		},
+		"admits an invalid role on a pod outside the party selector": {
+			req: createPod(t, map[string]string{"party-role": "Persistent"}),
+		},
+		// party-role-immutable
+		"denies an UPDATE that removes the role": {
+			req: updatePod(t, party("persistent"), party("-")), object: "Pod mpc-system/p-0",
+			deny: []want{
+				{"party-role-immutable", `[party-role-immutable] Pod mpc-system/p-0: party-role "persistent" cannot be removed; delete the pod and create it with the role it should have`},
+				{"party-role-required", ""},
+			},
+		},
+		"denies an UPDATE that changes the role": {
+			req: updatePod(t, party("persistent"), party("delegate")), object: "Pod mpc-system/p-0",
+			deny: []want{{"party-role-immutable", `[party-role-immutable] Pod mpc-system/p-0: party-role cannot change from "persistent" to "delegate"; delete the pod and create it with the role it should have`}},
+		},
+		"denies an UPDATE that changes the role while leaving the party selector": {
+			req: updatePod(t, party("delegate"), map[string]string{"party-role": "persistent"}), object: "Pod mpc-system/p-0",
+			deny: []want{{"party-role-immutable", `[party-role-immutable] Pod mpc-system/p-0: party-role cannot change from "delegate" to "persistent"; delete the pod and create it with the role it should have`}},
+		},
+		"denies an UPDATE that changes the role while joining the party selector": {
+			req: updatePod(t, map[string]string{"party-role": "delegate"}, party("persistent")), object: "Pod mpc-system/p-0",
+			deny: ids("party-role-immutable"),
+		},
+		"admits an UPDATE that keeps the role and changes other labels": {
+			req: updatePod(t, party("persistent"), func() map[string]string {
+				l := party("persistent")
+				l["version"] = "2"
+				return l
+			}()),
+		},
+		"admits an UPDATE that adds a role to a party pod that had none": {
+			req: updatePod(t, party("-"), party("temporary")),
+		},
+		"admits an UPDATE that changes the role of a pod that never was a party pod": {
+			req: updatePod(t, map[string]string{"party-role": "delegate"}, map[string]string{"party-role": "persistent"}),
+		},
+		"admits an UPDATE without old object when the new pod is valid": {
+			req: policy.Request{Operation: policy.Update, Kind: podGVK, Namespace: "mpc-system", Object: podJSON(t, party("delegate"))},
+		},
+		// workload-party-role
+		"denies a Deployment whose party template lacks the role label": {
+			req: createWorkload(t, "Deployment", "signer", party("-"), nil), object: "Deployment mpc-system/signer",
+			deny: []want{{"workload-party-role", "[workload-party-role] Deployment mpc-system/signer: pod template matches the party selector (app.kubernetes.io/component=mpc-party) but has no party-role label; add party-role (one of persistent, delegate, temporary) to the pod template labels"}},
+		},
+		"denies a StatefulSet whose party template lacks the role label": {
+			req: createWorkload(t, "StatefulSet", "w", party("-"), nil), object: "StatefulSet mpc-system/w", deny: ids("workload-party-role"),
+		},
+		"denies a ReplicaSet whose party template lacks the role label": {
+			req: createWorkload(t, "ReplicaSet", "w", party("-"), nil), object: "ReplicaSet mpc-system/w", deny: ids("workload-party-role"),
+		},
+		"denies a DaemonSet whose party template lacks the role label": {
+			req: createWorkload(t, "DaemonSet", "w", party("-"), nil), object: "DaemonSet mpc-system/w", deny: ids("workload-party-role"),
+		},
+		"denies a Job whose party template lacks the role label": {
+			req: createWorkload(t, "Job", "w", party("-"), nil), object: "Job mpc-system/w", deny: ids("workload-party-role"),
+		},
+		"denies a CronJob whose party job template lacks the role label": {
+			req: createWorkload(t, "CronJob", "w", party("-"), nil), object: "CronJob mpc-system/w", deny: ids("workload-party-role"),
+		},
+		"denies a StatefulSet whose party template has an invalid role": {
+			req: createWorkload(t, "StatefulSet", "mpc-party", party("Delegate"), nil), object: "StatefulSet mpc-system/mpc-party",
+			deny: []want{{"workload-party-role", `[workload-party-role] StatefulSet mpc-system/mpc-party: pod template has party-role="Delegate", not one of persistent, delegate, temporary; set it to one of them in the pod template labels`}},
+		},
+		"admits a StatefulSet whose party template has a valid role": {
+			req: createWorkload(t, "StatefulSet", "mpc-party", party("persistent"), []string{"share-data"}),
+		},
+		"admits a Deployment whose template is outside the party selector": {
+			req: createWorkload(t, "Deployment", "web", map[string]string{"app": "web"}, nil),
+		},
+		// delegate-no-share-storage
+		"denies a delegate pod mounting the share secret": {
+			req: createPod(t, party("delegate"), "secret:mpc-db", "secret:tls"), object: "Pod mpc-system/p-0",
+			deny: []want{{"delegate-no-share-storage", "[delegate-no-share-storage] Pod mpc-system/p-0: delegate party mounts the persistent pool's share storage (Secret mpc-db); remove those volumes: only persistent parties may hold key shares"}},
+		},
+		"denies a temporary pod mounting a share claim and the share secret through a projected volume": {
+			req: createPod(t, party("temporary"), "pvc:share-data-mpc-party-0", "projected:tls,mpc-db"), object: "Pod mpc-system/p-0",
+			deny: []want{{"delegate-no-share-storage", "[delegate-no-share-storage] Pod mpc-system/p-0: temporary party mounts the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-0, Secret mpc-db); remove those volumes: only persistent parties may hold key shares"}},
+		},
+		"admits a persistent pod mounting share storage": {
+			req: createPod(t, party("persistent"), "pvc:share-data-mpc-party-0", "secret:mpc-db"),
+		},
+		"admits a delegate pod mounting unrelated storage": {
+			req: createPod(t, party("delegate"), "pvc:scratch", "secret:mpc-db-tls", "projected:tls", "emptydir"),
+		},
+		"denies a delegate StatefulSet whose volume claim template is share storage": {
+			req:    createWorkload(t, "StatefulSet", "mpc-party-delegates", party("delegate"), []string{"share-data"}),
+			object: "StatefulSet mpc-system/mpc-party-delegates",
+			deny:   []want{{"delegate-no-share-storage", "[delegate-no-share-storage] StatefulSet mpc-system/mpc-party-delegates: pod template with party-role=delegate mounts the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-delegates-0); remove those volumes: only persistent parties may hold key shares"}},
+		},
+		"denies a temporary CronJob mounting the share secret": {
+			req: createWorkload(t, "CronJob", "refresh", party("temporary"), nil, "secret:mpc-db"), object: "CronJob mpc-system/refresh",
+			deny: ids("delegate-no-share-storage"),
+		},
+		"admits a persistent StatefulSet whose volume claim template is share storage": {
+			req: createWorkload(t, "StatefulSet", "mpc-party", party("persistent"), []string{"share-data"}, "secret:mpc-db"),
+		},
+		// session-composition-nonempty
+		"admits a 2-of-3 session without composition when 3 persistent parties are ready": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}}`), inv: readyInventory(3),
+		},
+		"denies a session whose composition is {}": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "composition": {}}`), object: "MPCSession mpc-system/sign-42",
+			deny: []want{{"session-composition-nonempty", "[session-composition-nonempty] MPCSession mpc-system/sign-42: composition is present but empty (persistent=0, delegate=0, temporary=0); omit it for the strict default (all 3 parties persistent) or give the counts"}},
+		},
+		"denies a session whose composition counts are all zero": {
+			req:    createSession(`{"type": "sign", "threshold": {"t": 1, "n": 1}, "composition": {"persistent": 0, "delegate": 0, "temporary": 0}}`),
+			object: "MPCSession mpc-system/sign-42",
+			deny:   []want{{"session-composition-nonempty", "[session-composition-nonempty] MPCSession mpc-system/sign-42: composition is present but empty (persistent=0, delegate=0, temporary=0); omit it for the strict default (all 1 party persistent) or give the counts"}},
+		},
+		// session-delegate-only-threshold
+		"admits a 2-of-3 session with one delegate": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "composition": {"persistent": 2, "delegate": 1}}`),
+		},
+		"denies a 2-of-3 session whose two delegates reach t": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "composition": {"persistent": 1, "delegate": 2}}`), object: "MPCSession mpc-system/sign-42",
+			deny: []want{{"session-delegate-only-threshold", "[session-delegate-only-threshold] MPCSession mpc-system/sign-42: 2 delegate + 0 temporary parties could reach the signing threshold t=2 without a persistent party; use at most 1 non-persistent party or raise t"}},
+		},
+		"denies a 3-of-5 session whose delegate and temporary parties reach exactly t together": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 3, "n": 5}, "composition": {"persistent": 2, "delegate": 2, "temporary": 1}}`), object: "MPCSession mpc-system/sign-42",
+			deny: []want{{"session-delegate-only-threshold", "[session-delegate-only-threshold] MPCSession mpc-system/sign-42: 2 delegate + 1 temporary parties could reach the signing threshold t=3 without a persistent party; use at most 2 non-persistent parties or raise t"}},
+		},
+		"admits a 3-of-5 session whose non-persistent parties are t-1": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 3, "n": 5}, "composition": {"persistent": 3, "delegate": 1, "temporary": 1}}`),
+		},
+		"denies a 1-of-2 session with one temporary party": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 1, "n": 2}, "composition": {"persistent": 1, "temporary": 1}}`), object: "MPCSession mpc-system/sign-42",
+			deny: []want{{"session-delegate-only-threshold", "[session-delegate-only-threshold] MPCSession mpc-system/sign-42: 0 delegate + 1 temporary parties could reach the signing threshold t=1 without a persistent party; use at most 0 non-persistent parties or raise t"}},
+		},
+		"denies a session made only of delegates": {
+			req: createSession(`{"type": "keygen", "threshold": {"t": 2, "n": 3}, "composition": {"delegate": 3}}`), inv: fakeInventory{}, object: "MPCSession mpc-system/sign-42",
+			deny: ids("session-delegate-only-threshold"),
+		},
+		// session-composition-sum
+		"denies a composition that adds up to more than n": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "composition": {"persistent": 3, "delegate": 1}}`), object: "MPCSession mpc-system/sign-42",
+			deny: []want{{"session-composition-sum", "[session-composition-sum] MPCSession mpc-system/sign-42: composition adds up to 4 (persistent=3, delegate=1, temporary=0), not n=3; make the counts add up to n"}},
+		},
+		"denies a composition that adds up to less than n": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 2, "n": 5}, "composition": {"persistent": 3}}`), object: "MPCSession mpc-system/sign-42",
+			deny: []want{{"session-composition-sum", "[session-composition-sum] MPCSession mpc-system/sign-42: composition adds up to 3 (persistent=3, delegate=0, temporary=0), not n=5; make the counts add up to n"}},
+		},
+		// session-threshold-range
+		"denies t=0": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 0, "n": 3}}`), object: "MPCSession mpc-system/sign-42",
+			deny: []want{{"session-threshold-range", "[session-threshold-range] MPCSession mpc-system/sign-42: threshold t=0 is outside 1..n (n=3); set 1 <= t <= n"}},
+		},
+		"denies t>n": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 4, "n": 3}}`), object: "MPCSession mpc-system/sign-42",
+			deny: []want{{"session-threshold-range", "[session-threshold-range] MPCSession mpc-system/sign-42: threshold t=4 is outside 1..n (n=3); set 1 <= t <= n"}},
+		},
+		"denies absent t and n as zero": {
+			req: createSession(`{"type": "sign", "threshold": {}}`), object: "MPCSession mpc-system/sign-42",
+			deny: []want{{"session-threshold-range", "[session-threshold-range] MPCSession mpc-system/sign-42: threshold t=0 is outside 1..n (n=0); set 1 <= t <= n"}},
+		},
+		"admits t=n":    {req: createSession(`{"type": "sign", "threshold": {"t": 3, "n": 3}}`)},
+		"admits 1-of-1": {req: createSession(`{"type": "sign", "threshold": {"t": 1, "n": 1}}`)},
+		"reports every session violation at once, sorted by message": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 6, "n": 4}, "composition": {"persistent": 1, "delegate": 4, "temporary": 2}}`), inv: readyInventory(0),
+			object: "MPCSession mpc-system/sign-42",
+			deny: []want{
+				{"session-composition-sum", "[session-composition-sum] MPCSession mpc-system/sign-42: composition adds up to 7 (persistent=1, delegate=4, temporary=2), not n=4; make the counts add up to n"},
+				{"session-delegate-only-threshold", "[session-delegate-only-threshold] MPCSession mpc-system/sign-42: 4 delegate + 2 temporary parties could reach the signing threshold t=6 without a persistent party; use at most 5 non-persistent parties or raise t"},
+				{"session-persistent-available", "[session-persistent-available] MPCSession mpc-system/sign-42: needs 1 Ready persistent party but namespace mpc-system has 0; scale up the persistent pool or wait for its parties to be Ready"},
+				{"session-threshold-range", "[session-threshold-range] MPCSession mpc-system/sign-42: threshold t=6 is outside 1..n (n=4); set 1 <= t <= n"},
+			},
+		},
+		// session-persistent-available
+		"denies a session when fewer persistent parties are ready than its composition needs": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "composition": {"persistent": 2, "delegate": 1}}`), inv: readyInventory(1),
+			object: "MPCSession mpc-system/sign-42",
+			deny:   []want{{"session-persistent-available", "[session-persistent-available] MPCSession mpc-system/sign-42: needs 2 Ready persistent parties but namespace mpc-system has 1; scale up the persistent pool or wait for its parties to be Ready"}},
+		},
+		"admits a session when exactly the persistent parties it needs are ready": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "composition": {"persistent": 2, "delegate": 1}}`), inv: readyInventory(2),
+		},
+		"needs all n persistent parties under the strict default": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}}`), inv: readyInventory(2), object: "MPCSession mpc-system/sign-42",
+			deny: []want{{"session-persistent-available", "[session-persistent-available] MPCSession mpc-system/sign-42: needs 3 Ready persistent parties but namespace mpc-system has 2; scale up the persistent pool or wait for its parties to be Ready"}},
+		},
+		"skips the persistent check when the inventory is unavailable": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}}`), inv: fakeInventory{ready: 0, ok: false}, object: "MPCSession mpc-system/sign-42",
+			skipped: []want{{"session-persistent-available", "[session-persistent-available] MPCSession mpc-system/sign-42: not checked: no cluster inventory (needs 3 Ready persistent parties)"}},
+		},
+		"skips the persistent check when there is no inventory": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "composition": {"persistent": 2, "delegate": 1}}`), noInventory: true, object: "MPCSession mpc-system/sign-42",
+			skipped: []want{{"session-persistent-available", "[session-persistent-available] MPCSession mpc-system/sign-42: not checked: no cluster inventory (needs 2 Ready persistent parties)"}},
+		},
+		"denies and skips independently without an inventory": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "composition": {"persistent": 1, "delegate": 2}}`), noInventory: true, object: "MPCSession mpc-system/sign-42",
+			deny:    ids("session-delegate-only-threshold"),
+			skipped: []want{{"session-persistent-available", "[session-persistent-available] MPCSession mpc-system/sign-42: not checked: no cluster inventory (needs 1 Ready persistent party)"}},
+		},
+		"checks a session on UPDATE": {
+			req: policy.Request{Operation: policy.Update, Kind: sessionGVK, Namespace: "mpc-system", Name: "sign-42",
+				Object: sessionJSON(`{"type": "sign", "threshold": {"t": 0, "n": 3}}`), OldObject: sessionJSON(`{"type": "sign", "threshold": {"t": 2, "n": 3}}`)},
+			object: "MPCSession mpc-system/sign-42",
+			deny:   ids("session-threshold-range"),
+		},
+	}
+	eng := defaultEngine(t)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel() // the engine is documented as safe for concurrent use
+			inv := tc.inv
+			switch {
+			case tc.noInventory:
+				inv = nil
+			case inv == nil:
+				inv = ample
+			}
+			d, err := eng.Review(t.Context(), tc.req, inv)
+			require.NoError(t, err)
+			assert.True(t, d.Reviewed)
+			assertResults(t, "deny", tc.deny, d.Deny, tc.object+": ")
+			assertResults(t, "warn", tc.warn, d.Warn, tc.object+": ")
+			assertResults(t, "skipped", tc.skipped, d.Skipped, tc.object+": ")
+			assert.Equal(t, len(tc.deny) == 0, d.Allowed())
+		})
+	}
+}
+
+func TestReviewWithoutShareStorageConfigured(t *testing.T) {
+	eng := newEngine(t, policy.DefaultConfig())
+	d, err := eng.Review(t.Context(), createPod(t, party("delegate"), "pvc:share-data-mpc-party-0", "secret:mpc-db"), nil)
+	require.NoError(t, err)
+	assert.True(t, d.Reviewed)
+	assert.Empty(t, d.Deny, "no share storage is configured, so nothing names the pool's storage")
+}
+
+func TestReviewEnforcement(t *testing.T) {
+	badSession := createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "composition": {"persistent": 2, "delegate": 2}}`)
+	tests := map[string]struct {
+		enforcement         map[string]policy.Action
+		req                 policy.Request
+		inv                 policy.Inventory
+		deny, warn, skipped []string
+	}{
+		"denies every violation by default": {
+			req: badSession, inv: readyInventory(1),
+			deny: []string{"session-composition-sum", "session-delegate-only-threshold", "session-persistent-available"},
+		},
+		"moves a warn policy's violation to warnings": {
+			enforcement: map[string]policy.Action{policy.SessionDelegateOnlyThreshold: policy.Warn},
+			req:         badSession, inv: readyInventory(1),
+			deny: []string{"session-composition-sum", "session-persistent-available"},
+			warn: []string{"session-delegate-only-threshold"},
+		},
+		"drops an off policy's violation": {
+			enforcement: map[string]policy.Action{policy.SessionCompositionSum: policy.Off},
+			req:         badSession, inv: readyInventory(1),
+			deny: []string{"session-delegate-only-threshold", "session-persistent-available"},
+		},
+		"admits a party pod without role with a warning when party-role-required warns": {
+			enforcement: map[string]policy.Action{policy.PartyRoleRequired: policy.Warn},
+			req:         createPod(t, party("-")),
+			warn:        []string{"party-role-required"},
+		},
+		"warns about missing persistent parties when the inventory check warns": {
+			enforcement: map[string]policy.Action{policy.SessionPersistentAvailable: policy.Warn},
+			req:         createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}}`), inv: readyInventory(0),
+			warn: []string{"session-persistent-available"},
+		},
+		"still reports a skipped check whose policy warns": {
+			enforcement: map[string]policy.Action{policy.SessionPersistentAvailable: policy.Warn},
+			req:         createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}}`),
+			skipped:     []string{"session-persistent-available"},
+		},
+		"does not report a skipped check whose policy is off": {
+			enforcement: map[string]policy.Action{policy.SessionPersistentAvailable: policy.Off},
+			req:         createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}}`),
+		},
+		"turns every pod policy off": {
+			enforcement: map[string]policy.Action{policy.PartyRoleRequired: policy.Off, policy.PartyRoleImmutable: policy.Off},
+			req:         updatePod(t, party("persistent"), party("-")),
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg := shareConfig()
+			for id, act := range tc.enforcement {
+				cfg.Enforcement[id] = act
+			}
+			d, err := newEngine(t, cfg).Review(t.Context(), tc.req, tc.inv)
+			require.NoError(t, err)
+			assertResults(t, "deny", ids(tc.deny...), d.Deny, "")
+			assertResults(t, "warn", ids(tc.warn...), d.Warn, "")
+			assertResults(t, "skipped", ids(tc.skipped...), d.Skipped, "")
+			assert.Equal(t, len(tc.deny) == 0, d.Allowed())
+		})
+	}
+}
+
+func TestReviewCustomConfig(t *testing.T) {
+	cfg := policy.DefaultConfig()
+	cfg.RoleLabelKey = "signer.example.com/role"
+	sel, err := policy.ParseSelector("tier=mpc,app=signer")
+	require.NoError(t, err)
+	cfg.PartySelector = sel
+	cfg.ShareStorage = policy.ShareStorage{SecretNames: []string{"vault-shares"}, ClaimPrefixes: []string{"keys-"}}
+	eng := newEngine(t, cfg)
+	assert.Equal(t, cfg, eng.Config())
+
+	signer := func(extra map[string]string) map[string]string {
+		l := map[string]string{"app": "signer", "tier": "mpc"}
+		for k, v := range extra {
+			l[k] = v
+		}
+		return l
+	}
+	tests := map[string]struct {
+		req  policy.Request
+		deny []want
+	}{
+		"denies a pod matching the custom selector without the custom role key": {
+			req:  createPod(t, signer(map[string]string{"party-role": "delegate"})),
+			deny: []want{{"party-role-required", "[party-role-required] Pod mpc-system/p-0: party pod (app=signer,tier=mpc) has no signer.example.com/role label; add signer.example.com/role with one of persistent, delegate, temporary"}},
+		},
+		"admits a pod matching the custom selector with the custom role key": {
+			req: createPod(t, signer(map[string]string{"signer.example.com/role": "persistent"})),
+		},
+		"validates the custom role key's value": {
+			req:  createPod(t, signer(map[string]string{"signer.example.com/role": "DELEGATE"})),
+			deny: []want{{"party-role-valid", `[party-role-valid] Pod mpc-system/p-0: signer.example.com/role="DELEGATE" is not a valid role; set signer.example.com/role to one of persistent, delegate, temporary (exact, lower case)`}},
+		},
+		"admits a pod matching only one label of the custom selector": {
+			req: createPod(t, map[string]string{"app": "signer"}),
+		},
+		"admits a pod matching the default selector, which no longer applies": {
+			req: createPod(t, party("-")),
+		},
+		"denies a workload whose template matches the custom selector without the custom role key": {
+			req:  createWorkload(t, "ReplicaSet", "rs", signer(nil), nil),
+			deny: []want{{"workload-party-role", "[workload-party-role] ReplicaSet mpc-system/rs: pod template matches the party selector (app=signer,tier=mpc) but has no signer.example.com/role label; add signer.example.com/role (one of persistent, delegate, temporary) to the pod template labels"}},
+		},
+		"denies a custom-role delegate mounting the custom share storage": {
+			req:  createPod(t, signer(map[string]string{"signer.example.com/role": "delegate"}), "pvc:keys-0", "secret:mpc-db"),
+			deny: []want{{"delegate-no-share-storage", "[delegate-no-share-storage] Pod mpc-system/p-0: delegate party mounts the persistent pool's share storage (PersistentVolumeClaim keys-0); remove those volumes: only persistent parties may hold key shares"}},
+		},
+		"follows the custom role key on UPDATE": {
+			req: updatePod(t, signer(map[string]string{"signer.example.com/role": "temporary"}),
+				signer(map[string]string{"signer.example.com/role": "persistent"})),
+			deny: ids("party-role-immutable"),
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			d, err := eng.Review(t.Context(), tc.req, nil)
+			require.NoError(t, err)
+			assert.True(t, d.Reviewed)
+			assertResults(t, "deny", tc.deny, d.Deny, "")
+			assert.Empty(t, d.Warn)
+			assert.Empty(t, d.Skipped)
+		})
+	}
+}
+
+func TestReviewUnreviewed(t *testing.T) {
+	tests := map[string]policy.Request{
+		"allows a Service untouched": {Operation: policy.Create, Kind: schema.GroupVersionKind{Version: "v1", Kind: "Service"},
+			Namespace: "mpc-system", Object: []byte(`{"metadata": {"name": "svc", "labels": {"app.kubernetes.io/component": "mpc-party"}}}`)},
+		"allows the DELETE of a party pod without role": {Operation: policy.Delete, Kind: podGVK, Namespace: "mpc-system",
+			OldObject: []byte(`{"metadata": {"name": "p-0", "labels": {"app.kubernetes.io/component": "mpc-party"}}}`)},
+		"allows a CONNECT to a party pod": {Operation: policy.Connect, Kind: podGVK, Namespace: "mpc-system"},
+	}
+	eng := defaultEngine(t)
+	for name, req := range tests {
+		t.Run(name, func(t *testing.T) {
+			d, err := eng.Review(t.Context(), req, readyInventory(0))
+			require.NoError(t, err)
+			assert.Equal(t, policy.Decision{}, d)
+			assert.True(t, d.Allowed())
+		})
+	}
+}
+
+func TestReviewBadInput(t *testing.T) {
+	tests := map[string]struct {
+		req     policy.Request
+		wantErr error
+	}{
+		"fails on a malformed pod": {
+			req:     policy.Request{Operation: policy.Create, Kind: podGVK, Object: []byte(`{"metadata":`)},
+			wantErr: policy.ErrDecode,
+		},
+		"fails on an unknown session field": {
+			req:     createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "delegates": 3}`),
+			wantErr: policy.ErrDecode,
+		},
+		"fails on a CREATE without object": {
+			req:     policy.Request{Operation: policy.Create, Kind: sessionGVK, Namespace: "mpc-system", Name: "sign-42"},
+			wantErr: policy.ErrNoObject,
+		},
+	}
+	eng := defaultEngine(t)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			d, err := eng.Review(t.Context(), tc.req, nil)
+			require.ErrorIs(t, err, tc.wantErr)
+			assert.False(t, d.Reviewed)
+			assert.Empty(t, d.Deny)
+		})
+	}
+}
+
+func TestReviewWithCancelledContextFails(t *testing.T) {
+	eng := defaultEngine(t)
+	reqs := map[string]policy.Request{
+		"fails a party pod review":     createPod(t, party("-")),
+		"fails a valid session review": createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}}`),
+	}
+	for name, req := range reqs {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			d, err := eng.Review(ctx, req, readyInventory(3))
+			require.ErrorIs(t, err, policy.ErrEval, "a cancelled evaluation must never read as an allow")
+			assert.False(t, d.Reviewed)
+			assert.Empty(t, d.Deny)
+		})
+	}
+}
+
+func TestNewRejectsInvalidConfig(t *testing.T) {
+	cfg := policy.DefaultConfig()
+	cfg.RoleLabelKey = "party role"
+	cfg.Enforcement["party-role-requried"] = policy.Warn
+	eng, err := policy.New(t.Context(), cfg, nil)
+	require.ErrorIs(t, err, policy.ErrConfig)
+	assert.Nil(t, eng)
+	assert.Contains(t, err.Error(), `config.roleLabelKey: Invalid value: "party role"`)
+	assert.Contains(t, err.Error(), `config.enforcement[party-role-requried]: Unsupported value`)
+	assert.NotErrorIs(t, err, policy.ErrCompile)
+}
+
+func TestNewReportsCompileErrorsWithFileAndLine(t *testing.T) {
+	tests := map[string]struct {
+		source string
+		want   string
+	}{
+		"names the line of a call to an undefined function": {
+			source: "package mpcguard.main\n\n# a comment\ndecision := undefined_function(1)\n",
+			want:   "policies/broken.rego:4:",
+		},
+		"names the line of a parse error": {
+			source: "package mpcguard.main\n\ndecision := {\n\t\"deny\": [],\n\t\"warn\" [],\n}\n",
+			want:   "policies/broken.rego:5:",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			eng, err := policy.New(t.Context(), policy.DefaultConfig(),
+				[]policies.Module{{Name: "policies/broken.rego", Source: tc.source}})
+			require.ErrorIs(t, err, policy.ErrCompile)
+			assert.Nil(t, eng)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestNewCompilesTheEmbeddedPolicies(t *testing.T) {
+	mods, err := policies.Modules()
+	require.NoError(t, err)
+	// Passing the embedded modules explicitly is the same as passing nil.
+	eng, err := policy.New(t.Context(), policy.DefaultConfig(), mods)
+	require.NoError(t, err)
+	d, err := eng.Review(t.Context(), createPod(t, party("-")), nil)
+	require.NoError(t, err)
+	assertResults(t, "deny", ids("party-role-required"), d.Deny, "Pod mpc-system/p-0: ")
+}
