@@ -34,9 +34,9 @@ func TestWebhookConfiguration(t *testing.T) {
 		values     map[string]any
 		namespaces []string
 	}{
-		"mpc-system checks its release namespace":  {"mpc-system", nil, []string{releaseNamespace}},
+		"mpc-system checks its release namespace":     {"mpc-system", nil, []string{releaseNamespace}},
 		"mpcguard alone checks its release namespace": {"mpcguard", nil, []string{releaseNamespace}},
-		"mpcguard checks the listed namespaces too": {"mpcguard", values("webhook.namespaces", []any{"team-a", "team-b"}), []string{releaseNamespace, "team-a", "team-b"}},
+		"mpcguard checks the listed namespaces too":   {"mpcguard", values("webhook.namespaces", []any{"team-a", "team-b"}), []string{releaseNamespace, "team-a", "team-b"}},
 	}
 	wantRules := map[string][]admissionv1.RuleWithOperations{
 		"pods.mpcguard.io":        {rule("", "v1", "pods")},
@@ -118,7 +118,7 @@ func TestWebhookConfiguration(t *testing.T) {
 	})
 
 	for name, vals := range map[string]map[string]any{
-		"kube-system among the namespaces does not render":          values("webhook.namespaces", []any{"kube-system"}),
+		"kube-system among the namespaces does not render":             values("webhook.namespaces", []any{"kube-system"}),
 		"a party selector matching the webhook's pods does not render": values("global.party.selector", "app.kubernetes.io/component=admission-webhook"),
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -218,4 +218,3 @@ func verifyServing(t *testing.T, caPEM, certPEM []byte, dnsName string) {
 	_, err = cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: dnsName})
 	require.NoError(t, err, "the serving certificate is valid for %s under the CA", dnsName)
 }
-

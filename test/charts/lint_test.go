@@ -48,7 +48,6 @@ func TestChartMetadata(t *testing.T) {
 			assert.NoError(t, err, "version is SemVer 2")
 			assert.NotEmpty(t, md.AppVersion)
 			assert.NotEmpty(t, md.Description)
-			assert.NotEmpty(t, md.KubeVersion)
 			assert.NotEmpty(t, md.Sources)
 			assert.NotNil(t, ch.Schema, "values.schema.json is shipped")
 			require.Len(t, ch.CRDObjects(), 1, "the MPCSession CRD is shipped in crds/")
@@ -77,17 +76,17 @@ func TestValuesSchemaRejectsWrongTypesAndUnknownKeys(t *testing.T) {
 		values map[string]any
 		want   string
 	}{
-		"an unknown top-level key":            {"mpc-system", values("replicaCount", 3), "replicaCount"},
-		"an unknown key inside a pool":        {"mpc-system", values("pools", []any{map[string]any{"name": "p", "role": "persistent", "replicas": 3, "replica": 3}}), "replica"},
-		"a threshold that is not a number":    {"mpc-system", values("threshold.t", "two"), "/threshold/t"},
-		"an unknown role":                     {"mpc-system", values("pools", []any{map[string]any{"name": "p", "role": "admin", "replicas": 1}}), "/pools/0/role"},
-		"an image tagged latest":              {"mpc-system", values("parties.image.tag", "latest"), "/parties/image/tag"},
-		"an unknown key of the dependency":    {"mpc-system", values("mpcguard.webhook.replica", 2), "replica"},
-		"a webhook timeout over 30 seconds":   {"mpcguard", values("webhook.timeoutSeconds", 60), "/webhook/timeoutSeconds"},
+		"an unknown top-level key":                    {"mpc-system", values("replicaCount", 3), "replicaCount"},
+		"an unknown key inside a pool":                {"mpc-system", values("pools", []any{map[string]any{"name": "p", "role": "persistent", "replicas": 3, "replica": 3}}), "replica"},
+		"a threshold that is not a number":            {"mpc-system", values("threshold.t", "two"), "/threshold/t"},
+		"an unknown role":                             {"mpc-system", values("pools", []any{map[string]any{"name": "p", "role": "admin", "replicas": 1}}), "/pools/0/role"},
+		"an image tagged latest":                      {"mpc-system", values("parties.image.tag", "latest"), "/parties/image/tag"},
+		"an unknown key of the dependency":            {"mpc-system", values("mpcguard.webhook.replica", 2), "replica"},
+		"a webhook timeout over 30 seconds":           {"mpcguard", values("webhook.timeoutSeconds", 60), "/webhook/timeoutSeconds"},
 		"a failure policy that is not Fail or Ignore": {"mpcguard", values("webhook.failurePolicy", "Retry"), "/webhook/failurePolicy"},
-		"an unknown enforcement policy id":    {"mpcguard", values("webhook.enforcement", map[string]any{"no-such-policy": "warn"}), "no-such-policy"},
-		"a party selector that is not k=v":    {"mpcguard", values("global.party.selector", "mpc-party"), "/global/party/selector"},
-		"a replica count given as a string":   {"mpcguard", values("webhook.replicas", "2"), "/webhook/replicas"},
+		"an unknown enforcement policy id":            {"mpcguard", values("webhook.enforcement", map[string]any{"no-such-policy": "warn"}), "no-such-policy"},
+		"a party selector that is not k=v":            {"mpcguard", values("global.party.selector", "mpc-party"), "/global/party/selector"},
+		"a replica count given as a string":           {"mpcguard", values("webhook.replicas", "2"), "/webhook/replicas"},
 	}
 	for name, tc := range cases {
 		t.Run("rejects "+name, func(t *testing.T) {

@@ -53,6 +53,7 @@ func loadChart(t *testing.T, name string) *chart.Chart {
 
 // rendered is one chart rendered by the Helm SDK, as `helm template` would (hooks included).
 type rendered struct {
+	notes    string
 	vals     map[string]any
 	manifest string
 	objects  []client.Object
@@ -80,7 +81,7 @@ func render(t *testing.T, ch *chart.Chart, values map[string]any) (*rendered, er
 	for _, h := range rel.Hooks {
 		fmt.Fprintf(&b, "\n---\n# Source: %s\n%s\n", h.Path, h.Manifest)
 	}
-	out := &rendered{manifest: b.String(), vals: rel.Config}
+	out := &rendered{manifest: b.String(), vals: rel.Config, notes: rel.Info.Notes}
 	if merged, err := chartutil.CoalesceValues(ch, rel.Config); err == nil {
 		out.vals = merged
 	}
