@@ -41,7 +41,7 @@ party_pod if {
 violation contains {"policy": id, "msg": msg} if {
 	id := "party-role-required"
 	party_pod
-	not role_key in object.keys(labels)
+	not labels[role_key]
 	msg := sprintf("%sparty pod (%s) has no %s label; add %s with one of %s", [
 		lib.prefix(id, input),
 		lib.selector_text(config.party_selector),
@@ -104,7 +104,7 @@ violation contains {"policy": id, "msg": msg} if {
 	id := "party-role-immutable"
 	party_pod_update
 	old_role := old_labels[role_key]
-	not role_key in object.keys(labels)
+	not labels[role_key]
 	msg := sprintf("%s%s %q cannot be removed; delete the pod and create it with the role it should have", [
 		lib.prefix(id, input),
 		role_key,

@@ -42,7 +42,7 @@ party_template if {
 violation contains {"policy": id, "msg": msg} if {
 	id := "workload-party-role"
 	party_template
-	not role_key in object.keys(labels)
+	not labels[role_key]
 	msg := sprintf("%spod template matches the party selector (%s) but has no %s label; add %s (one of %s) to the pod template labels", [
 		lib.prefix(id, input),
 		lib.selector_text(config.party_selector),
