@@ -82,7 +82,7 @@ func DefaultSpec() *Spec {
 		},
 		Webhook: WebhookSpec{
 			Enabled: true, Replicas: 2, FailurePolicy: "Fail", TimeoutSeconds: 5,
-			Certificates: CertificatesCertManager, Inventory: true,
+			Certificates: CertificatesSelfSigned, Inventory: true,
 			Resources: resources("50m", "64Mi", "500m", "128Mi"),
 		},
 		NetworkPolicies: NetworkPoliciesSpec{Enabled: true},
