@@ -156,7 +156,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 	}
 	log.Info("serving admission reviews", "path", Path, "host", s.opts.Host, "port", s.opts.Port,
-		"inventory", s.inv != nil)
+		"health", s.opts.HealthAddr, "metrics", s.opts.MetricsAddr, "inventory", s.inv != nil)
 	var runErr error
 	select {
 	case <-ctx.Done():

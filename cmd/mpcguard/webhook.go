@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -34,6 +35,14 @@ func newWebhookCmd() *cobra.Command {
 			}
 			opts.Policy = cfg
 			opts.Namespaces = nonEmpty(namespaces)
+			// Unless given, the probe and metrics listeners follow --host, so a webhook bound to loopback
+			// stays entirely on loopback.
+			if !cmd.Flags().Changed("health-addr") {
+				opts.HealthAddr = net.JoinHostPort(opts.Host, "8081")
+			}
+			if !cmd.Flags().Changed("metrics-addr") {
+				opts.MetricsAddr = net.JoinHostPort(opts.Host, "8080")
+			}
 			log := zap.New(zap.UseDevMode(false))
 			ctrl.SetLogger(log)
 			opts.Log = log.WithName("mpcguard")
@@ -56,8 +65,9 @@ func newWebhookCmd() *cobra.Command {
 	f.IntVar(&opts.Port, "port", 9443, "HTTPS port of /validate")
 	f.StringVar(&opts.CertDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs",
 		"directory holding tls.crt and tls.key (reloaded when they change)")
-	f.StringVar(&opts.HealthAddr, "health-addr", ":8081", "address of /healthz and /readyz (\"0\" disables)")
-	f.StringVar(&opts.MetricsAddr, "metrics-addr", ":8080", "address of /metrics (\"0\" disables)")
+	f.StringVar(&opts.HealthAddr, "health-addr", ":8081",
+		"address of /healthz and /readyz (default: --host, port 8081; \"0\" disables)")
+	f.StringVar(&opts.MetricsAddr, "metrics-addr", ":8080", "address of /metrics (default: --host, port 8080; \"0\" disables)")
 	f.BoolVar(&opts.Inventory, "inventory", true,
 		"watch party pods for session-persistent-available; false runs without a cluster and skips that check")
 	f.StringSliceVar(&namespaces, "namespaces", nil, "namespaces the inventory watches (default all)")
