@@ -66,7 +66,7 @@ lint: ## gofmt, go vet, opa fmt and opa check --strict
 ##@ Test
 
 .PHONY: test
-test: tools lint verify test-rego test-go test-charts ## Run every test (Rego, Go unit + integration on a real kube-apiserver, charts)
+test: tools lint verify test-rego test-go test-charts test-fuzz ## Run every test (Rego, Go unit + integration on a real kube-apiserver, charts, bounded fuzzing)
 
 .PHONY: test-rego
 test-rego: ## opa test with line coverage (fails under 90%)
@@ -83,6 +83,13 @@ test-go: build ## go test ./... (the integration tests start etcd + kube-apiserv
 test-charts: ## helm lint --strict both charts and ct lint
 	$(HELM) lint --strict charts/mpc-system charts/mpcguard
 	$(CT) lint --config ct.yaml --all
+
+FUZZ_TIME ?= 15s
+
+.PHONY: test-fuzz
+test-fuzz: ## A bounded fuzzing run of the admission handler and of validate (FUZZ_TIME each)
+	go test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZ_TIME) ./webhook/
+	go test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZ_TIME) ./internal/validate/
 
 .PHONY: bench
 bench: ## Evaluator and handler benchmarks (not part of test)
