@@ -75,7 +75,9 @@ func New(ctx context.Context, cfg Config, mods []policies.Module) (*Engine, erro
 	}
 	opts := []func(*rego.Rego){
 		rego.Query(Query),
-		rego.Store(inmem.NewFromObject(data)),
+		// AST values in the store: data.mpcguard.config is read on every evaluation, and converting it from Go
+		// values each time cost more than the policies themselves.
+		rego.Store(inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))),
 		rego.SetRegoVersion(ast.RegoV1),
 		rego.StrictBuiltinErrors(true),
 	}

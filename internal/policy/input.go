@@ -94,13 +94,17 @@ type volume struct {
 	Secret *struct {
 		SecretName string `json:"secretName"`
 	} `json:"secret"`
-	Projected *struct {
-		Sources []struct {
-			Secret *struct {
-				Name string `json:"name"`
-			} `json:"secret"`
-		} `json:"sources"`
-	} `json:"projected"`
+	Projected *projectedVolume `json:"projected"`
+}
+
+type projectedVolume struct {
+	Sources []projectedSource `json:"sources"`
+}
+
+type projectedSource struct {
+	Secret *struct {
+		Name string `json:"name"`
+	} `json:"secret"`
 }
 
 type podSpec struct {
@@ -124,11 +128,13 @@ type workloadObject struct {
 		VolumeClaimTemplates []struct {
 			Metadata objectMeta `json:"metadata"`
 		} `json:"volumeClaimTemplates"`
-		JobTemplate *struct {
-			Spec struct {
-				Template *podTemplate `json:"template"`
-			} `json:"spec"`
-		} `json:"jobTemplate"`
+		JobTemplate *jobTemplate `json:"jobTemplate"`
+	} `json:"spec"`
+}
+
+type jobTemplate struct {
+	Spec struct {
+		Template *podTemplate `json:"template"`
 	} `json:"spec"`
 }
 
@@ -152,22 +158,22 @@ func buildInput(req Request, inv Inventory) (ast.Value, error) {
 	var meta objectMeta
 	switch class {
 	case classPod:
-		var pod podObject
-		if err := json.Unmarshal(req.Object, &pod); err != nil {
+		pod, err := readPod(req.Object)
+		if err != nil {
 			return nil, decodeError(kind, "object", err)
 		}
 		meta = pod.Metadata
 		items = append(items, item("pod", podTerm(pod.Metadata.Labels, pod.Spec.Volumes, nil)))
 		if req.Operation == Update && len(bytes.TrimSpace(req.OldObject)) > 0 {
-			var old podObject
-			if err := json.Unmarshal(req.OldObject, &old); err != nil {
+			old, err := readPod(req.OldObject)
+			if err != nil {
 				return nil, decodeError(kind, "oldObject", err)
 			}
 			items = append(items, item("old_pod", ast.ObjectTerm(item("labels", labelsTerm(old.Metadata.Labels)))))
 		}
 	case classWorkload:
-		var w workloadObject
-		if err := json.Unmarshal(req.Object, &w); err != nil {
+		w, err := readWorkload(req.Object)
+		if err != nil {
 			return nil, decodeError(kind, "object", err)
 		}
 		meta = w.Metadata
