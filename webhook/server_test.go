@@ -46,12 +46,9 @@ func freePort(t *testing.T) int {
 // startServer runs webhook.Server without a cluster (no inventory) and waits until /readyz says ok.
 func startServer(t *testing.T, cfg policy.Config) *testServer {
 	t.Helper()
-	ca, err := certs.NewCA("mpcguard-test-ca", time.Hour)
-	require.NoError(t, err)
-	pair, err := ca.Issue(time.Hour, "127.0.0.1")
-	require.NoError(t, err)
 	dir := t.TempDir()
-	require.NoError(t, pair.WriteDir(dir))
+	ca, err := certs.WriteLoopback(dir, time.Hour)
+	require.NoError(t, err)
 	port := freePort(t)
 	healthAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))

@@ -113,3 +113,20 @@ func serial() *big.Int {
 	}
 	return n
 }
+
+// WriteLoopback makes a CA and a serving certificate for 127.0.0.1, writes the pair into dir as tls.crt and
+// tls.key, and returns the CA — for a webhook run on loopback, whose CA goes into a caBundle or a client's pool.
+func WriteLoopback(dir string, validFor time.Duration) (*CA, error) {
+	ca, err := NewCA("mpcguard-loopback-ca", validFor)
+	if err != nil {
+		return nil, err
+	}
+	pair, err := ca.Issue(validFor, "127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	if err := pair.WriteDir(dir); err != nil {
+		return nil, err
+	}
+	return ca, nil
+}

@@ -70,12 +70,9 @@ func startCluster(t *testing.T) *cluster {
 	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "elsewhere"}}))
 
 	// The webhook, with a CA the API server trusts through caBundle.
-	ca, err := certs.NewCA("mpcguard-integration-ca", time.Hour)
-	require.NoError(t, err)
-	pair, err := ca.Issue(time.Hour, "127.0.0.1")
-	require.NoError(t, err)
 	certDir := t.TempDir()
-	require.NoError(t, pair.WriteDir(certDir))
+	ca, err := certs.WriteLoopback(certDir, time.Hour)
+	require.NoError(t, err)
 	port := freePort(t)
 	srv, err := webhook.New(ctx, webhook.Options{
 		Host: "127.0.0.1", Port: port, CertDir: certDir,

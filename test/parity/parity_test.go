@@ -87,12 +87,9 @@ func freePort(t *testing.T) int {
 // client trusting its CA; the process gets SIGTERM at cleanup and must exit 0.
 func startWebhook(t *testing.T, bin string) (string, *http.Client) {
 	t.Helper()
-	ca, err := certs.NewCA("parity-ca", time.Hour)
-	require.NoError(t, err)
-	pair, err := ca.Issue(time.Hour, "127.0.0.1")
-	require.NoError(t, err)
 	dir := t.TempDir()
-	require.NoError(t, pair.WriteDir(dir))
+	ca, err := certs.WriteLoopback(dir, time.Hour)
+	require.NoError(t, err)
 	port, health := freePort(t), freePort(t)
 	args := append([]string{"webhook", "--inventory=false", "--host", "127.0.0.1", "--port", fmt.Sprint(port),
 		"--cert-dir", dir, "--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--metrics-addr", "0",
