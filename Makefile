@@ -34,10 +34,20 @@ build: ## Build bin/mpcguard
 	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/mpcguard ./cmd/mpcguard
 
 .PHONY: tools
-tools: ## Build the pinned tools (opa, controller-gen, etcd, kube-apiserver, helm, ct) and install yamllint
-	@$(BUILD_TOOL) opa controller-gen etcd kube-apiserver helm ct >/dev/null
+tools: ## Build the pinned tools (opa, controller-gen, control plane, kwok, kubectl, helm, ct) and install yamllint
+	@$(BUILD_TOOL) opa controller-gen etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl helm ct >/dev/null
 	@command -v yamllint >/dev/null || { echo "==> installing yamllint (Debian)"; \
 	  (apt-get update -qq && apt-get install -y -qq yamllint) >/dev/null; }
+
+##@ Demo
+
+.PHONY: demo
+demo: tools build ## mpcguard end to end on a local Kubernetes control plane (KEEP=1 keeps it up until Ctrl-C)
+	MPCGUARD_BIN=$(CURDIR)/bin/mpcguard go run ./test/demo $(if $(KEEP),--keep)
+
+.PHONY: cluster
+cluster: tools ## A bare local control plane with fake nodes, until Ctrl-C (prints its KUBECONFIG)
+	go run ./test/cluster/cmd/localcluster up
 
 ##@ Generate and check
 
@@ -66,7 +76,7 @@ lint: ## gofmt, go vet, opa fmt and opa check --strict
 ##@ Test
 
 .PHONY: test
-test: tools lint verify test-rego test-go test-charts test-fuzz ## Run every test (Rego, Go unit + integration on a real kube-apiserver, charts, bounded fuzzing)
+test: tools lint verify test-rego test-go test-charts test-fuzz ## Run every test (Rego; Go unit, integration and end-to-end on a local control plane, ct install; chart lint; bounded fuzzing)
 
 .PHONY: test-rego
 test-rego: ## opa test with line coverage (fails under 90%)
@@ -78,6 +88,10 @@ test-rego: ## opa test with line coverage (fails under 90%)
 .PHONY: test-go
 test-go: build ## go test ./... (the integration tests start etcd + kube-apiserver from the cache)
 	MPCGUARD_BIN=$(CURDIR)/bin/mpcguard go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: test-e2e
+test-e2e: build ## Only the end-to-end tests on the local control plane, ct install included
+	MPCGUARD_BIN=$(CURDIR)/bin/mpcguard go test $(GO_TEST_FLAGS) -v ./test/e2e
 
 .PHONY: test-charts
 test-charts: ## helm lint --strict both charts and ct lint

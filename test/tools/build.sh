@@ -6,7 +6,7 @@
 # already built the same pins reuses the binaries, and a changed pin builds anew. Nothing is downloaded but Go
 # modules. Progress goes to stderr, because first builds take minutes on two cores.
 #
-# Tools: etcd kube-apiserver kube-controller-manager kube-scheduler kwok helm ct opa controller-gen
+# Tools: etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm ct opa controller-gen
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +18,7 @@ module_of() {
   case $1 in
     etcd) echo "etcd go.etcd.io/etcd/server/v3" ;;
     kube-apiserver | kube-controller-manager | kube-scheduler) echo "kube k8s.io/kubernetes/cmd/$1" ;;
+    kubectl) echo "kubectl ." ;; # test/tools/kubectl/main.go: upstream's main over k8s.io/kubectl
     kwok) echo "kwok sigs.k8s.io/kwok/cmd/kwok" ;;
     helm) echo "helm helm.sh/helm/v3/cmd/helm" ;;
     ct) echo "ct github.com/helm/chart-testing/v3/ct" ;;

@@ -1,0 +1,29 @@
+// Package cluster runs a real Kubernetes control plane on this machine for tests, the demo and people who want
+// to poke at one: etcd, kube-apiserver, kube-controller-manager and kube-scheduler, with KWOK standing in for
+// kubelets so that pods are scheduled by the real scheduler and become Ready without running containers.
+//
+// Everything listens on 127.0.0.1 on free ports. The binaries are built from pinned Go modules
+// (test/tools/<module>/go.mod) by test/tools/build.sh into a cache outside the checkout; [Build] runs it,
+// [BinDir] names it, and [Start] fails with a message naming `make tools` when a binary is missing.
+//
+//	c, err := cluster.Start(ctx, cluster.Options{Nodes: 3})
+//	...
+//	defer c.Stop()
+//	// c.Kubeconfig is a kubeconfig file for kubectl, helm, ct; c.Config is the same for client-go.
+//
+// Nodes are Node objects annotated kwok.x-k8s.io/node=fake, named node-1..node-N and spread round-robin over
+// zones (labels kubernetes.io/hostname and topology.kubernetes.io/zone). KWOK plays them with the stages that
+// ship in its module (nodes Ready, pods Running and Ready, pods deleted, volumes provisioned through the default
+// StorageClass kwok-volume) plus one of this project's own, test/cluster/stages/helm-test-complete.yaml,
+// which completes Helm test pods: their containers never run, so a `helm test` here proves only that the test
+// pods are accepted and scheduled.
+//
+// [Cluster.Stop] ends every process (its whole process group: SIGTERM, then SIGKILL after a grace period), so
+// every port is freed, and removes the temporary directory. [StartT] ties that to t.Cleanup and, through
+// [StopOnInterrupt], to SIGINT and SIGTERM (an interrupted go test runs no cleanup); commands call Stop on those
+// signals themselves. If the owning process is killed outright, its children get SIGKILL from the kernel
+// (Pdeathsig), and the next Start removes the temporary directories whose owner is gone.
+//
+// [StartWebhook] runs `mpcguard webhook` the same way, on 127.0.0.1 with a CA of its own, for a
+// ValidatingWebhookConfiguration to reach by URL; [Cluster.Helm] is a Helm SDK configuration for the cluster.
+package cluster

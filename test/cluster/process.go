@@ -1,0 +1,115 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// process is a child in its own process group, its output in a log file. The kernel kills it if the process
+// that started it dies (Pdeathsig), so not even a SIGKILLed test leaves it running.
+type process struct {
+	name    string
+	logPath string
+	cmd     *exec.Cmd
+	done    chan struct{} // closed once the process has exited and been reaped
+	waitErr error
+}
+
+// startProcess starts bin with args; stdout and stderr go to logPath.
+func startProcess(name, bin string, args []string, logPath string, env []string) (*process, error) {
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the log of %s: %w", name, err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &process{name: name, logPath: logPath, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		log.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// Pid is the process id, which is also its process group id.
+func (p *process) Pid() int { return p.cmd.Process.Pid }
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// exitError describes an early exit, with the end of the log.
+func (p *process) exitError() error {
+	return fmt.Errorf("%s exited early (%v); the end of %s:\n%s", p.name, p.waitErr, p.logPath, p.tail(25))
+}
+
+// signalGroup signals the whole process group; a group that is gone already is no error.
+func (p *process) signalGroup(sig syscall.Signal) {
+	if err := syscall.Kill(-p.Pid(), sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		_ = p.cmd.Process.Signal(sig)
+	}
+}
+
+// tail is the last n lines of the log.
+func (p *process) tail(n int) string {
+	data, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// stopProcesses sends SIGTERM to every group at once, waits up to grace for each to exit, then SIGKILLs the
+// groups still there. Every group gets a final SIGKILL, so no grandchild outlives its parent. The error names
+// the processes that had to be killed.
+func stopProcesses(procs []*process, grace time.Duration) error {
+	for _, p := range procs {
+		p.signalGroup(syscall.SIGTERM)
+	}
+	deadline := time.After(grace)
+	var killed []string
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		case <-deadline:
+			deadline = closedTimeChan()
+		}
+		if !p.exited() {
+			killed = append(killed, p.name)
+			p.signalGroup(syscall.SIGKILL)
+			<-p.done
+		}
+		p.signalGroup(syscall.SIGKILL) // grandchildren, if any
+	}
+	if len(killed) > 0 {
+		return fmt.Errorf("killed after %s without exiting on SIGTERM: %s", grace, strings.Join(killed, ", "))
+	}
+	return nil
+}
+
+func closedTimeChan() <-chan time.Time {
+	ch := make(chan time.Time)
+	close(ch)
+	return ch
+}

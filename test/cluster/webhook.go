@@ -1,0 +1,169 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/mpcguard/mpcguard/internal/certs"
+)
+
+// WebhookPath is where `mpcguard webhook` serves admission reviews.
+const WebhookPath = "/validate"
+
+// MpcguardBin returns $MPCGUARD_BIN (make test sets it to bin/mpcguard) or builds ./cmd/mpcguard into dir.
+func MpcguardBin(ctx context.Context, dir string) (string, error) {
+	if bin := os.Getenv("MPCGUARD_BIN"); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			return "", fmt.Errorf("MPCGUARD_BIN: %w", err)
+		}
+		return bin, nil
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "mpcguard")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/mpcguard")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/mpcguard: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// WebhookOptions configure [StartWebhook].
+type WebhookOptions struct {
+	// Bin is the mpcguard binary (see [MpcguardBin]).
+	Bin string
+	// Kubeconfig is the cluster of the party pod inventory.
+	Kubeconfig string
+	// Args are more flags of `mpcguard webhook`: --namespaces, --party-selector, --share-claim-prefixes...
+	Args []string
+	// Dir receives the serving certificate and the log (default: a new temporary directory, removed by Stop).
+	Dir string
+}
+
+// Webhook is `mpcguard webhook` running as a local process on 127.0.0.1, with a serving certificate from a CA
+// of its own: the API server reaches it at URL and trusts CABundle (a chart's webhook.url and
+// webhook.caBundle, base64-encoded).
+type Webhook struct {
+	URL      string
+	CABundle []byte
+	Port     int
+	LogPath  string
+
+	proc     *process
+	dir      string
+	tempDir  bool
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// StartWebhook starts the webhook and waits until its /readyz answers (policies compiled, certificates loaded,
+// inventory synced).
+func StartWebhook(ctx context.Context, opts WebhookOptions) (w *Webhook, err error) {
+	w = &Webhook{dir: opts.Dir}
+	if w.dir == "" {
+		if w.dir, err = os.MkdirTemp("", "mpcguard-webhook-"); err != nil {
+			return nil, fmt.Errorf("creating the webhook directory: %w", err)
+		}
+		w.tempDir = true
+	}
+	defer func() {
+		if err != nil {
+			_ = w.Stop()
+			w = nil
+		}
+	}()
+	ca, err := certs.NewCA("mpcguard-webhook-ca", 24*time.Hour)
+	if err != nil {
+		return w, err
+	}
+	pair, err := ca.Issue(24*time.Hour, "127.0.0.1")
+	if err != nil {
+		return w, err
+	}
+	certDir := filepath.Join(w.dir, "certs")
+	if err := pair.WriteDir(certDir); err != nil {
+		return w, err
+	}
+	w.CABundle = ca.CertPEM
+	ports := make([]int, 3)
+	for i := range ports {
+		if ports[i], err = freePort(); err != nil {
+			return w, err
+		}
+	}
+	w.Port = ports[0]
+	w.URL = fmt.Sprintf("https://127.0.0.1:%d%s", w.Port, WebhookPath)
+	health := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	args := append([]string{"webhook",
+		"--host", "127.0.0.1", "--port", strconv.Itoa(w.Port), "--cert-dir", certDir,
+		"--health-addr", health, "--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]),
+		"--kubeconfig", opts.Kubeconfig, "--shutdown-delay", "0s"}, opts.Args...)
+	w.LogPath = filepath.Join(w.dir, "webhook.log")
+	if w.proc, err = startProcess("mpcguard webhook", opts.Bin, args, w.LogPath, os.Environ()); err != nil {
+		return w, err
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for !httpOK(waitCtx, client, "http://"+health+"/readyz", "") {
+		if w.proc.exited() {
+			return w, w.proc.exitError()
+		}
+		select {
+		case <-waitCtx.Done():
+			return w, fmt.Errorf("mpcguard webhook not ready within a minute: %w; the end of its log:\n%s",
+				waitCtx.Err(), w.proc.tail(20))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return w, nil
+}
+
+// Stop ends the webhook process and removes its temporary directory. Later calls return the first call's
+// error.
+func (w *Webhook) Stop() error {
+	w.stopOnce.Do(func() {
+		if w.proc != nil {
+			w.stopErr = stopProcesses([]*process{w.proc}, 10*time.Second)
+		}
+		if w.tempDir {
+			if err := os.RemoveAll(w.dir); err != nil && w.stopErr == nil {
+				w.stopErr = err
+			}
+		}
+	})
+	return w.stopErr
+}
+
+// Pid is the webhook's process id.
+func (w *Webhook) Pid() int { return w.proc.Pid() }
+
+// Logs is the end of the webhook's log (while its directory exists).
+func (w *Webhook) Logs(n int) string {
+	if w.proc == nil {
+		return "(not started)"
+	}
+	return w.proc.tail(n)
+}
+
+// WriteLog copies the whole log to out.
+func (w *Webhook) WriteLog(out io.Writer) error {
+	f, err := os.Open(w.LogPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(out, f)
+	return err
+}
