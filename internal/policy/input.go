@@ -79,7 +79,7 @@ func ReviewedKinds() []schema.GroupVersionKind {
 	return out
 }
 
-// The minimal shapes the policies need; encoding/json skips every other field.
+// objectMeta is the metadata the policies read.
 type objectMeta struct {
 	Name         string            `json:"name"`
 	GenerateName string            `json:"generateName"`
@@ -87,55 +87,17 @@ type objectMeta struct {
 	Labels       map[string]string `json:"labels"`
 }
 
-type volume struct {
-	PersistentVolumeClaim *struct {
-		ClaimName string `json:"claimName"`
-	} `json:"persistentVolumeClaim"`
-	Secret *struct {
-		SecretName string `json:"secretName"`
-	} `json:"secret"`
-	Projected *projectedVolume `json:"projected"`
+// podShape is what the policies read of a pod or a pod template: its metadata and the share storage it could
+// mount — PersistentVolumeClaim names, and Secret names of secret volumes and projected secret sources.
+type podShape struct {
+	meta            objectMeta
+	claims, secrets []string
 }
 
-type projectedVolume struct {
-	Sources []projectedSource `json:"sources"`
-}
-
-type projectedSource struct {
-	Secret *struct {
-		Name string `json:"name"`
-	} `json:"secret"`
-}
-
-type podSpec struct {
-	Volumes []volume `json:"volumes"`
-}
-
-type podTemplate struct {
-	Metadata objectMeta `json:"metadata"`
-	Spec     podSpec    `json:"spec"`
-}
-
-type podObject struct {
-	Metadata objectMeta `json:"metadata"`
-	Spec     podSpec    `json:"spec"`
-}
-
-type workloadObject struct {
-	Metadata objectMeta `json:"metadata"`
-	Spec     struct {
-		Template             *podTemplate `json:"template"`
-		VolumeClaimTemplates []struct {
-			Metadata objectMeta `json:"metadata"`
-		} `json:"volumeClaimTemplates"`
-		JobTemplate *jobTemplate `json:"jobTemplate"`
-	} `json:"spec"`
-}
-
-type jobTemplate struct {
-	Spec struct {
-		Template *podTemplate `json:"template"`
-	} `json:"spec"`
+// workloadShape is what the policies read of a workload: its metadata and its pod template (nil when none).
+type workloadShape struct {
+	meta     objectMeta
+	template *podShape
 }
 
 type sessionObject struct {
@@ -162,32 +124,23 @@ func buildInput(req Request, inv Inventory) (ast.Value, error) {
 		if err != nil {
 			return nil, decodeError(kind, "object", err)
 		}
-		meta = pod.Metadata
-		items = append(items, item("pod", podTerm(pod.Metadata.Labels, pod.Spec.Volumes, nil)))
+		meta = pod.meta
+		items = append(items, item("pod", podTerm(pod)))
 		if req.Operation == Update && len(bytes.TrimSpace(req.OldObject)) > 0 {
 			old, err := readPod(req.OldObject)
 			if err != nil {
 				return nil, decodeError(kind, "oldObject", err)
 			}
-			items = append(items, item("old_pod", ast.ObjectTerm(item("labels", labelsTerm(old.Metadata.Labels)))))
+			items = append(items, item("old_pod", ast.ObjectTerm(item("labels", labelsTerm(old.meta.Labels)))))
 		}
 	case classWorkload:
 		w, err := readWorkload(req.Object)
 		if err != nil {
 			return nil, decodeError(kind, "object", err)
 		}
-		meta = w.Metadata
-		tmpl := w.Spec.Template
-		if w.Spec.JobTemplate != nil {
-			tmpl = w.Spec.JobTemplate.Spec.Template
-		}
-		if tmpl != nil {
-			var extraClaims []string
-			for _, vct := range w.Spec.VolumeClaimTemplates {
-				// A StatefulSet's pods mount <template>-<statefulset>-<ordinal>; the first one stands for all.
-				extraClaims = append(extraClaims, vct.Metadata.Name+"-"+w.Metadata.Name+"-0")
-			}
-			items = append(items, item("template", podTerm(tmpl.Metadata.Labels, tmpl.Spec.Volumes, extraClaims)))
+		meta = w.meta
+		if w.template != nil {
+			items = append(items, item("template", podTerm(*w.template)))
 		}
 	case classSession:
 		var s sessionObject
@@ -260,28 +213,11 @@ func stringsTerm(ss []string) *ast.Term {
 	return ast.ArrayTerm(terms...)
 }
 
-func podTerm(labels map[string]string, volumes []volume, extraClaims []string) *ast.Term {
-	claims := extraClaims
-	var secrets []string
-	for _, v := range volumes {
-		if v.PersistentVolumeClaim != nil {
-			claims = append(claims, v.PersistentVolumeClaim.ClaimName)
-		}
-		if v.Secret != nil {
-			secrets = append(secrets, v.Secret.SecretName)
-		}
-		if v.Projected != nil {
-			for _, src := range v.Projected.Sources {
-				if src.Secret != nil {
-					secrets = append(secrets, src.Secret.Name)
-				}
-			}
-		}
-	}
+func podTerm(p podShape) *ast.Term {
 	return ast.ObjectTerm(
-		item("labels", labelsTerm(labels)),
-		item("claims", stringsTerm(claims)),
-		item("secrets", stringsTerm(secrets)),
+		item("labels", labelsTerm(p.meta.Labels)),
+		item("claims", stringsTerm(p.claims)),
+		item("secrets", stringsTerm(p.secrets)),
 	)
 }
 

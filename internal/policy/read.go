@@ -111,58 +111,54 @@ func readMeta(v *fastjson.Value, path string) (objectMeta, error) {
 	return m, err
 }
 
-func readVolumes(spec *fastjson.Value, path string) ([]volume, error) {
+// readVolumes appends the claim and secret names of spec.volumes to p, in volume order.
+func readVolumes(spec *fastjson.Value, path string, p *podShape) error {
 	items, err := arrayAt(spec, "volumes", path+"volumes")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	vols := make([]volume, 0, len(items))
 	for i, it := range items {
-		p := fmt.Sprintf("%svolumes[%d]", path, i)
+		vp := fmt.Sprintf("%svolumes[%d]", path, i)
 		if it.Type() != fastjson.TypeObject {
-			return nil, typeError(p, "an object", it)
+			return typeError(vp, "an object", it)
 		}
-		var vol volume
-		if pvc, err := objectAt(it, "persistentVolumeClaim", p+".persistentVolumeClaim"); err != nil {
-			return nil, err
+		if pvc, err := objectAt(it, "persistentVolumeClaim", vp+".persistentVolumeClaim"); err != nil {
+			return err
 		} else if pvc != nil {
-			vol.PersistentVolumeClaim = &struct {
-				ClaimName string `json:"claimName"`
-			}{}
-			if vol.PersistentVolumeClaim.ClaimName, err = stringAt(pvc, "claimName", p+".persistentVolumeClaim.claimName"); err != nil {
-				return nil, err
+			name, err := stringAt(pvc, "claimName", vp+".persistentVolumeClaim.claimName")
+			if err != nil {
+				return err
 			}
+			p.claims = append(p.claims, name)
 		}
-		if sec, err := objectAt(it, "secret", p+".secret"); err != nil {
-			return nil, err
+		if sec, err := objectAt(it, "secret", vp+".secret"); err != nil {
+			return err
 		} else if sec != nil {
-			vol.Secret = &struct {
-				SecretName string `json:"secretName"`
-			}{}
-			if vol.Secret.SecretName, err = stringAt(sec, "secretName", p+".secret.secretName"); err != nil {
-				return nil, err
+			name, err := stringAt(sec, "secretName", vp+".secret.secretName")
+			if err != nil {
+				return err
 			}
+			p.secrets = append(p.secrets, name)
 		}
-		if err := readProjected(it, p, &vol); err != nil {
-			return nil, err
+		if err := readProjected(it, vp, p); err != nil {
+			return err
 		}
-		vols = append(vols, vol)
 	}
-	return vols, nil
+	return nil
 }
 
-func readProjected(it *fastjson.Value, p string, vol *volume) error {
-	proj, err := objectAt(it, "projected", p+".projected")
+// readProjected appends the secret names of a projected volume's sources to p.
+func readProjected(it *fastjson.Value, vp string, p *podShape) error {
+	proj, err := objectAt(it, "projected", vp+".projected")
 	if err != nil || proj == nil {
 		return err
 	}
-	sources, err := arrayAt(proj, "sources", p+".projected.sources")
+	sources, err := arrayAt(proj, "sources", vp+".projected.sources")
 	if err != nil {
 		return err
 	}
-	vol.Projected = &projectedVolume{}
 	for j, src := range sources {
-		sp := fmt.Sprintf("%s.projected.sources[%d]", p, j)
+		sp := fmt.Sprintf("%s.projected.sources[%d]", vp, j)
 		if src.Type() != fastjson.TypeObject {
 			return typeError(sp, "an object", src)
 		}
@@ -170,71 +166,66 @@ func readProjected(it *fastjson.Value, p string, vol *volume) error {
 		if err != nil {
 			return err
 		}
-		var s projectedSource
-		if sec != nil {
-			name, err := stringAt(sec, "name", sp+".secret.name")
-			if err != nil {
-				return err
-			}
-			s.Secret = &struct {
-				Name string `json:"name"`
-			}{Name: name}
+		if sec == nil {
+			continue // a token, ConfigMap or downward API source
 		}
-		vol.Projected.Sources = append(vol.Projected.Sources, s)
+		name, err := stringAt(sec, "name", sp+".secret.name")
+		if err != nil {
+			return err
+		}
+		p.secrets = append(p.secrets, name)
 	}
 	return nil
 }
 
-// readTemplate reads a pod template (metadata and spec.volumes) at v[key].
-func readTemplate(v *fastjson.Value, key, path string) (*podTemplate, error) {
+// readPodShape reads metadata and spec.volumes of a pod (path "") or a pod template (path "spec.template.").
+func readPodShape(v *fastjson.Value, path string, p *podShape) error {
+	var err error
+	if p.meta, err = readMeta(v, path); err != nil {
+		return err
+	}
+	spec, err := objectAt(v, "spec", path+"spec")
+	if err != nil || spec == nil {
+		return err
+	}
+	return readVolumes(spec, path+"spec.", p)
+}
+
+// readTemplate reads the pod template at v[key], or returns nil when there is none.
+func readTemplate(v *fastjson.Value, key, path string) (*podShape, error) {
 	t, err := objectAt(v, key, path+key)
 	if err != nil || t == nil {
 		return nil, err
 	}
-	p := path + key + "."
-	var tmpl podTemplate
-	if tmpl.Metadata, err = readMeta(t, p); err != nil {
-		return nil, err
-	}
-	spec, err := objectAt(t, "spec", p+"spec")
-	if err != nil || spec == nil {
-		return &tmpl, err
-	}
-	tmpl.Spec.Volumes, err = readVolumes(spec, p+"spec.")
-	return &tmpl, err
+	var p podShape
+	return &p, readPodShape(t, path+key+".", &p)
 }
 
-func readPod(raw []byte) (pod podObject, err error) {
-	err = withObject(raw, func(v *fastjson.Value) error {
-		if pod.Metadata, err = readMeta(v, ""); err != nil {
-			return err
-		}
-		spec, err := objectAt(v, "spec", "spec")
-		if err != nil || spec == nil {
-			return err
-		}
-		pod.Spec.Volumes, err = readVolumes(spec, "spec.")
-		return err
-	})
+func readPod(raw []byte) (pod podShape, err error) {
+	err = withObject(raw, func(v *fastjson.Value) error { return readPodShape(v, "", &pod) })
 	return pod, err
 }
 
-func readWorkload(raw []byte) (w workloadObject, err error) {
+// readWorkload reads a workload's metadata and pod template: spec.template, or a CronJob's
+// spec.jobTemplate.spec.template. A StatefulSet's volumeClaimTemplates add the claims of its first pod,
+// <template>-<statefulset>-0, which stands for all its pods.
+func readWorkload(raw []byte) (w workloadShape, err error) {
 	err = withObject(raw, func(v *fastjson.Value) error {
-		if w.Metadata, err = readMeta(v, ""); err != nil {
+		if w.meta, err = readMeta(v, ""); err != nil {
 			return err
 		}
 		spec, err := objectAt(v, "spec", "spec")
 		if err != nil || spec == nil {
 			return err
 		}
-		if w.Spec.Template, err = readTemplate(spec, "template", "spec."); err != nil {
+		if w.template, err = readTemplate(spec, "template", "spec."); err != nil {
 			return err
 		}
 		vcts, err := arrayAt(spec, "volumeClaimTemplates", "spec.volumeClaimTemplates")
 		if err != nil {
 			return err
 		}
+		var vctClaims []string
 		for i, vct := range vcts {
 			p := fmt.Sprintf("spec.volumeClaimTemplates[%d]", i)
 			if vct.Type() != fastjson.TypeObject {
@@ -244,24 +235,26 @@ func readWorkload(raw []byte) (w workloadObject, err error) {
 			if err != nil {
 				return err
 			}
-			w.Spec.VolumeClaimTemplates = append(w.Spec.VolumeClaimTemplates, struct {
-				Metadata objectMeta `json:"metadata"`
-			}{Metadata: m})
+			vctClaims = append(vctClaims, m.Name+"-"+w.meta.Name+"-0")
 		}
 		jt, err := objectAt(spec, "jobTemplate", "spec.jobTemplate")
-		if err != nil || jt == nil {
-			return err
-		}
-		jspec, err := objectAt(jt, "spec", "spec.jobTemplate.spec")
-		if err != nil || jspec == nil {
-			return err
-		}
-		tmpl, err := readTemplate(jspec, "template", "spec.jobTemplate.spec.")
 		if err != nil {
 			return err
 		}
-		w.Spec.JobTemplate = &jobTemplate{}
-		w.Spec.JobTemplate.Spec.Template = tmpl
+		if jt != nil {
+			jspec, err := objectAt(jt, "spec", "spec.jobTemplate.spec")
+			if err != nil {
+				return err
+			}
+			if jspec != nil {
+				if w.template, err = readTemplate(jspec, "template", "spec.jobTemplate.spec."); err != nil {
+					return err
+				}
+			}
+		}
+		if w.template != nil && len(vctClaims) > 0 {
+			w.template.claims = append(vctClaims, w.template.claims...)
+		}
 		return nil
 	})
 	return w, err
