@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -136,6 +135,8 @@ func configData(cfg Config) (map[string]any, error) {
 	return map[string]any{"mpcguard": map[string]any{"config": c}}, nil
 }
 
+// decodeDecision reads main.rego's decision; its lists arrive sorted by message (main.rego sorts them, and
+// policies/main_test.rego checks it).
 func decodeDecision(v any) (Decision, error) {
 	obj, ok := v.(map[string]any)
 	if !ok {
@@ -159,7 +160,6 @@ func decodeDecision(v any) (Decision, error) {
 			}
 			*part.dst = append(*part.dst, Result{Policy: policy, Message: msg})
 		}
-		sort.SliceStable(*part.dst, func(i, j int) bool { return (*part.dst)[i].Message < (*part.dst)[j].Message })
 	}
 	return d, nil
 }
