@@ -398,11 +398,26 @@ func ciFile(name, purpose string, v any) (File, error) {
 	return File{Path: "ci/" + name, Content: content}, nil
 }
 
-func systemCI() ([]File, error) {
-	type ci struct {
-		name, purpose string
-		values        any
+// ci is one chart-testing values file: its name, what it exercises, and its values.
+type ci struct {
+	name, purpose string
+	values        any
+}
+
+// ciFiles renders the chart-testing values files.
+func ciFiles(list []ci) ([]File, error) {
+	files := make([]File, 0, len(list))
+	for _, c := range list {
+		f, err := ciFile(c.name, c.purpose, c.values)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
 	}
+	return files, nil
+}
+
+func systemCI() ([]File, error) {
 	seed, kms := SystemValuesFor(SeedSpec()), SystemValuesFor(KMS13Spec())
 	list := []ci{
 		{"default-values.yaml", "The chart's defaults.", map[string]any{}},
@@ -419,22 +434,10 @@ func systemCI() ([]File, error) {
 				"mpcguard":    map[string]any{"webhook": map[string]any{"namespaces": []string{"mpc-parties"}}},
 			}},
 	}
-	files := make([]File, 0, len(list))
-	for _, c := range list {
-		f, err := ciFile(c.name, c.purpose, c.values)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, f)
-	}
-	return files, nil
+	return ciFiles(list)
 }
 
 func mpcguardCI() ([]File, error) {
-	type ci struct {
-		name, purpose string
-		values        map[string]any
-	}
 	list := []ci{
 		{"default-values.yaml", "The chart's defaults.", map[string]any{}},
 		{"self-signed-values.yaml", "Webhook certificates from a self-signed CA made at install.",
@@ -447,13 +450,5 @@ func mpcguardCI() ([]File, error) {
 				"webhook":      map[string]any{"enforcement": map[string]string{"session-persistent-available": "warn"}},
 			}},
 	}
-	files := make([]File, 0, len(list))
-	for _, c := range list {
-		f, err := ciFile(c.name, c.purpose, c.values)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, f)
-	}
-	return files, nil
+	return ciFiles(list)
 }
