@@ -180,3 +180,12 @@ func ParseEnforcement(s string, base map[string]Action) (map[string]Action, erro
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// action is the enforcement of a policy id as main.rego reads it: warn or off when configured so, deny
+// otherwise (also for an id not configured).
+func (c Config) action(id string) Action {
+	if a := c.Enforcement[id]; a == Warn || a == Off {
+		return a
+	}
+	return Deny
+}

@@ -1,10 +1,13 @@
 package policy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -51,13 +54,36 @@ type Decision struct {
 func (d Decision) Allowed() bool { return len(d.Deny) == 0 }
 
 // Engine evaluates the policies. It is prepared once and safe for concurrent use.
+//
+// The decision is main.rego's (data.mpcguard.main.decision), reached by a shorter road: the engine evaluates
+// only the module for the request's kind and sorts its violations into deny and warn by the configured
+// enforcement in Go, as main.rego does. The pod and workload modules are partially evaluated against the
+// configuration when the engine is prepared, so the configuration's lookups and constant helpers are folded
+// away once instead of on every review. The session module is not: its rules build on each other (t, n,
+// composition), and inlining them into every violation repeats that work. A test holds the two roads to the
+// same decision, message for message.
 type Engine struct {
-	cfg   Config
-	query rego.PreparedEvalQuery
+	cfg     Config
+	queries map[kindClass]prepared
 }
 
-// New validates cfg and compiles the given modules (the embedded policies when mods is nil) into a prepared
-// query. Compile errors name the module file and line.
+// prepared is the query for one kind.
+type prepared struct {
+	query   string
+	partial bool // partially evaluated against the configuration at preparation (needs a single reference)
+	pq      rego.PreparedEvalQuery
+}
+
+// kindQueries are what the engine evaluates per kind. A partially evaluated query must be a single reference
+// and returns the violation set; the session query returns [violations, skipped].
+var kindQueries = map[kindClass]prepared{
+	classPod:      {query: "data.mpcguard.pod.violation", partial: true},
+	classWorkload: {query: "data.mpcguard.workload.violation", partial: true},
+	classSession:  {query: "[data.mpcguard.session.violation, data.mpcguard.session.skipped]"},
+}
+
+// New validates cfg and compiles the given modules (the embedded policies when mods is nil) into prepared
+// queries. Compile errors name the module file and line.
 func New(ctx context.Context, cfg Config, mods []policies.Module) (*Engine, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, errs.ToAggregate())
@@ -72,22 +98,34 @@ func New(ctx context.Context, cfg Config, mods []policies.Module) (*Engine, erro
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	opts := []func(*rego.Rego){
-		rego.Query(Query),
-		// AST values in the store: data.mpcguard.config is read on every evaluation, and converting it from Go
-		// values each time cost more than the policies themselves.
-		rego.Store(inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))),
+	// One compiler for every query: the modules are parsed and compiled once, and the entry point is
+	// compiled too, so a broken main.rego stops the engine as any other module would.
+	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
+	base := []func(*rego.Rego){
 		rego.SetRegoVersion(ast.RegoV1),
 		rego.StrictBuiltinErrors(true),
+		rego.Store(store),
 	}
 	for _, m := range mods {
-		opts = append(opts, rego.Module(m.Name, m.Source))
+		base = append(base, rego.Module(m.Name, m.Source))
 	}
-	pq, err := rego.New(opts...).PrepareForEval(ctx)
-	if err != nil {
+	main := rego.New(append(base, rego.Query(Query))...)
+	if _, err := main.PrepareForEval(ctx); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
 	}
-	return &Engine{cfg: cfg, query: pq}, nil
+	e := &Engine{cfg: cfg, queries: make(map[kindClass]prepared, len(kindQueries))}
+	for class, q := range kindQueries {
+		var popts []rego.PrepareOption
+		if q.partial {
+			popts = append(popts, rego.WithPartialEval())
+		}
+		var err error
+		if q.pq, err = rego.New(append(base, rego.Query(q.query))...).PrepareForEval(ctx, popts...); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrCompile, q.query, err)
+		}
+		e.queries[class] = q
+	}
+	return e, nil
 }
 
 // Config returns the configuration the engine was built with.
@@ -103,7 +141,8 @@ func (e *Engine) Review(ctx context.Context, req Request, inv Inventory) (Decisi
 	if err := ctx.Err(); err != nil {
 		return Decision{}, fmt.Errorf("%w: %s %s/%s: not evaluated: %w", ErrEval, req.Kind.Kind, req.Namespace, req.Name, err)
 	}
-	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(in))
+	q := e.queries[reviewed[req.Kind]]
+	rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(in), rego.EvalGenerateJSON(asTerm))
 	if err == nil && ctx.Err() != nil {
 		// The caller gave up while we evaluated; a late answer must not count as a verdict.
 		err = ctx.Err()
@@ -112,14 +151,82 @@ func (e *Engine) Review(ctx context.Context, req Request, inv Inventory) (Decisi
 		return Decision{}, fmt.Errorf("%w: %s %s/%s: %w", ErrEval, req.Kind.Kind, req.Namespace, req.Name, err)
 	}
 	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
-		return Decision{}, fmt.Errorf("%w: %s returned %d results, want exactly one", ErrEval, Query, len(rs))
+		return Decision{}, fmt.Errorf("%w: %s returned %d results, want exactly one", ErrEval, q.query, len(rs))
 	}
-	d, err := decodeDecision(rs[0].Expressions[0].Value)
-	if err != nil {
+	var d Decision
+	if err := e.decide(&d, q, rs[0].Expressions[0].Value); err != nil {
 		return Decision{}, fmt.Errorf("%w: %w", ErrEval, err)
+	}
+	for _, list := range [][]Result{d.Deny, d.Warn, d.Skipped} {
+		slices.SortFunc(list, func(a, b Result) int {
+			return cmp.Or(strings.Compare(a.Message, b.Message), strings.Compare(a.Policy, b.Policy))
+		})
 	}
 	d.Reviewed = true
 	return d, nil
+}
+
+// asTerm hands the query's value over as it is, skipping the conversion to Go values.
+func asTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+
+// decide reads a query's value — the violation set, or [violations, skipped] — and sorts it as main.rego
+// does: a violation goes to deny or warn by its policy's enforcement (deny unless configured warn or off; off
+// drops it), and a skipped check stays unless its policy is off.
+func (e *Engine) decide(d *Decision, q prepared, v any) error {
+	t, ok := v.(*ast.Term)
+	if !ok {
+		return fmt.Errorf("%s returned %T, want a term", q.query, v)
+	}
+	violations, skipped := t, (*ast.Term)(nil)
+	if arr, ok := t.Value.(*ast.Array); ok && arr.Len() == 2 {
+		violations, skipped = arr.Elem(0), arr.Elem(1)
+	}
+	if err := e.sortSet(q.query, violations, func(r Result, a Action) {
+		if a == Warn {
+			d.Warn = append(d.Warn, r)
+		} else {
+			d.Deny = append(d.Deny, r)
+		}
+	}); err != nil {
+		return err
+	}
+	if skipped == nil {
+		return nil
+	}
+	return e.sortSet(q.query, skipped, func(r Result, _ Action) { d.Skipped = append(d.Skipped, r) })
+}
+
+// sortSet hands each {policy, msg} of a set whose policy is not off to add, with the policy's action.
+func (e *Engine) sortSet(query string, t *ast.Term, add func(Result, Action)) error {
+	set, ok := t.Value.(ast.Set)
+	if !ok {
+		return fmt.Errorf("%s returned %v, want a set", query, t)
+	}
+	var bad error
+	set.Foreach(func(x *ast.Term) {
+		r, err := readResult(x)
+		if err != nil {
+			bad = fmt.Errorf("%s: %w", query, err)
+			return
+		}
+		if a := e.cfg.action(r.Policy); a != Off {
+			add(r, a)
+		}
+	})
+	return bad
+}
+
+// readResult reads one {"policy", "msg"} violation.
+func readResult(x *ast.Term) (Result, error) {
+	obj, ok := x.Value.(ast.Object)
+	if ok {
+		p, ok1 := obj.Get(ast.InternedTerm("policy")).Value.(ast.String)
+		m, ok2 := obj.Get(ast.InternedTerm("msg")).Value.(ast.String)
+		if ok1 && ok2 {
+			return Result{Policy: string(p), Message: string(m)}, nil
+		}
+	}
+	return Result{}, fmt.Errorf("a violation is not {policy, msg}: %v", x)
 }
 
 func configData(cfg Config) (map[string]any, error) {
@@ -133,33 +240,4 @@ func configData(cfg Config) (map[string]any, error) {
 		return nil, err
 	}
 	return map[string]any{"mpcguard": map[string]any{"config": c}}, nil
-}
-
-// decodeDecision reads main.rego's decision; its lists arrive sorted by message (main.rego sorts them, and
-// policies/main_test.rego checks it).
-func decodeDecision(v any) (Decision, error) {
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return Decision{}, fmt.Errorf("%s is %T, want an object", Query, v)
-	}
-	var d Decision
-	for _, part := range []struct {
-		key string
-		dst *[]Result
-	}{{"deny", &d.Deny}, {"warn", &d.Warn}, {"skipped", &d.Skipped}} {
-		list, ok := obj[part.key].([]any)
-		if !ok {
-			return Decision{}, fmt.Errorf("%s.%s is %T, want an array", Query, part.key, obj[part.key])
-		}
-		for i, x := range list {
-			r, ok := x.(map[string]any)
-			policy, ok1 := r["policy"].(string)
-			msg, ok2 := r["msg"].(string)
-			if !ok || !ok1 || !ok2 {
-				return Decision{}, fmt.Errorf("%s.%s[%d] is not {policy, msg}: %v", Query, part.key, i, x)
-			}
-			*part.dst = append(*part.dst, Result{Policy: policy, Message: msg})
-		}
-	}
-	return d, nil
 }

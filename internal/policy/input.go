@@ -85,6 +85,8 @@ type objectMeta struct {
 	GenerateName string            `json:"generateName"`
 	Namespace    string            `json:"namespace"`
 	Labels       map[string]string `json:"labels"`
+	// labels are the labels as a term, read by the fastjson reader (pods and workloads); nil when absent.
+	labels *ast.Term
 }
 
 // podShape is what the policies read of a pod or a pod template: its metadata and the share storage it could
@@ -131,7 +133,7 @@ func buildInput(req Request, inv Inventory) (ast.Value, error) {
 			if err != nil {
 				return nil, decodeError(kind, "oldObject", err)
 			}
-			items = append(items, item("old_pod", ast.ObjectTerm(item("labels", labelsTerm(old.meta.Labels)))))
+			items = append(items, item("old_pod", ast.ObjectTerm(item("labels", labelsOrEmpty(old.meta.labels)))))
 		}
 	case classWorkload:
 		w, err := readWorkload(req.Object)
@@ -163,8 +165,8 @@ func buildInput(req Request, inv Inventory) (ast.Value, error) {
 		)))
 	}
 	items = append(items,
-		item("operation", ast.StringTerm(string(req.Operation))),
-		item("kind", ast.StringTerm(kind)),
+		item("operation", ast.InternedTerm(string(req.Operation))),
+		item("kind", ast.InternedTerm(kind)),
 		item("namespace", ast.StringTerm(namespaceOf(req, meta))),
 		item("name", ast.StringTerm(nameOf(req, meta))),
 		item("dry_run", ast.BooleanTerm(req.DryRun)),
@@ -195,27 +197,26 @@ func nameOf(req Request, meta objectMeta) string {
 	return ""
 }
 
-func item(k string, v *ast.Term) [2]*ast.Term { return [2]*ast.Term{ast.StringTerm(k), v} }
+func item(k string, v *ast.Term) [2]*ast.Term { return [2]*ast.Term{ast.InternedTerm(k), v} }
 
-func labelsTerm(labels map[string]string) *ast.Term {
-	obj := ast.NewObject()
-	for k, v := range labels {
-		obj.Insert(ast.StringTerm(k), ast.StringTerm(v))
+func labelsOrEmpty(t *ast.Term) *ast.Term {
+	if t == nil {
+		return ast.ObjectTerm()
 	}
-	return ast.NewTerm(obj)
+	return t
 }
 
 func stringsTerm(ss []string) *ast.Term {
 	terms := make([]*ast.Term, len(ss))
 	for i, s := range ss {
-		terms[i] = ast.StringTerm(s)
+		terms[i] = interned.termOf(s)
 	}
 	return ast.ArrayTerm(terms...)
 }
 
 func podTerm(p podShape) *ast.Term {
 	return ast.ObjectTerm(
-		item("labels", labelsTerm(p.meta.Labels)),
+		item("labels", labelsOrEmpty(p.meta.labels)),
 		item("claims", stringsTerm(p.claims)),
 		item("secrets", stringsTerm(p.secrets)),
 	)

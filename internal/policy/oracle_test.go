@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -139,6 +140,14 @@ func oracleSession(s genSession) (deny, skipped []string) {
 }
 
 func genPodJSON(name string, labels map[string]string, claims, secrets []string) []byte {
+	b, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": name, "namespace": "mpc-system", "labels": labels},
+		"spec":     podSpec(claims, secrets)})
+	return b
+}
+
+// podSpec is a pod spec with one container and a volume per claim and per secret.
+func podSpec(claims, secrets []string) map[string]any {
 	var vols []any
 	for i, c := range claims {
 		vols = append(vols, map[string]any{"name": fmt.Sprint("c", i), "persistentVolumeClaim": map[string]any{"claimName": c}})
@@ -146,10 +155,7 @@ func genPodJSON(name string, labels map[string]string, claims, secrets []string)
 	for i, s := range secrets {
 		vols = append(vols, map[string]any{"name": fmt.Sprint("s", i), "secret": map[string]any{"secretName": s}})
 	}
-	b, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Pod",
-		"metadata": map[string]any{"name": name, "namespace": "mpc-system", "labels": labels},
-		"spec":     map[string]any{"containers": []any{map[string]any{"name": "c", "image": "x:1"}}, "volumes": vols}})
-	return b
+	return map[string]any{"containers": []any{map[string]any{"name": "c", "image": "x:1"}}, "volumes": vols}
 }
 
 func genSessionJSON(s genSession) []byte {
@@ -222,4 +228,73 @@ func TestEngineAgreesWithAnIndependentOracle(t *testing.T) {
 		}
 	}
 	t.Logf("differential check: %d executions, %d disagreements", runs, disagreements)
+}
+
+// TestEngineDecisionEqualsMainRego holds the engine's road (each kind's module partially evaluated, the
+// enforcement applied in Go) to main.rego's decision evaluated as it stands, message for message and in
+// order, on generated pods, pod updates, workloads and sessions, under enforcement that mixes deny, warn
+// and off.
+func TestEngineDecisionEqualsMainRego(t *testing.T) {
+	mixed := policy.DefaultConfig()
+	mixed.ShareStorage = policy.ShareStorage{SecretNames: []string{shareSecret}, ClaimPrefixes: []string{shareClaimPrefix}}
+	mixed.Enforcement[policy.PartyRoleValid] = policy.Warn
+	mixed.Enforcement[policy.SessionCompositionSum] = policy.Warn
+	mixed.Enforcement[policy.SessionPersistentAvailable] = policy.Warn
+	mixed.Enforcement[policy.WorkloadPartyRole] = policy.Off
+	strict := policy.DefaultConfig()
+	strict.ShareStorage = mixed.ShareStorage
+	for name, cfg := range map[string]policy.Config{"every policy denying": strict, "mixed enforcement": mixed} {
+		t.Run(name, func(t *testing.T) {
+			eng, err := policy.New(t.Context(), cfg, nil)
+			require.NoError(t, err)
+			main, err := policy.NewMainRego(t.Context(), cfg)
+			require.NoError(t, err)
+			r := rand.New(rand.NewPCG(20261121, 7))
+			const runs = 1500
+			differ, nonEmpty := 0, 0
+			for i := range runs {
+				req, inv, describe := randRequest(r, i)
+				got, err := eng.Review(t.Context(), req, inv)
+				require.NoError(t, err, describe)
+				want, err := main.Review(t.Context(), req, inv)
+				require.NoError(t, err, describe)
+				if len(want.Deny)+len(want.Warn)+len(want.Skipped) > 0 {
+					nonEmpty++
+				}
+				if !assert.Equal(t, want, got, describe) {
+					differ++
+				}
+			}
+			t.Logf("two roads: %d requests (%d with a finding), %d decisions differ", runs, nonEmpty, differ)
+			assert.Greater(t, nonEmpty, runs/3, "the generator must produce findings, or the comparison proves little")
+		})
+	}
+}
+
+// randRequest generates a pod CREATE or UPDATE, a workload or a session, in turn.
+func randRequest(r *rand.Rand, i int) (policy.Request, policy.Inventory, string) {
+	switch i % 3 {
+	case 0:
+		p := randPod(r)
+		req := policy.Request{Operation: policy.Create, Kind: schema.GroupVersionKind{Version: "v1", Kind: "Pod"},
+			Object: genPodJSON("p", p.labels, p.claims, p.secrets)}
+		if p.update {
+			req.Operation = policy.Update
+			req.OldObject = genPodJSON("p", p.oldLabels, nil, nil)
+		}
+		return req, nil, fmt.Sprintf("pod %+v", p)
+	case 1:
+		p := randPod(r)
+		kind := []string{"Deployment", "StatefulSet", "DaemonSet"}[r.IntN(3)]
+		tmpl := map[string]any{"metadata": map[string]any{"labels": p.labels}, "spec": podSpec(p.claims, p.secrets)}
+		b, _ := json.Marshal(map[string]any{"apiVersion": "apps/v1", "kind": kind,
+			"metadata": map[string]any{"name": "w", "namespace": "mpc-system"}, "spec": map[string]any{"template": tmpl}})
+		return policy.Request{Operation: policy.Create, Kind: schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: kind}, Object: b},
+			nil, fmt.Sprintf("%s with template %+v", kind, p)
+	default:
+		s := randSession(r)
+		req := policy.Request{Operation: policy.Create, Kind: schema.GroupVersionKind{Group: "mpc.mpcguard.io", Version: "v1alpha1", Kind: "MPCSession"},
+			Object: genSessionJSON(s)}
+		return req, fakeInventory{ready: s.ready, ok: s.inventory}, fmt.Sprintf("session %+v", s)
+	}
 }

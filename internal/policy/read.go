@@ -2,13 +2,17 @@ package policy
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/valyala/fastjson"
 )
 
 // Pods and workloads are read with a pooled fastjson parser instead of encoding/json: for a typical 3 KB pod,
 // reflection-based decoding cost as much as evaluating the policies. Only the fields the policies need are
-// read, each with its type checked, so malformed objects still fail with the path of the bad field.
+// read, each with its type checked, so malformed objects still fail with the path of the bad field. The path
+// is a chain of values on the stack, spelled out only when an error needs it.
 
 var parsers fastjson.ParserPool
 
@@ -26,6 +30,39 @@ func withObject(raw []byte, fill func(*fastjson.Value) error) error {
 	return fill(v)
 }
 
+// fieldPath is where a value sits in the object: a field of its parent, or an element when key is empty.
+// The zero value is the root.
+type fieldPath struct {
+	parent *fieldPath
+	key    string
+	index  int
+}
+
+func (p *fieldPath) field(key string) fieldPath { return fieldPath{parent: p, key: key} }
+func (p *fieldPath) elem(i int) fieldPath       { return fieldPath{parent: p, index: i} }
+
+// String spells the path as the error messages show it: spec.volumes[0].secret.secretName.
+func (p *fieldPath) String() string {
+	var b strings.Builder
+	p.write(&b)
+	return b.String()
+}
+
+func (p *fieldPath) write(b *strings.Builder) {
+	if p == nil || (p.parent == nil && p.key == "") {
+		return
+	}
+	p.parent.write(b)
+	if p.key == "" {
+		b.WriteString("[" + strconv.Itoa(p.index) + "]")
+		return
+	}
+	if b.Len() > 0 {
+		b.WriteByte('.')
+	}
+	b.WriteString(p.key)
+}
+
 // child returns v[key], or nil when it is absent or null.
 func child(v *fastjson.Value, key string) *fastjson.Value {
 	f := v.Get(key)
@@ -35,112 +72,121 @@ func child(v *fastjson.Value, key string) *fastjson.Value {
 	return f
 }
 
-func typeError(path string, want string, got *fastjson.Value) error {
-	return fmt.Errorf("%s: want %s, got %s", path, want, got.Type())
+func typeError(p fieldPath, want string, got *fastjson.Value) error {
+	return fmt.Errorf("%s: want %s, got %s", p.String(), want, got.Type())
 }
 
-func objectAt(v *fastjson.Value, key, path string) (*fastjson.Value, error) {
+// objectAt returns the object at v[key] (nil when absent); parent is v's path.
+func objectAt(v *fastjson.Value, key string, parent *fieldPath) (*fastjson.Value, error) {
 	f := child(v, key)
 	if f != nil && f.Type() != fastjson.TypeObject {
-		return nil, typeError(path, "an object", f)
+		return nil, typeError(parent.field(key), "an object", f)
 	}
 	return f, nil
 }
 
-func stringAt(v *fastjson.Value, key, path string) (string, error) {
+func stringAt(v *fastjson.Value, key string, parent *fieldPath) (string, error) {
 	f := child(v, key)
 	if f == nil {
 		return "", nil
 	}
 	b, err := f.StringBytes()
 	if err != nil {
-		return "", typeError(path, "a string", f)
+		return "", typeError(parent.field(key), "a string", f)
 	}
 	return string(b), nil
 }
 
-func arrayAt(v *fastjson.Value, key, path string) ([]*fastjson.Value, error) {
+func arrayAt(v *fastjson.Value, key string, parent *fieldPath) ([]*fastjson.Value, error) {
 	f := child(v, key)
 	if f == nil {
 		return nil, nil
 	}
 	if f.Type() != fastjson.TypeArray {
-		return nil, typeError(path, "an array", f)
+		return nil, typeError(parent.field(key), "an array", f)
 	}
 	return f.GetArray(), nil
 }
 
-func labelsAt(v *fastjson.Value, key, path string) (map[string]string, error) {
-	obj, err := objectAt(v, key, path)
+// labelsAt reads the labels at v[key] as an object term of interned strings (nil when absent).
+func labelsAt(v *fastjson.Value, key string, parent *fieldPath) (*ast.Term, error) {
+	obj, err := objectAt(v, key, parent)
 	if err != nil || obj == nil {
 		return nil, err
 	}
 	o, _ := obj.Object()
-	labels := make(map[string]string, o.Len())
+	items := make([][2]*ast.Term, 0, o.Len())
 	o.Visit(func(k []byte, val *fastjson.Value) {
 		if err != nil {
 			return
 		}
 		b, e := val.StringBytes()
 		if e != nil {
-			err = typeError(path+"."+string(k), "a string", val)
+			lp := parent.field(key)
+			err = typeError(lp.field(string(k)), "a string", val)
 			return
 		}
-		labels[string(k)] = string(b)
+		items = append(items, [2]*ast.Term{interned.term(k), interned.term(b)})
 	})
-	return labels, err
+	if err != nil {
+		return nil, err
+	}
+	return ast.ObjectTerm(items...), nil
 }
 
-func readMeta(v *fastjson.Value, path string) (objectMeta, error) {
+func readMeta(v *fastjson.Value, parent *fieldPath) (objectMeta, error) {
 	var m objectMeta
-	md, err := objectAt(v, "metadata", path+"metadata")
+	md, err := objectAt(v, "metadata", parent)
 	if err != nil || md == nil {
 		return m, err
 	}
-	p := path + "metadata."
-	if m.Name, err = stringAt(md, "name", p+"name"); err != nil {
+	p := parent.field("metadata")
+	if m.Name, err = stringAt(md, "name", &p); err != nil {
 		return m, err
 	}
-	if m.GenerateName, err = stringAt(md, "generateName", p+"generateName"); err != nil {
+	if m.GenerateName, err = stringAt(md, "generateName", &p); err != nil {
 		return m, err
 	}
-	if m.Namespace, err = stringAt(md, "namespace", p+"namespace"); err != nil {
+	if m.Namespace, err = stringAt(md, "namespace", &p); err != nil {
 		return m, err
 	}
-	m.Labels, err = labelsAt(md, "labels", p+"labels")
+	m.labels, err = labelsAt(md, "labels", &p)
 	return m, err
 }
 
 // readVolumes appends the claim and secret names of spec.volumes to p, in volume order.
-func readVolumes(spec *fastjson.Value, path string, p *podShape) error {
-	items, err := arrayAt(spec, "volumes", path+"volumes")
+func readVolumes(spec *fastjson.Value, specPath *fieldPath, p *podShape) error {
+	items, err := arrayAt(spec, "volumes", specPath)
 	if err != nil {
 		return err
 	}
+	vols := specPath.field("volumes")
 	for i, it := range items {
-		vp := fmt.Sprintf("%svolumes[%d]", path, i)
+		vp := vols.elem(i)
 		if it.Type() != fastjson.TypeObject {
 			return typeError(vp, "an object", it)
 		}
-		if pvc, err := objectAt(it, "persistentVolumeClaim", vp+".persistentVolumeClaim"); err != nil {
+		if pvc, err := objectAt(it, "persistentVolumeClaim", &vp); err != nil {
 			return err
 		} else if pvc != nil {
-			name, err := stringAt(pvc, "claimName", vp+".persistentVolumeClaim.claimName")
+			pp := vp.field("persistentVolumeClaim")
+			name, err := stringAt(pvc, "claimName", &pp)
 			if err != nil {
 				return err
 			}
 			p.claims = append(p.claims, name)
 		}
-		if sec, err := objectAt(it, "secret", vp+".secret"); err != nil {
+		if sec, err := objectAt(it, "secret", &vp); err != nil {
 			return err
 		} else if sec != nil {
-			name, err := stringAt(sec, "secretName", vp+".secret.secretName")
+			sp := vp.field("secret")
+			name, err := stringAt(sec, "secretName", &sp)
 			if err != nil {
 				return err
 			}
 			p.secrets = append(p.secrets, name)
 		}
-		if err := readProjected(it, vp, p); err != nil {
+		if err := readProjected(it, &vp, p); err != nil {
 			return err
 		}
 	}
@@ -148,28 +194,31 @@ func readVolumes(spec *fastjson.Value, path string, p *podShape) error {
 }
 
 // readProjected appends the secret names of a projected volume's sources to p.
-func readProjected(it *fastjson.Value, vp string, p *podShape) error {
-	proj, err := objectAt(it, "projected", vp+".projected")
+func readProjected(it *fastjson.Value, vp *fieldPath, p *podShape) error {
+	proj, err := objectAt(it, "projected", vp)
 	if err != nil || proj == nil {
 		return err
 	}
-	sources, err := arrayAt(proj, "sources", vp+".projected.sources")
+	pp := vp.field("projected")
+	sources, err := arrayAt(proj, "sources", &pp)
 	if err != nil {
 		return err
 	}
+	srcs := pp.field("sources")
 	for j, src := range sources {
-		sp := fmt.Sprintf("%s.projected.sources[%d]", vp, j)
+		sp := srcs.elem(j)
 		if src.Type() != fastjson.TypeObject {
 			return typeError(sp, "an object", src)
 		}
-		sec, err := objectAt(src, "secret", sp+".secret")
+		sec, err := objectAt(src, "secret", &sp)
 		if err != nil {
 			return err
 		}
 		if sec == nil {
 			continue // a token, ConfigMap or downward API source
 		}
-		name, err := stringAt(sec, "name", sp+".secret.name")
+		secp := sp.field("secret")
+		name, err := stringAt(sec, "name", &secp)
 		if err != nil {
 			return err
 		}
@@ -178,31 +227,33 @@ func readProjected(it *fastjson.Value, vp string, p *podShape) error {
 	return nil
 }
 
-// readPodShape reads metadata and spec.volumes of a pod (path "") or a pod template (path "spec.template.").
-func readPodShape(v *fastjson.Value, path string, p *podShape) error {
+// readPodShape reads metadata and spec.volumes of a pod (the root) or a pod template (spec.template).
+func readPodShape(v *fastjson.Value, at *fieldPath, p *podShape) error {
 	var err error
-	if p.meta, err = readMeta(v, path); err != nil {
+	if p.meta, err = readMeta(v, at); err != nil {
 		return err
 	}
-	spec, err := objectAt(v, "spec", path+"spec")
+	spec, err := objectAt(v, "spec", at)
 	if err != nil || spec == nil {
 		return err
 	}
-	return readVolumes(spec, path+"spec.", p)
+	sp := at.field("spec")
+	return readVolumes(spec, &sp, p)
 }
 
 // readTemplate reads the pod template at v[key], or returns nil when there is none.
-func readTemplate(v *fastjson.Value, key, path string) (*podShape, error) {
-	t, err := objectAt(v, key, path+key)
+func readTemplate(v *fastjson.Value, key string, parent *fieldPath) (*podShape, error) {
+	t, err := objectAt(v, key, parent)
 	if err != nil || t == nil {
 		return nil, err
 	}
 	var p podShape
-	return &p, readPodShape(t, path+key+".", &p)
+	tp := parent.field(key)
+	return &p, readPodShape(t, &tp, &p)
 }
 
 func readPod(raw []byte) (pod podShape, err error) {
-	err = withObject(raw, func(v *fastjson.Value) error { return readPodShape(v, "", &pod) })
+	err = withObject(raw, func(v *fastjson.Value) error { return readPodShape(v, &fieldPath{}, &pod) })
 	return pod, err
 }
 
@@ -211,43 +262,48 @@ func readPod(raw []byte) (pod podShape, err error) {
 // <template>-<statefulset>-0, which stands for all its pods.
 func readWorkload(raw []byte) (w workloadShape, err error) {
 	err = withObject(raw, func(v *fastjson.Value) error {
-		if w.meta, err = readMeta(v, ""); err != nil {
+		root := &fieldPath{}
+		if w.meta, err = readMeta(v, root); err != nil {
 			return err
 		}
-		spec, err := objectAt(v, "spec", "spec")
+		spec, err := objectAt(v, "spec", root)
 		if err != nil || spec == nil {
 			return err
 		}
-		if w.template, err = readTemplate(spec, "template", "spec."); err != nil {
+		sp := root.field("spec")
+		if w.template, err = readTemplate(spec, "template", &sp); err != nil {
 			return err
 		}
-		vcts, err := arrayAt(spec, "volumeClaimTemplates", "spec.volumeClaimTemplates")
+		vcts, err := arrayAt(spec, "volumeClaimTemplates", &sp)
 		if err != nil {
 			return err
 		}
+		vctPath := sp.field("volumeClaimTemplates")
 		var vctClaims []string
 		for i, vct := range vcts {
-			p := fmt.Sprintf("spec.volumeClaimTemplates[%d]", i)
+			p := vctPath.elem(i)
 			if vct.Type() != fastjson.TypeObject {
 				return typeError(p, "an object", vct)
 			}
-			m, err := readMeta(vct, p+".")
+			m, err := readMeta(vct, &p)
 			if err != nil {
 				return err
 			}
 			vctClaims = append(vctClaims, m.Name+"-"+w.meta.Name+"-0")
 		}
-		jt, err := objectAt(spec, "jobTemplate", "spec.jobTemplate")
+		jt, err := objectAt(spec, "jobTemplate", &sp)
 		if err != nil {
 			return err
 		}
 		if jt != nil {
-			jspec, err := objectAt(jt, "spec", "spec.jobTemplate.spec")
+			jp := sp.field("jobTemplate")
+			jspec, err := objectAt(jt, "spec", &jp)
 			if err != nil {
 				return err
 			}
 			if jspec != nil {
-				if w.template, err = readTemplate(jspec, "template", "spec.jobTemplate.spec."); err != nil {
+				jsp := jp.field("spec")
+				if w.template, err = readTemplate(jspec, "template", &jsp); err != nil {
 					return err
 				}
 			}
