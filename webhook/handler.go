@@ -115,7 +115,7 @@ func readReview(w http.ResponseWriter, r *http.Request) (*review, int, error) {
 		return nil, http.StatusBadRequest, fmt.Errorf("%w: content type %q, want application/json",
 			errBadRequest, r.Header.Get("Content-Type"))
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := readBody(w, r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -127,25 +127,50 @@ func readReview(w http.ResponseWriter, r *http.Request) (*review, int, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, http.StatusBadRequest, fmt.Errorf("%w: empty body", errBadRequest)
 	}
-	var rv review
-	if err := json.Unmarshal(body, &rv); err != nil {
-		return nil, http.StatusBadRequest, fmt.Errorf("%w: body is not an AdmissionReview: %w", errBadRequest, err)
+	rv, err := decodeReview(body)
+	if err != nil {
+		// The fast reader gave up (malformed JSON, nesting deeper than it reads, a field of the wrong type):
+		// encoding/json decides, and its message is the one clients have always had.
+		var slow review
+		if err := json.Unmarshal(body, &slow); err != nil {
+			return nil, http.StatusBadRequest, notAReview(err)
+		}
+		rv = &slow
 	}
 	if !supportedVersions[rv.APIVersion] || rv.Kind != "AdmissionReview" {
 		return nil, http.StatusBadRequest, fmt.Errorf("%w: got apiVersion %q kind %q, want AdmissionReview of "+
 			"admission.k8s.io/v1 or v1beta1", errBadRequest, rv.APIVersion, rv.Kind)
 	}
 	if rv.Request == nil {
-		return &rv, http.StatusBadRequest, fmt.Errorf("%w: AdmissionReview has no request", errBadRequest)
+		return rv, http.StatusBadRequest, fmt.Errorf("%w: AdmissionReview has no request", errBadRequest)
 	}
 	if rv.Request.UID == "" {
-		return &rv, http.StatusBadRequest, fmt.Errorf("%w: request.uid is empty", errBadRequest)
+		return rv, http.StatusBadRequest, fmt.Errorf("%w: request.uid is empty", errBadRequest)
 	}
 	if rv.Request.Kind.Kind == "" || rv.Request.Kind.Version == "" {
-		return &rv, http.StatusBadRequest, fmt.Errorf("%w: request.kind is incomplete: %+v", errBadRequest,
+		return rv, http.StatusBadRequest, fmt.Errorf("%w: request.kind is incomplete: %+v", errBadRequest,
 			rv.Request.Kind)
 	}
-	return &rv, http.StatusOK, nil
+	return rv, http.StatusOK, nil
+}
+
+// readBody reads the body up to MaxBodyBytes, into a buffer sized by Content-Length when the client sent one
+// (the API server does), so a review is read without growing and copying.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if n := r.ContentLength; n > 0 && n <= MaxBodyBytes {
+		buf := make([]byte, n+1) // one more, to see a body longer than announced
+		m, err := io.ReadFull(body, buf)
+		switch {
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+			return buf[:m], nil
+		case err != nil:
+			return nil, err
+		}
+		rest, err := io.ReadAll(body)
+		return append(buf, rest...), err
+	}
+	return io.ReadAll(body)
 }
 
 // requestContext honours the API server's deadline, sent as ?timeout=10s on every webhook call.

@@ -22,12 +22,23 @@ func withObject(raw []byte, fill func(*fastjson.Value) error) error {
 	defer parsers.Put(p)
 	v, err := p.ParseBytes(raw)
 	if err != nil {
-		return fmt.Errorf("malformed JSON: %w", err)
+		return fmt.Errorf("malformed JSON: %s", shortJSONError(err))
 	}
 	if v.Type() != fastjson.TypeObject {
 		return fmt.Errorf("want a JSON object, got %s", v.Type())
 	}
 	return fill(v)
+}
+
+// shortJSONError drops the "cannot parse object value: cannot parse array: ..." chain fastjson builds for
+// each level of nesting, keeping its first and last words: "cannot parse JSON: too big depth ...".
+func shortJSONError(err error) string {
+	parts := strings.Split(err.Error(), ": ")
+	i := 1
+	for i < len(parts)-1 && strings.HasPrefix(parts[i], "cannot parse ") {
+		i++
+	}
+	return strings.Join(append(parts[:1:1], parts[i:]...), ": ")
 }
 
 // fieldPath is where a value sits in the object: a field of its parent, or an element when key is empty.

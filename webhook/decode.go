@@ -1,0 +1,120 @@
+package webhook
+
+import (
+	"fmt"
+
+	"github.com/valyala/fastjson"
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// The AdmissionReview envelope is read with a pooled fastjson parser: decoding it with encoding/json cost
+// more than evaluating the policies on the pod inside it. Only the fields the handler uses are read, each with
+// its type checked; the object and old object are handed on as compact JSON. When it cannot read a body, the
+// handler falls back to encoding/json, so a malformed review gets the same answer as before.
+
+var reviewParsers fastjson.ParserPool
+
+// decodeReview reads an AdmissionReview: apiVersion, kind, and of the request its uid, kind, operation,
+// namespace, name, dryRun, object and oldObject. The caller checks the version and that a request came.
+func decodeReview(body []byte) (*review, error) {
+	p := reviewParsers.Get()
+	defer reviewParsers.Put(p)
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return nil, notAReview(err)
+	}
+	if v.Type() != fastjson.TypeObject {
+		return nil, notAReview(fmt.Errorf("want a JSON object, got %s", v.Type()))
+	}
+	rv := &review{}
+	if rv.APIVersion, err = stringField(v, "apiVersion", ""); err != nil {
+		return nil, notAReview(err)
+	}
+	if rv.Kind, err = stringField(v, "kind", ""); err != nil {
+		return nil, notAReview(err)
+	}
+	rq := present(v, "request")
+	if rq == nil {
+		return rv, nil
+	}
+	if rq.Type() != fastjson.TypeObject {
+		return nil, notAReview(fmt.Errorf("request: want an object, got %s", rq.Type()))
+	}
+	if rv.Request, err = decodeRequest(rq); err != nil {
+		return nil, notAReview(err)
+	}
+	return rv, nil
+}
+
+func notAReview(err error) error {
+	return fmt.Errorf("%w: body is not an AdmissionReview: %w", errBadRequest, err)
+}
+
+func decodeRequest(rq *fastjson.Value) (*admissionv1.AdmissionRequest, error) {
+	r := &admissionv1.AdmissionRequest{}
+	uid, err := stringField(rq, "uid", "request.")
+	if err != nil {
+		return nil, err
+	}
+	r.UID = types.UID(uid)
+	if k := present(rq, "kind"); k != nil {
+		if k.Type() != fastjson.TypeObject {
+			return nil, fmt.Errorf("request.kind: want an object, got %s", k.Type())
+		}
+		for _, f := range []struct {
+			key string
+			dst *string
+		}{{"group", &r.Kind.Group}, {"version", &r.Kind.Version}, {"kind", &r.Kind.Kind}} {
+			if *f.dst, err = stringField(k, f.key, "request.kind."); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var op string
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"operation", &op}, {"namespace", &r.Namespace}, {"name", &r.Name}} {
+		if *f.dst, err = stringField(rq, f.key, "request."); err != nil {
+			return nil, err
+		}
+	}
+	r.Operation = admissionv1.Operation(op)
+	if d := present(rq, "dryRun"); d != nil {
+		b, err := d.Bool()
+		if err != nil {
+			return nil, fmt.Errorf("request.dryRun: want a boolean, got %s", d.Type())
+		}
+		r.DryRun = &b
+	}
+	if o := present(rq, "object"); o != nil {
+		r.Object.Raw = o.MarshalTo(nil)
+	}
+	if o := present(rq, "oldObject"); o != nil {
+		r.OldObject.Raw = o.MarshalTo(nil)
+	}
+	return r, nil
+}
+
+// present returns v[key], or nil when it is absent or null.
+func present(v *fastjson.Value, key string) *fastjson.Value {
+	f := v.Get(key)
+	if f == nil || f.Type() == fastjson.TypeNull {
+		return nil
+	}
+	return f
+}
+
+// stringField returns v[key] ("" when absent or null), or an error naming prefix+key when it is not a string.
+func stringField(v *fastjson.Value, key, prefix string) (string, error) {
+	f := present(v, key)
+	if f == nil {
+		return "", nil
+	}
+	b, err := f.StringBytes()
+	if err != nil {
+		return "", fmt.Errorf("%s%s: want a string, got %s", prefix, key, f.Type())
+	}
+	return string(b), nil
+}
