@@ -229,7 +229,7 @@ test_workload_violations_reach_the_decision if {
 		"deny": [],
 		"warn": [{
 			"policy": "delegate-no-share-storage",
-			"msg": "[delegate-no-share-storage] Job mpc-system/j: pod template with party-role=delegate mounts the persistent pool's share storage (Secret mpc-db); remove those volumes: only persistent parties may hold key shares",
+			"msg": "[delegate-no-share-storage] Job mpc-system/j: pod template with party-role=delegate uses the persistent pool's share storage (Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares",
 		}],
 		"skipped": [],
 	}

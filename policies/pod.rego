@@ -122,7 +122,7 @@ violation contains {"policy": id, "msg": msg} if {
 	lib.non_persistent_role(role, allowed_roles)
 	mounts := lib.share_mounts(input.pod, config.share_storage)
 	count(mounts) > 0
-	msg := sprintf("%s%s party mounts the persistent pool's share storage (%s); remove those volumes: only persistent parties may hold key shares", [
+	msg := sprintf("%s%s party uses the persistent pool's share storage (%s); remove those volumes and env references: only persistent parties may hold key shares", [
 		lib.prefix(id, input),
 		role,
 		concat(", ", mounts),

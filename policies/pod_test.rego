@@ -173,7 +173,7 @@ test_denies_delegate_pod_mounting_share_storage if {
 		with data.mpcguard.config as config
 	v == {{
 		"policy": "delegate-no-share-storage",
-		"msg": "[delegate-no-share-storage] Pod mpc-system/d-1: delegate party mounts the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-0, Secret mpc-db); remove those volumes: only persistent parties may hold key shares",
+		"msg": "[delegate-no-share-storage] Pod mpc-system/d-1: delegate party uses the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-0, Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares",
 	}}
 }
 
@@ -183,7 +183,7 @@ test_denies_temporary_pod_mounting_a_share_secret if {
 		with data.mpcguard.config as config
 	v == {{
 		"policy": "delegate-no-share-storage",
-		"msg": "[delegate-no-share-storage] Pod mpc-system/d-1: temporary party mounts the persistent pool's share storage (Secret mpc-db); remove those volumes: only persistent parties may hold key shares",
+		"msg": "[delegate-no-share-storage] Pod mpc-system/d-1: temporary party uses the persistent pool's share storage (Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares",
 	}}
 }
 
@@ -246,7 +246,7 @@ test_custom_share_storage_is_honoured if {
 		with data.mpcguard.config as custom_config
 	v == {{
 		"policy": "delegate-no-share-storage",
-		"msg": "[delegate-no-share-storage] Pod mpc-system/d-1: delegate party mounts the persistent pool's share storage (PersistentVolumeClaim keys-0, Secret vault-shares); remove those volumes: only persistent parties may hold key shares",
+		"msg": "[delegate-no-share-storage] Pod mpc-system/d-1: delegate party uses the persistent pool's share storage (PersistentVolumeClaim keys-0, Secret vault-shares); remove those volumes and env references: only persistent parties may hold key shares",
 	}}
 }
 

@@ -76,7 +76,7 @@ violation contains {"policy": id, "msg": msg} if {
 	lib.non_persistent_role(role, allowed_roles)
 	mounts := lib.share_mounts(input.template, config.share_storage)
 	count(mounts) > 0
-	msg := sprintf("%spod template with %s=%s mounts the persistent pool's share storage (%s); remove those volumes: only persistent parties may hold key shares", [
+	msg := sprintf("%spod template with %s=%s uses the persistent pool's share storage (%s); remove those volumes and env references: only persistent parties may hold key shares", [
 		lib.prefix(id, input),
 		role_key, role,
 		concat(", ", mounts),

@@ -99,7 +99,7 @@ test_denies_temporary_template_mounting_a_share_secret if {
 		with data.mpcguard.config as config
 	v == {{
 		"policy": "delegate-no-share-storage",
-		"msg": "[delegate-no-share-storage] Deployment mpc-system/d: pod template with party-role=temporary mounts the persistent pool's share storage (Secret mpc-db); remove those volumes: only persistent parties may hold key shares",
+		"msg": "[delegate-no-share-storage] Deployment mpc-system/d: pod template with party-role=temporary uses the persistent pool's share storage (Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares",
 	}}
 }
 
@@ -109,7 +109,7 @@ test_denies_delegate_statefulset_whose_claim_template_is_share_storage if {
 		with data.mpcguard.config as config
 	v == {{
 		"policy": "delegate-no-share-storage",
-		"msg": "[delegate-no-share-storage] StatefulSet mpc-system/delegates: pod template with party-role=delegate mounts the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-delegates-0); remove those volumes: only persistent parties may hold key shares",
+		"msg": "[delegate-no-share-storage] StatefulSet mpc-system/delegates: pod template with party-role=delegate uses the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-delegates-0); remove those volumes and env references: only persistent parties may hold key shares",
 	}}
 }
 

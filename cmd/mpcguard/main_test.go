@@ -154,7 +154,7 @@ spec:
   volumes: [{name: db, secret: {secretName: mpc-db}}]
 `,
 			wantCode:   1,
-			wantStdout: "delegate-no-share-storage Pod mpc-system/d-0: delegate party mounts the persistent pool's share storage (Secret mpc-db); remove those volumes: only persistent parties may hold key shares\n",
+			wantStdout: "delegate-no-share-storage Pod mpc-system/d-0: delegate party uses the persistent pool's share storage (Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares\n",
 		},
 		"exits 2 on malformed YAML, naming the file, document and line": {
 			args:       []string{"validate", "-f", malformed},

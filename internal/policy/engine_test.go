@@ -327,11 +327,19 @@ func TestReview(t *testing.T) {
 		// delegate-no-share-storage
 		"denies a delegate pod mounting the share secret": {
 			req: createPod(t, party("delegate"), "secret:mpc-db", "secret:tls"), object: "Pod mpc-system/p-0",
-			deny: []want{{"delegate-no-share-storage", "[delegate-no-share-storage] Pod mpc-system/p-0: delegate party mounts the persistent pool's share storage (Secret mpc-db); remove those volumes: only persistent parties may hold key shares"}},
+			deny: []want{{"delegate-no-share-storage", "[delegate-no-share-storage] Pod mpc-system/p-0: delegate party uses the persistent pool's share storage (Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares"}},
 		},
 		"denies a temporary pod mounting a share claim and the share secret through a projected volume": {
 			req: createPod(t, party("temporary"), "pvc:share-data-mpc-party-0", "projected:tls,mpc-db"), object: "Pod mpc-system/p-0",
-			deny: []want{{"delegate-no-share-storage", "[delegate-no-share-storage] Pod mpc-system/p-0: temporary party mounts the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-0, Secret mpc-db); remove those volumes: only persistent parties may hold key shares"}},
+			deny: []want{{"delegate-no-share-storage", "[delegate-no-share-storage] Pod mpc-system/p-0: temporary party uses the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-0, Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares"}},
+		},
+		"denies a delegate pod that reads the share secret into its environment": {
+			req: policy.Request{Operation: policy.Create, Kind: podGVK, Namespace: "mpc-system", Object: []byte(`{
+				"metadata": {"name": "p-0", "labels": {"app.kubernetes.io/component": "mpc-party", "party-role": "delegate"}},
+				"spec": {"containers": [{"name": "party", "image": "mpc/party:1.0",
+					"env": [{"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "mpc-db", "key": "url"}}}]}]}}`)},
+			object: "Pod mpc-system/p-0",
+			deny:   []want{{"delegate-no-share-storage", "[delegate-no-share-storage] Pod mpc-system/p-0: delegate party uses the persistent pool's share storage (Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares"}},
 		},
 		"admits a persistent pod mounting share storage": {
 			req: createPod(t, party("persistent"), "pvc:share-data-mpc-party-0", "secret:mpc-db"),
@@ -342,7 +350,7 @@ func TestReview(t *testing.T) {
 		"denies a delegate StatefulSet whose volume claim template is share storage": {
 			req:    createWorkload(t, "StatefulSet", "mpc-party-delegates", party("delegate"), []string{"share-data"}),
 			object: "StatefulSet mpc-system/mpc-party-delegates",
-			deny:   []want{{"delegate-no-share-storage", "[delegate-no-share-storage] StatefulSet mpc-system/mpc-party-delegates: pod template with party-role=delegate mounts the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-delegates-0); remove those volumes: only persistent parties may hold key shares"}},
+			deny:   []want{{"delegate-no-share-storage", "[delegate-no-share-storage] StatefulSet mpc-system/mpc-party-delegates: pod template with party-role=delegate uses the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-delegates-0); remove those volumes and env references: only persistent parties may hold key shares"}},
 		},
 		"denies a temporary CronJob mounting the share secret": {
 			req: createWorkload(t, "CronJob", "refresh", party("temporary"), nil, "secret:mpc-db"), object: "CronJob mpc-system/refresh",
@@ -591,7 +599,7 @@ func TestReviewCustomConfig(t *testing.T) {
 		},
 		"denies a custom-role delegate mounting the custom share storage": {
 			req:  createPod(t, signer(map[string]string{"signer.example.com/role": "delegate"}), "pvc:keys-0", "secret:mpc-db"),
-			deny: []want{{"delegate-no-share-storage", "[delegate-no-share-storage] Pod mpc-system/p-0: delegate party mounts the persistent pool's share storage (PersistentVolumeClaim keys-0); remove those volumes: only persistent parties may hold key shares"}},
+			deny: []want{{"delegate-no-share-storage", "[delegate-no-share-storage] Pod mpc-system/p-0: delegate party uses the persistent pool's share storage (PersistentVolumeClaim keys-0); remove those volumes and env references: only persistent parties may hold key shares"}},
 		},
 		"follows the custom role key on UPDATE": {
 			req: updatePod(t, signer(map[string]string{"signer.example.com/role": "temporary"}),

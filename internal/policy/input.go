@@ -90,7 +90,8 @@ type objectMeta struct {
 }
 
 // podShape is what the policies read of a pod or a pod template: its metadata and the share storage it could
-// mount — PersistentVolumeClaim names, and Secret names of secret volumes and projected secret sources.
+// mount — PersistentVolumeClaim names, and Secret names of secret volumes, projected secret sources and the
+// containers' env secretKeyRef and envFrom secretRef.
 type podShape struct {
 	meta            objectMeta
 	claims, secrets []string

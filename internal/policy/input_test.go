@@ -78,6 +78,25 @@ func TestBuildInputPod(t *testing.T) {
 				}
 			}`,
 		},
+		"counts the Secrets containers read through env secretKeyRef and envFrom secretRef, init and ephemeral containers too": {
+			req: Request{Operation: Create, Kind: podKind, Object: []byte(`{
+				"metadata": {"name": "p-0", "namespace": "mpc-system"},
+				"spec": {
+					"volumes": [{"name": "db", "secret": {"secretName": "vol-secret"}}],
+					"initContainers": [{"name": "init", "envFrom": [{"configMapRef": {"name": "cm"}}, {"secretRef": {"name": "init-env"}}]}],
+					"containers": [{"name": "party", "env": [
+						{"name": "PLAIN", "value": "x"},
+						{"name": "FROM_CM", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k"}}},
+						{"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "mpc-db", "key": "url"}}}
+					]}],
+					"ephemeralContainers": [{"name": "debug", "env": [{"name": "T", "valueFrom": {"secretKeyRef": {"name": "debug-token", "key": "t"}}}]}]
+				}
+			}`)},
+			want: `{
+				"operation": "CREATE", "kind": "Pod", "namespace": "mpc-system", "name": "p-0", "dry_run": false,
+				"pod": {"labels": {}, "claims": [], "secrets": ["vol-secret", "init-env", "mpc-db", "debug-token"]}
+			}`,
+		},
 		"gives a pod without labels or volumes empty labels, claims and secrets": {
 			req: Request{Operation: Create, Kind: podKind, Namespace: "ns", Object: []byte(`{"metadata": {"name": "bare"}}`)},
 			want: `{
@@ -481,6 +500,17 @@ func TestBuildInputErrors(t *testing.T) {
 		"rejects a Pod whose label value is not a string": {
 			req:     Request{Operation: Create, Kind: podKind, Object: []byte(`{"metadata": {"labels": {"party-role": 1}}}`)},
 			wantErr: ErrDecode,
+		},
+		"rejects an env entry that is not an object, naming its path": {
+			req:     Request{Operation: Create, Kind: podKind, Object: []byte(`{"spec": {"containers": [{"name": "c", "env": ["DATABASE_URL"]}]}}`)},
+			wantErr: ErrDecode,
+			wantMsg: "spec.containers[0].env[0]: want an object, got string",
+		},
+		"rejects a secretKeyRef whose name is not a string, naming its path": {
+			req: Request{Operation: Create, Kind: podKind, Object: []byte(`{"spec": {"initContainers": [{"name": "c",
+				"env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": 7}}}]}]}}`)},
+			wantErr: ErrDecode,
+			wantMsg: "spec.initContainers[0].env[0].valueFrom.secretKeyRef.name: want a string, got number",
 		},
 		"rejects a malformed old Pod on UPDATE": {
 			req: Request{Operation: Update, Kind: podKind, Object: []byte(`{"metadata": {"name": "p"}}`),

@@ -249,7 +249,81 @@ func readPodShape(v *fastjson.Value, at *fieldPath, p *podShape) error {
 		return err
 	}
 	sp := at.field("spec")
-	return readVolumes(spec, &sp, p)
+	if err := readVolumes(spec, &sp, p); err != nil {
+		return err
+	}
+	for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
+		if err := readContainerSecrets(spec, list, &sp, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readContainerSecrets appends the Secrets that the containers of spec[list] read into their environment —
+// env[].valueFrom.secretKeyRef and envFrom[].secretRef — to p: a Secret read that way is as much in the pod's
+// hands as a mounted one.
+func readContainerSecrets(spec *fastjson.Value, list string, specPath *fieldPath, p *podShape) error {
+	items, err := arrayAt(spec, list, specPath)
+	if err != nil {
+		return err
+	}
+	lp := specPath.field(list)
+	for i, c := range items {
+		cp := lp.elem(i)
+		if c.Type() != fastjson.TypeObject {
+			return typeError(cp, "an object", c)
+		}
+		env, err := arrayAt(c, "env", &cp)
+		if err != nil {
+			return err
+		}
+		ep := cp.field("env")
+		for j, e := range env {
+			if err := readSecretRef(e, ep.elem(j), "valueFrom", "secretKeyRef", p); err != nil {
+				return err
+			}
+		}
+		envFrom, err := arrayAt(c, "envFrom", &cp)
+		if err != nil {
+			return err
+		}
+		fp := cp.field("envFrom")
+		for j, e := range envFrom {
+			if err := readSecretRef(e, fp.elem(j), "", "secretRef", p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readSecretRef reads v (at path at) as an env or envFrom entry and appends the name of the Secret it
+// references — under v[outer][inner], or v[inner] when outer is empty — to p.
+func readSecretRef(v *fastjson.Value, at fieldPath, outer, inner string, p *podShape) error {
+	if v.Type() != fastjson.TypeObject {
+		return typeError(at, "an object", v)
+	}
+	parent := &at
+	if outer != "" {
+		o, err := objectAt(v, outer, &at)
+		if err != nil || o == nil {
+			return err
+		}
+		op := at.field(outer)
+		v, parent = o, &op
+	}
+	ref, err := objectAt(v, inner, parent)
+	if err != nil || ref == nil {
+		return err
+	}
+	rp := parent.field(inner)
+	name, err := stringAt(ref, "name", &rp)
+	if err != nil || name == "" {
+		return err
+	}
+	p.secrets = append(p.secrets, name)
+	return nil
 }
 
 // readTemplate reads the pod template at v[key], or returns nil when there is none.

@@ -36,6 +36,10 @@ type Options struct {
 	// StopOnInterrupt stops the cluster when the process gets SIGINT or SIGTERM, then lets the signal do
 	// what it would have done (for tests; commands handle their signals themselves).
 	StopOnInterrupt bool
+	// ExtraArgs are more flags per process, keyed by its name ("etcd", "kube-apiserver",
+	// "kube-controller-manager", "kube-scheduler", "kwok"), appended after the harness's own so that they win,
+	// e.g. {"kube-controller-manager": {"--kube-api-qps=500", "--kube-api-burst=1000"}} for a burst of pods.
+	ExtraArgs map[string][]string
 }
 
 // Timeouts of the start-up steps: every wait is bounded.
@@ -63,6 +67,7 @@ type Cluster struct {
 	BinDir string
 
 	ports      map[string]int
+	extraArgs  map[string][]string
 	unregister func()
 	procs      []*process
 	log        io.Writer
@@ -112,7 +117,7 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the cluster directory: %w", err)
 	}
-	c = &Cluster{Dir: dir, BinDir: opts.BinDir, log: opts.Log, ports: map[string]int{}}
+	c = &Cluster{Dir: dir, BinDir: opts.BinDir, log: opts.Log, ports: map[string]int{}, extraArgs: opts.ExtraArgs}
 	defer func() {
 		if err != nil {
 			if stopErr := c.Stop(); stopErr != nil {
@@ -318,6 +323,7 @@ func (c *Cluster) Logs(n int) string {
 }
 
 func (c *Cluster) start(name string, args ...string) (*process, error) {
+	args = append(slices.Clip(args), c.extraArgs[name]...)
 	p, err := startProcess(name, filepath.Join(c.BinDir, name), args,
 		filepath.Join(c.Dir, "logs", name+".log"), os.Environ())
 	if err != nil {

@@ -1,0 +1,171 @@
+package bench_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mpcguard/mpcguard/test/bench"
+	"github.com/mpcguard/mpcguard/test/cluster"
+)
+
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// TestWrapperIsFaithful starts the three servers, sends every review of the mix and the edge cases once to
+// each, and holds OPA's answers to mpcguard's: the same allowed, denial messages and warnings on every review.
+// The no-op allows everything. A short load run on each server then answers with no error and no mismatch.
+// It runs with the benchmark's configuration (the defaults), and with share storage named and a policy in warn
+// mode, which the defaults leave unexercised.
+func TestWrapperIsFaithful(t *testing.T) {
+	for name, tc := range map[string]struct {
+		policy bench.Policy
+		// check is what this configuration's decisions must show beyond OPA agreeing with mpcguard.
+		check func(t *testing.T, items []bench.Item, d []bench.Decision)
+	}{
+		"with the default configuration, as the benchmark runs": {
+			check: func(t *testing.T, items []bench.Item, d []bench.Decision) {
+				var warned, multiDenied bool
+				for i, it := range items {
+					assert.Equal(t, it.WantAllowed, d[i].Allowed, "mpcguard on %q: %s", it.Name, d[i])
+					warned = warned || len(d[i].Warnings) > 0
+					multiDenied = multiDenied || len(d[i].Denials) > 1
+				}
+				assert.True(t, warned, "no review got a warning: the comparison of warnings is vacuous")
+				assert.True(t, multiDenied, "no review got several denials: the joining of messages is untested")
+			},
+		},
+		"with share storage named and a policy in warn mode": {
+			policy: bench.Policy{ShareSecretNames: []string{"mpc-db", "mpc-db-2"},
+				ShareClaimPrefixes: []string{"share-data-mpc-party-persistent-"}, Enforcement: "session-composition-sum=warn"},
+			check: func(t *testing.T, items []bench.Item, d []bench.Decision) {
+				for _, want := range []string{"[delegate-no-share-storage] Pod ", "[delegate-no-share-storage] StatefulSet ",
+					"PersistentVolumeClaim share-data-mpc-party-persistent-", "Secret mpc-db, Secret mpc-db-2"} {
+					assert.True(t, slices.ContainsFunc(d, func(x bench.Decision) bool {
+						return slices.ContainsFunc(x.Denials, func(m string) bool { return strings.Contains(m, want) })
+					}), "no denial mentions %q: share storage is not exercised", want)
+				}
+				assert.True(t, slices.ContainsFunc(d, func(x bench.Decision) bool {
+					return slices.ContainsFunc(x.Warnings, func(m string) bool { return strings.HasPrefix(m, "[session-composition-sum]") })
+				}), "no warn-mode warning")
+			},
+		},
+	} {
+		t.Run(name, func(t *testing.T) { testFaithful(t, tc.policy, tc.check) })
+	}
+}
+
+func testFaithful(t *testing.T, pol bench.Policy, check func(*testing.T, []bench.Item, []bench.Decision)) {
+	srvs, err := bench.Start(t.Context(), bench.Options{Dir: t.TempDir(), Policy: pol, Progress: logWriter{t}})
+	require.NoError(t, err)
+	t.Cleanup(cluster.StopOnInterrupt(srvs))
+	t.Cleanup(func() { assert.NoError(t, srvs.Stop()) })
+
+	mix, err := bench.Mix()
+	require.NoError(t, err)
+	edge, err := bench.EdgeCases()
+	require.NoError(t, err)
+	items := append(append([]bench.Item{}, mix...), edge...)
+
+	got := map[string][]bench.Decision{}
+	for _, s := range srvs.List {
+		got[s.Name], err = bench.Verify(t.Context(), srvs.CAPEM, s, items)
+		require.NoError(t, err)
+	}
+	mp := got[bench.Mpcguard]
+	for _, m := range bench.Compare(items, got[bench.OPA], mp) {
+		t.Errorf("OPA decides differently from mpcguard on %s", m)
+	}
+	check(t, items, mp)
+	assert.Empty(t, bench.Compare(items, got[bench.Noop], bench.Allows(items)), "the no-op must allow everything")
+
+	for _, s := range srvs.List {
+		want := mp[:len(mix)]
+		if s.Name == bench.Noop {
+			want = bench.Allows(mix)
+		}
+		cell, err := bench.RunCell(t.Context(), srvs.CAPEM, bench.Target{Server: s, Want: want}, mix,
+			bench.CellOptions{Concurrency: 4, Duration: 5 * time.Second, MaxRequests: 3 * len(mix)})
+		require.NoError(t, err)
+		assert.Equal(t, 3*len(mix), cell.Requests, s.Name)
+		assert.Zero(t, cell.Errors, "%s: %v", s.Name, cell.ErrorSamples)
+		assert.Zero(t, cell.Mismatches, "%s: %v", s.Name, cell.MismatchSamples)
+		assert.Positive(t, cell.PeakRSS, s.Name)
+	}
+}
+
+func TestParseAnswer(t *testing.T) {
+	const uid = "u-1"
+	for name, tc := range map[string]struct {
+		status  int
+		body    string
+		want    bench.Decision
+		wantErr error
+	}{
+		"reads a plain allow": {
+			status: 200, body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u-1","allowed":true,"status":{"code":200}}}`,
+			want: bench.Allow,
+		},
+		"splits a denial into its messages, sorted, and sorts the warnings": {
+			status: 200, body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u-1","allowed":false,` +
+				`"status":{"code":403,"message":"[b] two\n[a] one"},"warnings":["w2","w1"]}}`,
+			want: bench.Decision{Denials: []string{"[a] one", "[b] two"}, Warnings: []string{"w1", "w2"}},
+		},
+		"rejects an answer to another review": {
+			status: 200, body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u-2","allowed":true}}`,
+			wantErr: bench.ErrAnswer,
+		},
+		"rejects an answer without a response": {
+			status: 200, body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, wantErr: bench.ErrAnswer,
+		},
+		"rejects an HTTP error": {status: http.StatusInternalServerError, body: `{}`, wantErr: bench.ErrStatus},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d, err := bench.ParseAnswer(tc.status, []byte(tc.body), uid)
+			if tc.wantErr != nil {
+				assert.ErrorIs(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.True(t, d.Equal(tc.want), "got %s, want %s", d, tc.want)
+		})
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	lat := func(ms ...int) []time.Duration {
+		out := make([]time.Duration, len(ms))
+		for i, m := range ms {
+			out[i] = time.Duration(m) * time.Millisecond
+		}
+		return out
+	}
+	cells := []bench.Cell{
+		{Server: bench.Mpcguard, Concurrency: 1, Round: 1, Requests: 4, Elapsed: time.Second, Latencies: lat(1, 2, 3, 4), PeakRSS: 10},
+		{Server: bench.Mpcguard, Concurrency: 1, Round: 2, Requests: 6, Elapsed: time.Second, Latencies: lat(5, 6, 7, 8, 9, 100), PeakRSS: 20},
+		{Server: bench.OPA, Concurrency: 1, Round: 1, Requests: 5, Elapsed: 2 * time.Second, Latencies: lat(10, 10, 10, 10, 10)},
+	}
+	sums := bench.Summarize(cells, []string{bench.Mpcguard, bench.OPA}, []int{1})
+	require.Len(t, sums, 2)
+	m := sums[0]
+	assert.Equal(t, 2, m.Rounds)
+	assert.InDelta(t, 5.0, m.Throughput, 1e-9, "10 requests in 2 s")
+	assert.InDelta(t, 4.0, m.ThroughputMin, 1e-9)
+	assert.InDelta(t, 6.0, m.ThroughputMax, 1e-9)
+	assert.Equal(t, 5*time.Millisecond, m.P50, "nearest rank: the 5th of 10")
+	assert.Equal(t, 100*time.Millisecond, m.P99)
+	assert.Equal(t, int64(20), m.PeakRSS, "the highest of the rounds")
+	ratios := bench.Ratios(sums, []int{1})
+	require.Len(t, ratios, 1)
+	assert.InDelta(t, 2.0, ratios[0].Throughput, 1e-9, "5 req/s over 2.5 req/s")
+	assert.InDelta(t, 10.0, ratios[0].P99, 1e-9, "100 ms over 10 ms")
+}

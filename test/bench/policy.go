@@ -1,0 +1,58 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mpcguard/mpcguard/internal/policy"
+)
+
+// Policy is the policy configuration mpcguard and OPA both get. The zero value is policy.DefaultConfig(),
+// what `mpcguard webhook` runs with no policy flags: every policy denies, no share storage named.
+type Policy struct {
+	// ShareSecretNames and ShareClaimPrefixes are --share-secret-names and --share-claim-prefixes.
+	ShareSecretNames   []string
+	ShareClaimPrefixes []string
+	// Enforcement is --enforcement, e.g. "session-composition-sum=warn".
+	Enforcement string
+}
+
+// Config is the configuration `mpcguard webhook` builds from the flags of [Policy.Args].
+func (p Policy) Config() (policy.Config, error) {
+	cfg := policy.DefaultConfig()
+	var err error
+	if cfg.Enforcement, err = policy.ParseEnforcement(p.Enforcement, cfg.Enforcement); err != nil {
+		return cfg, fmt.Errorf("bench: enforcement: %w", err)
+	}
+	cfg.ShareStorage = policy.ShareStorage{SecretNames: nonEmpty(p.ShareSecretNames),
+		ClaimPrefixes: nonEmpty(p.ShareClaimPrefixes)}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return cfg, fmt.Errorf("bench: %w", errs.ToAggregate())
+	}
+	return cfg, nil
+}
+
+// Args are the flags of `mpcguard webhook` for this configuration.
+func (p Policy) Args() []string {
+	var args []string
+	if len(p.ShareSecretNames) > 0 {
+		args = append(args, "--share-secret-names", strings.Join(p.ShareSecretNames, ","))
+	}
+	if len(p.ShareClaimPrefixes) > 0 {
+		args = append(args, "--share-claim-prefixes", strings.Join(p.ShareClaimPrefixes, ","))
+	}
+	if p.Enforcement != "" {
+		args = append(args, "--enforcement", p.Enforcement)
+	}
+	return args
+}
+
+func nonEmpty(ss []string) []string {
+	out := []string{}
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mpcguard/mpcguard/test/bench"
+)
+
+// errFailed means the run completed but decisions differed or requests failed.
+var errFailed = errors.New("decisions differed or requests failed")
+
+type options struct {
+	duration      time.Duration
+	rounds        int
+	maxRequests   int
+	concurrencies []int
+	output        string
+	servers       []string
+	mpcguardBin   string
+	opaBin        string
+}
+
+func main() {
+	var (
+		o           options
+		concurrency string
+		servers     string
+	)
+	flag.DurationVar(&o.duration, "duration", 3*time.Second, "time per cell (one server at one concurrency in one round)")
+	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds")
+	flag.IntVar(&o.maxRequests, "max-requests", 100000, "requests per cell at most (0: bounded by --duration only)")
+	flag.StringVar(&concurrency, "concurrency", "1,16,64", "comma-separated concurrencies (connections)")
+	flag.StringVar(&o.output, "o", "table", "output: table (markdown) or json")
+	flag.StringVar(&servers, "servers", strings.Join(bench.AllServers, ","), "servers to load")
+	flag.StringVar(&o.mpcguardBin, "mpcguard", "", "mpcguard binary (default $MPCGUARD_BIN, else ./cmd/mpcguard installed into the tool cache)")
+	flag.StringVar(&o.opaBin, "opa", "", "opa binary (default the tool cache's, built by test/tools/build.sh if missing)")
+	flag.Parse()
+	var err error
+	if o.concurrencies, err = parseInts(concurrency); err != nil {
+		fail(2, fmt.Errorf("--concurrency: %w", err))
+	}
+	o.servers = strings.Split(servers, ",")
+	switch {
+	case o.output != "table" && o.output != "json":
+		fail(2, fmt.Errorf("-o %q: want table or json", o.output))
+	case o.rounds < 1 || o.duration <= 0 || o.maxRequests < 0:
+		fail(2, errors.New("--rounds, --duration must be positive and --max-requests not negative"))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	err = run(ctx, o)
+	switch {
+	case ctx.Err() != nil:
+		fail(130, errors.New("interrupted"))
+	case errors.Is(err, errFailed):
+		fail(1, err)
+	case err != nil:
+		fail(1, err)
+	}
+}
+
+func fail(code int, err error) {
+	fmt.Fprintln(os.Stderr, "sidebyside:", err)
+	os.Exit(code)
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func progress(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+
+func run(ctx context.Context, o options) (err error) {
+	removeStaleDirs()
+	dir, err := os.MkdirTemp("", tempPrefix)
+	if err != nil {
+		return fmt.Errorf("creating a working directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		return fmt.Errorf("marking the working directory: %w", err)
+	}
+	srvs, err := bench.Start(ctx, bench.Options{Dir: dir, Servers: o.servers, MpcguardBin: o.mpcguardBin,
+		OPABin: o.opaBin, Progress: os.Stderr})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if stopErr := srvs.Stop(); stopErr != nil && err == nil {
+			err = stopErr
+		}
+	}()
+	mix, err := bench.Mix()
+	if err != nil {
+		return err
+	}
+	targets, identity, err := verify(ctx, srvs, mix)
+	if err != nil {
+		return err
+	}
+	rep := bench.Report{Settings: bench.Settings{Duration: o.duration, MaxRequests: o.maxRequests, Rounds: o.rounds,
+		Concurrencies: o.concurrencies, Items: len(mix), CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+		Servers: o.servers, Commands: map[string]string{}}}
+	for _, s := range srvs.List {
+		rep.Settings.Commands[s.Name] = s.Bin + " " + strings.Join(s.Args, " ")
+	}
+	total := o.rounds * len(o.concurrencies) * len(srvs.List)
+	n := 0
+	for r := range o.rounds {
+		for _, c := range o.concurrencies {
+			for i := range srvs.List {
+				// The server order rotates by round, so no server always runs right after another.
+				srv := srvs.List[(i+r)%len(srvs.List)]
+				n++
+				cell, err := bench.RunCell(ctx, srvs.CAPEM, targets[srv.Name], mix, bench.CellOptions{
+					Concurrency: c, Duration: o.duration, MaxRequests: o.maxRequests, Round: r + 1})
+				if err != nil {
+					return err
+				}
+				progress("[%d/%d] round %d  c=%-3d %-8s %6.0f req/s  %6d requests  %d errors  %d mismatches  peak RSS %.1f MiB",
+					n, total, r+1, c, srv.Name, float64(cell.Requests)/cell.Elapsed.Seconds(), cell.Requests,
+					cell.Errors, cell.Mismatches, float64(cell.PeakRSS)/(1<<20))
+				rep.Cells = append(rep.Cells, cell)
+				switch srv.Name {
+				case bench.Mpcguard, bench.OPA:
+					identity.Compared += cell.Requests - cell.Errors
+					identity.Mismatches += cell.Mismatches
+					for _, m := range cell.MismatchSamples {
+						if len(identity.Samples) < 5 {
+							identity.Samples = append(identity.Samples, m)
+						}
+					}
+				case bench.Noop:
+					identity.NoopAnswers += cell.Requests - cell.Errors
+					identity.NoopMismatches += cell.Mismatches
+				}
+				// A moment for the last round's connections to close and its garbage to be collected.
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+	}
+	names := make([]string, 0, len(srvs.List))
+	for _, s := range bench.AllServers {
+		if srvs.Get(s) != nil {
+			names = append(names, s)
+		}
+	}
+	bench.SortCells(rep.Cells, names)
+	rep.Summaries = bench.Summarize(rep.Cells, names, o.concurrencies)
+	rep.Ratios = bench.Ratios(rep.Summaries, o.concurrencies)
+	rep.Decisions = identity
+	if o.output == "json" {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
+	} else {
+		rep.WriteTable(os.Stdout)
+	}
+	errs := 0
+	for _, c := range rep.Cells {
+		errs += c.Errors
+	}
+	if identity.Verified != identity.Items || identity.Mismatches > 0 || identity.NoopMismatches > 0 || errs > 0 {
+		return errFailed
+	}
+	return nil
+}
+
+// verify sends the mix once to each server, compares mpcguard's and OPA's decisions, and returns the decision
+// each server must give on each item under load: mpcguard's (or, without mpcguard, OPA's) for both, plain
+// allows for the no-op.
+func verify(ctx context.Context, srvs *bench.Servers, mix []bench.Item) (map[string]bench.Target, bench.Identity, error) {
+	id := bench.Identity{Items: len(mix)}
+	got := map[string][]bench.Decision{}
+	for _, s := range srvs.List {
+		d, err := bench.Verify(ctx, srvs.CAPEM, s, mix)
+		if err != nil {
+			return nil, id, err
+		}
+		got[s.Name] = d
+	}
+	ref := got[bench.Mpcguard]
+	if ref == nil {
+		ref = got[bench.OPA]
+	}
+	if ref != nil {
+		for i, it := range mix {
+			if ref[i].Allowed != it.WantAllowed {
+				progress("warning: %q was %s, the mix means it to be %s (did the policies change?)",
+					it.Name, verdictWord(ref[i].Allowed), verdictWord(it.WantAllowed))
+			}
+		}
+	}
+	if got[bench.Mpcguard] != nil && got[bench.OPA] != nil {
+		ms := bench.Compare(mix, got[bench.OPA], got[bench.Mpcguard])
+		id.Verified = len(mix) - len(ms)
+		for _, m := range ms[:min(len(ms), 5)] {
+			id.Samples = append(id.Samples, "OPA vs mpcguard on "+m.String())
+		}
+		progress("==> verification: mpcguard and OPA decide %d/%d reviews identically", id.Verified, len(mix))
+	} else {
+		id.Verified = len(mix) // nothing to compare
+	}
+	targets := map[string]bench.Target{}
+	for _, s := range srvs.List {
+		want := ref
+		if s.Name == bench.Noop {
+			want = bench.Allows(mix)
+			if ms := bench.Compare(mix, got[s.Name], want); len(ms) > 0 {
+				return nil, id, fmt.Errorf("the no-op does not allow everything: %s", ms[0])
+			}
+		}
+		targets[s.Name] = bench.Target{Server: s, Want: want}
+	}
+	return targets, id, nil
+}
+
+const (
+	tempPrefix = "mpcguard-sidebyside-"
+	ownerFile  = "owner.pid"
+)
+
+// removeStaleDirs removes the working directories of runs that were killed before they could clean up (their
+// servers died with them, by Pdeathsig; their certificates and OPA's files stayed behind).
+func removeStaleDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*"))
+	for _, dir := range dirs {
+		data, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err == nil && pid > 0 && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			_ = os.RemoveAll(dir)
+		}
+	}
+}
+
+func verdictWord(allowed bool) string {
+	return map[bool]string{true: "allowed", false: "denied"}[allowed]
+}
