@@ -55,7 +55,7 @@ func (i *Inventory) Synced() bool { return i.synced.Load() }
 func (i *Inventory) Start(ctx context.Context, cfg *rest.Config, pc policy.Config, namespaces []string) error {
 	opts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Label: labels.SelectorFromSet(pc.PartySelector), Transform: trimPod},
+			&corev1.Pod{}: {Label: labels.SelectorFromSet(pc.PartySelector), Transform: trimPod(pc.RoleLabelKey)},
 		},
 	}
 	if len(namespaces) > 0 {
@@ -93,17 +93,26 @@ func (i *Inventory) Start(ctx context.Context, cfg *rest.Config, pc policy.Confi
 	return nil
 }
 
-// trimPod keeps only what the index reads, so a large pool costs little memory.
-func trimPod(obj any) (any, error) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return obj, nil
+// trimPod keeps only what the index reads — the role label and the Ready condition — so a large pool costs
+// little memory: a cached party pod is a few hundred bytes, not the several KiB of its labels, spec and status.
+func trimPod(roleKey string) toolscache.TransformFunc {
+	return func(obj any) (any, error) {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok {
+			return obj, nil
+		}
+		trimmed := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID,
+			ResourceVersion: pod.ResourceVersion, DeletionTimestamp: pod.DeletionTimestamp}}
+		if role, ok := pod.Labels[roleKey]; ok {
+			trimmed.Labels = map[string]string{roleKey: role}
+		}
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				trimmed.Status.Conditions = []corev1.PodCondition{{Type: c.Type, Status: c.Status}}
+			}
+		}
+		return trimmed, nil
 	}
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID,
-			Labels: pod.Labels, ResourceVersion: pod.ResourceVersion, DeletionTimestamp: pod.DeletionTimestamp},
-		Status: corev1.PodStatus{Conditions: pod.Status.Conditions},
-	}, nil
 }
 
 func (i *Inventory) observe(obj any) {

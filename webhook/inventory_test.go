@@ -66,3 +66,36 @@ func TestInventoryCountsReadyPersistentPodsPerNamespace(t *testing.T) {
 	assert.Equal(t, 0, n)
 	assert.Empty(t, inv.ready, "empty namespaces are dropped from the index")
 }
+
+func TestTrimPodKeepsOnlyTheRoleLabelAndTheReadyConditionAndCountsTheSame(t *testing.T) {
+	pod := testPod("ns", "p-0", "persistent", true)
+	pod.Labels["app.kubernetes.io/component"] = "mpc-party"
+	pod.Labels["controller-revision-hash"] = "abc"
+	pod.Status.Conditions = append(pod.Status.Conditions,
+		corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, Message: "long text"})
+	pod.Spec.Containers = []corev1.Container{{Name: "party", Image: "mpc/party:1.0"}}
+
+	out, err := trimPod("party-role")(pod)
+	assert.NoError(t, err)
+	trimmed := out.(*corev1.Pod)
+	assert.Equal(t, map[string]string{"party-role": "persistent"}, trimmed.Labels)
+	assert.Equal(t, []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}, trimmed.Status.Conditions)
+	assert.Empty(t, trimmed.Spec.Containers)
+	assert.Equal(t, pod.UID, trimmed.UID)
+
+	full, small := NewInventory(policy.DefaultConfig()), NewInventory(policy.DefaultConfig())
+	full.synced.Store(true)
+	small.synced.Store(true)
+	full.observe(pod)
+	small.observe(trimmed)
+	n1, _ := full.PersistentReady("ns")
+	n2, _ := small.PersistentReady("ns")
+	assert.Equal(t, 1, n2)
+	assert.Equal(t, n1, n2, "the trimmed pod counts as the full one does")
+
+	unlabelled := testPod("ns", "p-1", "persistent", true)
+	delete(unlabelled.Labels, "party-role")
+	out, err = trimPod("party-role")(unlabelled)
+	assert.NoError(t, err)
+	assert.Nil(t, out.(*corev1.Pod).Labels, "a pod without the role label stays without it")
+}
