@@ -25,7 +25,7 @@ export PATH := $(TOOLS):$(PATH)
 
 .PHONY: help
 help: ## Show the targets
-	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 ##@ Build
 
@@ -106,8 +106,23 @@ test-fuzz: ## A bounded fuzzing run of the admission handler and of validate (FU
 	go test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZ_TIME) ./internal/validate/
 
 .PHONY: bench
-bench: ## Evaluator and handler benchmarks (not part of test)
+bench: bench-go bench-side bench-inventory bench-burst ## All benchmarks (~7 min, not part of test): Go, side by side with OPA, inventory at 10k pods, API server burst
+
+.PHONY: bench-go
+bench-go: ## Evaluator, handler and inventory benchmarks in Go's format (compare runs with benchstat)
 	go test -run '^$$' -bench . -benchmem ./internal/policy/ ./webhook/
+
+.PHONY: bench-side
+bench-side: tools build ## mpcguard vs OPA's server (+ AdmissionReview wrapper) vs a no-op webhook, concurrency 1/16/64
+	MPCGUARD_BIN=$(CURDIR)/bin/mpcguard go run ./test/bench/sidebyside
+
+.PHONY: bench-inventory
+bench-inventory: tools build ## Session admission latency with 10 and 10,000 party pods in the webhook's cache
+	MPCGUARD_BIN=$(CURDIR)/bin/mpcguard go run ./test/bench/inventory
+
+.PHONY: bench-burst
+bench-burst: tools build ## 500 party pods and 1,000 MPCSessions through the API server: mpcguard vs a ValidatingAdmissionPolicy
+	MPCGUARD_BIN=$(CURDIR)/bin/mpcguard go run ./test/bench/burst
 
 .PHONY: clean
 clean: ## Remove bin/ (the tool cache in $(CACHE) is kept)

@@ -1,7 +1,10 @@
 package webhook
 
 import (
+	"bytes"
 	"fmt"
+	"net/http"
+	"sync"
 
 	"github.com/valyala/fastjson"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -15,9 +18,38 @@ import (
 
 var reviewParsers fastjson.ParserPool
 
+// scratch holds one review's body and the compact JSON of its objects. Every review needs a few KiB of each,
+// so they are pooled and reused once the answer is written.
+type scratch struct{ body, objects []byte }
+
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
+
+// maxPooled keeps an unusually large review's buffers out of the pool.
+const maxPooled = 256 << 10
+
+func (sc *scratch) release() {
+	if cap(sc.body) > maxPooled || cap(sc.objects) > maxPooled {
+		return
+	}
+	sc.body, sc.objects = sc.body[:0], sc.objects[:0]
+	scratches.Put(sc)
+}
+
+// readBody reads the body up to MaxBodyBytes into sc.body, sized by Content-Length when the client sent one
+// (the API server does).
+func (sc *scratch) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	buf := bytes.NewBuffer(sc.body[:0])
+	if n := r.ContentLength; n > 0 && n <= MaxBodyBytes {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	sc.body = buf.Bytes()
+	return sc.body, err
+}
+
 // decodeReview reads an AdmissionReview: apiVersion, kind, and of the request its uid, kind, operation,
 // namespace, name, dryRun, object and oldObject. The caller checks the version and that a request came.
-func decodeReview(body []byte) (*review, error) {
+func decodeReview(body []byte, sc *scratch) (*review, error) {
 	p := reviewParsers.Get()
 	defer reviewParsers.Put(p)
 	v, err := p.ParseBytes(body)
@@ -41,7 +73,7 @@ func decodeReview(body []byte) (*review, error) {
 	if rq.Type() != fastjson.TypeObject {
 		return nil, notAReview(fmt.Errorf("request: want an object, got %s", rq.Type()))
 	}
-	if rv.Request, err = decodeRequest(rq); err != nil {
+	if rv.Request, err = decodeRequest(rq, sc); err != nil {
 		return nil, notAReview(err)
 	}
 	return rv, nil
@@ -51,7 +83,7 @@ func notAReview(err error) error {
 	return fmt.Errorf("%w: body is not an AdmissionReview: %w", errBadRequest, err)
 }
 
-func decodeRequest(rq *fastjson.Value) (*admissionv1.AdmissionRequest, error) {
+func decodeRequest(rq *fastjson.Value, sc *scratch) (*admissionv1.AdmissionRequest, error) {
 	r := &admissionv1.AdmissionRequest{}
 	uid, err := stringField(rq, "uid", "request.")
 	if err != nil {
@@ -89,12 +121,19 @@ func decodeRequest(rq *fastjson.Value) (*admissionv1.AdmissionRequest, error) {
 		r.DryRun = &b
 	}
 	if o := present(rq, "object"); o != nil {
-		r.Object.Raw = o.MarshalTo(nil)
+		r.Object.Raw = sc.compact(o)
 	}
 	if o := present(rq, "oldObject"); o != nil {
-		r.OldObject.Raw = o.MarshalTo(nil)
+		r.OldObject.Raw = sc.compact(o)
 	}
 	return r, nil
+}
+
+// compact appends v's compact JSON to sc.objects and returns it (valid until sc is released).
+func (sc *scratch) compact(v *fastjson.Value) []byte {
+	start := len(sc.objects)
+	sc.objects = v.MarshalTo(sc.objects)
+	return sc.objects[start:len(sc.objects):len(sc.objects)]
 }
 
 // present returns v[key], or nil when it is absent or null.

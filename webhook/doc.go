@@ -7,8 +7,9 @@
 // warnings. Input it cannot read is answered with HTTP 400 and a message; an evaluation failure or blown
 // deadline with HTTP 500, so the API server's failurePolicy decides and nothing is silently allowed.
 //
-// Server wires the handler into controller-runtime's webhook server (TLS, certificates reloaded when they
-// change), serves /healthz and /readyz (ready once policies compiled, certificates loaded and the inventory
-// synced) and /metrics on their own ports, and runs the inventory: a controller-runtime cache of party pods
-// with an index of Ready persistent pods per namespace.
+// Server serves the handler over HTTPS (certificates reloaded when they change, by controller-runtime's
+// certificate watcher) and drains it on shutdown without dropping a review it accepted; it serves /healthz
+// and /readyz (ready once policies compiled, certificates loaded and the inventory synced) and /metrics on
+// their own ports, and runs the inventory: a controller-runtime cache of party pods with an index of Ready
+// persistent pods per namespace.
 package webhook

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"time"
@@ -54,7 +53,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, nil, "", http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: send a POST", r.Method))
 		return
 	}
-	rv, code, err := readReview(w, r)
+	sc := scratches.Get().(*scratch)
+	defer sc.release()
+	rv, code, err := readReview(w, r, sc)
 	if err != nil {
 		h.fail(w, rv, "", code, err.Error())
 		return
@@ -109,13 +110,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // readReview checks the content type, bounds the body and decodes an AdmissionReview with a request.
 // On failure it returns the HTTP status to answer with, and whatever of the review it could read.
-func readReview(w http.ResponseWriter, r *http.Request) (*review, int, error) {
+func readReview(w http.ResponseWriter, r *http.Request, sc *scratch) (*review, int, error) {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != "application/json" {
 		return nil, http.StatusBadRequest, fmt.Errorf("%w: content type %q, want application/json",
 			errBadRequest, r.Header.Get("Content-Type"))
 	}
-	body, err := readBody(w, r)
+	body, err := sc.readBody(w, r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -127,7 +128,7 @@ func readReview(w http.ResponseWriter, r *http.Request) (*review, int, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, http.StatusBadRequest, fmt.Errorf("%w: empty body", errBadRequest)
 	}
-	rv, err := decodeReview(body)
+	rv, err := decodeReview(body, sc)
 	if err != nil {
 		// The fast reader gave up (malformed JSON, nesting deeper than it reads, a field of the wrong type):
 		// encoding/json decides, and its message is the one clients have always had.
@@ -152,25 +153,6 @@ func readReview(w http.ResponseWriter, r *http.Request) (*review, int, error) {
 			rv.Request.Kind)
 	}
 	return rv, http.StatusOK, nil
-}
-
-// readBody reads the body up to MaxBodyBytes, into a buffer sized by Content-Length when the client sent one
-// (the API server does), so a review is read without growing and copying.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	if n := r.ContentLength; n > 0 && n <= MaxBodyBytes {
-		buf := make([]byte, n+1) // one more, to see a body longer than announced
-		m, err := io.ReadFull(body, buf)
-		switch {
-		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-			return buf[:m], nil
-		case err != nil:
-			return nil, err
-		}
-		rest, err := io.ReadAll(body)
-		return append(buf, rest...), err
-	}
-	return io.ReadAll(body)
 }
 
 // requestContext honours the API server's deadline, sent as ?timeout=10s on every webhook call.

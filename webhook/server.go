@@ -5,18 +5,23 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 
 	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies"
 )
 
 // Path is where the API server sends AdmissionReviews of every kind.
@@ -36,6 +41,8 @@ type Options struct {
 	MetricsAddr string
 	// Policy is the policy configuration.
 	Policy policy.Config
+	// Modules replace the embedded policies (--policy-dir); nil means the embedded set.
+	Modules []policies.Module
 	// Inventory turns the party pod cache on; it needs RESTConfig.
 	Inventory bool
 	// Namespaces limits the inventory cache; empty means all namespaces.
@@ -54,7 +61,9 @@ type Server struct {
 	engine   *policy.Engine
 	inv      *Inventory
 	metrics  *Metrics
-	hook     webhook.Server
+	mux      *http.ServeMux
+	conns    conns
+	serving  atomic.Bool // the HTTPS listener accepts, with a certificate loaded
 	stopping atomic.Bool
 }
 
@@ -64,28 +73,33 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Inventory && opts.RESTConfig == nil {
 		return nil, errors.New("webhook: the inventory needs a cluster connection (or run with --inventory=false)")
 	}
-	eng, err := policy.New(ctx, opts.Policy, nil)
+	eng, err := policy.New(ctx, opts.Policy, opts.Modules)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	s := &Server{opts: opts, engine: eng, metrics: NewMetrics()}
+	s := &Server{opts: opts, engine: eng, metrics: NewMetrics(), mux: http.NewServeMux()}
 	if opts.Inventory {
 		s.inv = NewInventory(opts.Policy)
 	}
-	s.hook = webhook.NewServer(webhook.Options{
-		Host:     opts.Host,
-		Port:     opts.Port,
-		CertDir:  opts.CertDir,
-		CertName: "tls.crt",
-		KeyName:  "tls.key",
-		TLSOpts:  []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }},
-	})
 	h := &Handler{Engine: eng, Metrics: s.metrics, Log: opts.Log.WithName("handler")}
 	if s.inv != nil {
 		h.Inventory = s.inv
 	}
-	s.hook.Register(Path, h)
+	s.mux.Handle(Path, s.closingConnections(h))
 	return s, nil
+}
+
+// closingConnections answers "Connection: close" once the server is stopping (for HTTP/2 the server turns it
+// into a GOAWAY), as http.Server's SetKeepAlivesEnabled(false) would but without closing idle connections
+// under a client's feet: clients leave their kept-alive connections while the listener still accepts new
+// ones, so when it closes, no client is about to write a review on a connection the server drops.
+func (s *Server) closingConnections(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.stopping.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Metrics returns the server's metrics.
@@ -93,14 +107,17 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Ready reports whether the server can judge requests: policies compiled (by construction), certificates
 // loaded and served, and the inventory synced when it is on.
-func (s *Server) Ready(req *http.Request) error {
+func (s *Server) Ready(_ *http.Request) error {
 	if s.stopping.Load() {
 		return errors.New("shutting down")
 	}
 	if s.inv != nil && !s.inv.Synced() {
 		return errors.New("party pod inventory not synced")
 	}
-	return s.hook.StartedChecker()(req)
+	if !s.serving.Load() {
+		return errors.New("webhook server has not been started yet")
+	}
+	return nil
 }
 
 // Run serves until ctx ends, then turns unready, waits ShutdownDelay and drains in-flight reviews.
@@ -140,12 +157,20 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	hookDone := make(chan error, 1)
+	https, ln, err := s.listen(serveCtx, log)
+	if err != nil {
+		for _, srv := range plain {
+			_ = srv.Close()
+		}
+		return fmt.Errorf("webhook: %w", err)
+	}
+	var closing atomic.Bool // the listener was closed on purpose
 	go func() {
-		err := s.hook.Start(serveCtx)
-		hookDone <- err
-		errc <- err
+		if err := https.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !closing.Load() {
+			errc <- err
+		}
 	}()
+	s.serving.Store(true)
 	if s.inv != nil {
 		go func() {
 			if err := s.inv.Start(serveCtx, s.opts.RESTConfig, s.opts.Policy, s.opts.Namespaces); err != nil {
@@ -165,23 +190,147 @@ func (s *Server) Run(ctx context.Context) error {
 		time.Sleep(s.opts.ShutdownDelay)
 	case err := <-errc:
 		runErr = err
+		s.stopping.Store(true)
 	}
-	stop() // controller-runtime's server drains in-flight requests on shutdown
+	// Drain. http.Server.Shutdown drops an HTTP/1.1 request it reads after it began (the connection is closed
+	// without an answer, an EOF for a client that has sent its review), so the listener is closed first and
+	// the HTTP/1.1 connections it accepted are served to the end — each closes after its answer — before
+	// Shutdown sends HTTP/2 connections their GOAWAY and waits for their streams.
+	closing.Store(true)
+	_ = ln.Close()
+	s.serving.Store(false)
+	if !s.conns.waitHTTP1Quiet(drainTimeout) {
+		log.Info("HTTP/1.1 connections still busy after the drain timeout; shutting down anyway", "timeout", drainTimeout)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	if err := https.Shutdown(sctx); err != nil {
+		log.Error(err, "draining the admission webhook's connections")
+	}
+	cancel()
+	stop() // the certificate watcher and the inventory
 	for _, srv := range plain {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = srv.Shutdown(sctx)
 		cancel()
 	}
-	if runErr == nil {
-		// the webhook server returns once it has drained in-flight reviews
-		if err := <-hookDone; err != nil {
-			runErr = err
-		}
-	}
 	if runErr != nil {
 		return fmt.Errorf("webhook: %w", runErr)
 	}
 	return nil
+}
+
+// drainTimeout bounds each step of the drain: the API server gives up on a review after 30s at most.
+const drainTimeout = 30 * time.Second
+
+// listen loads the serving certificate (reloaded when its files change) and opens the HTTPS listener.
+// Requests' contexts do not derive from ctx: ending it must not cancel the reviews being drained.
+func (s *Server) listen(ctx context.Context, log logr.Logger) (*http.Server, net.Listener, error) {
+	certPath, keyPath := filepath.Join(s.opts.CertDir, "tls.crt"), filepath.Join(s.opts.CertDir, "tls.key")
+	watcher, err := certwatcher.New(certPath, keyPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading the serving certificate %s: %w", certPath, err)
+	}
+	go func() {
+		if err := watcher.Start(ctx); err != nil {
+			log.Error(err, "watching the serving certificate", "cert", certPath)
+		}
+	}()
+	ln, err := tls.Listen("tcp", s.opts.Addr(), &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     []string{"h2", "http/1.1"},
+		GetCertificate: watcher.GetCertificate,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listening on %s: %w", s.opts.Addr(), err)
+	}
+	return &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ConnState:         s.conns.track,
+		ErrorLog:          stdlog.New(logWriter{log.WithName("http")}, "", 0),
+	}, ln, nil
+}
+
+// conns follows the HTTPS connections through their states, so the drain knows when no HTTP/1.1 connection
+// is between accepting a request and answering it.
+type conns struct {
+	mu    sync.Mutex
+	state map[net.Conn]connState
+}
+
+type connState struct {
+	state http.ConnState
+	since time.Time
+}
+
+// newConnGrace is how long a new connection that has sent no request yet counts as busy. Past it, the client
+// is keeping the connection in its pool unused (Go's transport does that with connections it dialed for a
+// request another connection took): the drain does not wait for it, as http.Server.Shutdown does not either
+// (after 5s).
+const newConnGrace = time.Second
+
+func (c *conns) track(conn net.Conn, st http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == nil {
+		c.state = map[net.Conn]connState{}
+	}
+	switch st {
+	case http.StateClosed, http.StateHijacked:
+		delete(c.state, conn)
+	default:
+		c.state[conn] = connState{state: st, since: time.Now()}
+	}
+}
+
+// busyHTTP1 counts the connections that are, or may yet be, HTTP/1.1 with a request to answer: those reading
+// or answering one, and new ones within newConnGrace — but not HTTP/2 ones, which Shutdown drains with a
+// GOAWAY (net/http reports them as new until they close). ConnectionState waits for a TLS handshake in
+// progress, bounded by the handshake timeout.
+func (c *conns) busyHTTP1() int {
+	c.mu.Lock()
+	var fresh []net.Conn
+	n := 0
+	for conn, st := range c.state {
+		switch {
+		case st.state == http.StateActive:
+			n++
+		case st.state == http.StateNew && time.Since(st.since) < newConnGrace:
+			fresh = append(fresh, conn)
+		}
+	}
+	c.mu.Unlock()
+	for _, conn := range fresh {
+		if tc, ok := conn.(*tls.Conn); ok {
+			if cs := tc.ConnectionState(); cs.HandshakeComplete && cs.NegotiatedProtocol == "h2" {
+				continue
+			}
+		}
+		n++
+	}
+	return n
+}
+
+// waitHTTP1Quiet waits until no HTTP/1.1 connection is busy, for timeout at most.
+func (c *conns) waitHTTP1Quiet(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for c.busyHTTP1() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
+// logWriter turns the HTTP server's error log lines (TLS handshake errors, mostly) into log entries.
+type logWriter struct{ log logr.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.log.Info(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // Addr is host:port of the HTTPS listener, for messages.

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies"
 )
 
 // policyFlags are the policy configuration flags shared by validate and webhook, so both see the same
@@ -17,6 +18,7 @@ type policyFlags struct {
 	enforcement    string
 	shareSecrets   []string
 	shareClaimPfxs []string
+	policyDir      string
 }
 
 func (f *policyFlags) register(fs *pflag.FlagSet) {
@@ -29,6 +31,20 @@ func (f *policyFlags) register(fs *pflag.FlagSet) {
 		"Secrets holding the persistent pool's shares, which delegate and temporary parties must not mount")
 	fs.StringSliceVar(&f.shareClaimPfxs, "share-claim-prefixes", nil,
 		"PersistentVolumeClaim name prefixes of the persistent pool's share storage")
+	fs.StringVar(&f.policyDir, "policy-dir", "",
+		"replace the embedded policies with the *.rego files of this directory (*_test.rego excluded)")
+}
+
+// modules are the policies of --policy-dir, or nil for the embedded ones.
+func (f *policyFlags) modules() ([]policies.Module, error) {
+	if strings.TrimSpace(f.policyDir) == "" {
+		return nil, nil
+	}
+	mods, err := policies.LoadDir(f.policyDir)
+	if err != nil {
+		return nil, fmt.Errorf("--policy-dir: %w", err)
+	}
+	return mods, nil
 }
 
 func (f *policyFlags) config() (policy.Config, error) {

@@ -42,7 +42,11 @@ Warnings and checks skipped for want of a cluster inventory go to stderr. Exit s
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("validate: %w", err)}
 			}
-			eng, err := policy.New(cmd.Context(), cfg, nil)
+			mods, err := pf.modules()
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("validate: %w", err)}
+			}
+			eng, err := policy.New(cmd.Context(), cfg, mods)
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("validate: %w", err)}
 			}

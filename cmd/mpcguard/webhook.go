@@ -34,6 +34,9 @@ func newWebhookCmd() *cobra.Command {
 				return fmt.Errorf("webhook: %w", err)
 			}
 			opts.Policy = cfg
+			if opts.Modules, err = pf.modules(); err != nil {
+				return fmt.Errorf("webhook: %w", err)
+			}
 			opts.Namespaces = nonEmpty(namespaces)
 			// Unless given, the probe and metrics listeners follow --host, so a webhook bound to loopback
 			// stays entirely on loopback.

@@ -123,10 +123,20 @@ func New(ctx context.Context, cfg Config, mods []policies.Module) (*Engine, erro
 		if q.pq, err = rego.New(append(base, rego.Query(q.query))...).PrepareForEval(ctx, popts...); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrCompile, q.query, err)
 		}
+		// A policy set that lacks one of the rules the engine reads would answer every review of that kind with
+		// an error; say so now, so the webhook never turns ready with it.
+		probe := ast.NewObject(item("kind", ast.InternedTerm(probeKinds[class])), item("operation", ast.InternedTerm("CONNECT")))
+		if rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(probe)); err != nil || len(rs) != 1 {
+			return nil, fmt.Errorf("%w: the policies must define %s (a set, possibly empty; policies/README.md): "+
+				"evaluating it for a %s gave %d results, error %v", ErrCompile, q.query, probeKinds[class], len(rs), err)
+		}
 		e.queries[class] = q
 	}
 	return e, nil
 }
+
+// probeKinds are the kinds New evaluates each query with once, to prove the policy set defines its rules.
+var probeKinds = map[kindClass]string{classPod: "Pod", classWorkload: "Deployment", classSession: "MPCSession"}
 
 // Config returns the configuration the engine was built with.
 func (e *Engine) Config() Config { return e.cfg }

@@ -732,3 +732,19 @@ func TestNewCompilesTheEmbeddedPolicies(t *testing.T) {
 	require.NoError(t, err)
 	assertResults(t, "deny", ids("party-role-required"), d.Deny, "Pod mpc-system/p-0: ")
 }
+
+func TestNewRejectsAPolicySetThatLacksARuleTheEngineReads(t *testing.T) {
+	mods, err := policies.Modules()
+	require.NoError(t, err)
+	var kept []policies.Module
+	for _, m := range mods {
+		if strings.HasSuffix(m.Name, "workload.rego") {
+			continue
+		}
+		kept = append(kept, m)
+	}
+	kept = append(kept, policies.Module{Name: "custom/workload.rego", Source: "package mpcguard.workload\n\nlabels := {}\n"})
+	_, err = policy.New(t.Context(), policy.DefaultConfig(), kept)
+	require.ErrorIs(t, err, policy.ErrCompile)
+	assert.Contains(t, err.Error(), "must define data.mpcguard.workload.violation")
+}

@@ -25,5 +25,7 @@
 // (Pdeathsig), and the next Start removes the temporary directories whose owner is gone.
 //
 // [StartWebhook] runs `mpcguard webhook` the same way, on 127.0.0.1 with a CA of its own, for a
-// ValidatingWebhookConfiguration to reach by URL; [Cluster.Helm] is a Helm SDK configuration for the cluster.
+// ValidatingWebhookConfiguration to reach by URL ([Webhook.Halt] and [Webhook.Restart] take it down and bring
+// it back on the same URL and certificate, for fault tests); [Cluster.Helm] is a Helm SDK configuration for
+// the cluster.
 package cluster

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -53,18 +54,24 @@ type WebhookOptions struct {
 
 // Webhook is `mpcguard webhook` running as a local process on 127.0.0.1, with a serving certificate from a CA
 // of its own: the API server reaches it at URL and trusts CABundle (a chart's webhook.url and
-// webhook.caBundle, base64-encoded).
+// webhook.caBundle, base64-encoded). [Webhook.Halt] and [Webhook.Restart] take the process down and bring it
+// back on the same URL with the same certificate and arguments, as a crash and a restart would.
 type Webhook struct {
 	URL      string
 	CABundle []byte
 	Port     int
-	LogPath  string
+	// HealthURL is the base of /healthz and /readyz; MetricsURL is /metrics.
+	HealthURL, MetricsURL string
+	LogPath               string
 
-	proc     *process
-	dir      string
-	tempDir  bool
-	stopOnce sync.Once
-	stopErr  error
+	bin, name string
+	args      []string
+	mu        sync.Mutex // guards proc and stopped
+	proc      *process
+	dir       string
+	tempDir   bool
+	stopped   bool
+	stopErr   error
 }
 
 // StartWebhook starts the webhook and waits until its /readyz answers (policies compiled, certificates loaded,
@@ -105,56 +112,106 @@ func StartWebhook(ctx context.Context, opts WebhookOptions) (w *Webhook, err err
 	w.Port = ports[0]
 	w.URL = fmt.Sprintf("https://127.0.0.1:%d%s", w.Port, WebhookPath)
 	health := fmt.Sprintf("127.0.0.1:%d", ports[1])
-	args := append([]string{"webhook",
+	metrics := fmt.Sprintf("127.0.0.1:%d", ports[2])
+	w.HealthURL, w.MetricsURL = "http://"+health, "http://"+metrics+"/metrics"
+	w.bin, w.name = opts.Bin, "mpcguard webhook"
+	w.args = append([]string{"webhook",
 		"--host", "127.0.0.1", "--port", strconv.Itoa(w.Port), "--cert-dir", certDir,
-		"--health-addr", health, "--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]),
+		"--health-addr", health, "--metrics-addr", metrics,
 		"--kubeconfig", opts.Kubeconfig, "--shutdown-delay", "0s"}, opts.Args...)
 	w.LogPath = filepath.Join(w.dir, "webhook.log")
-	if w.proc, err = startProcess("mpcguard webhook", opts.Bin, args, w.LogPath, os.Environ()); err != nil {
-		return w, err
+	return w, w.start(ctx)
+}
+
+// start runs the process and waits until its /readyz answers, for a minute at most.
+func (w *Webhook) start(ctx context.Context) error {
+	proc, err := startProcess(w.name, w.bin, w.args, w.LogPath, os.Environ())
+	if err != nil {
+		return err
 	}
+	w.mu.Lock()
+	w.proc = proc
+	w.mu.Unlock()
 	client := &http.Client{Timeout: 2 * time.Second}
 	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	for !httpOK(waitCtx, client, "http://"+health+"/readyz", "") {
-		if w.proc.exited() {
-			return w, w.proc.exitError()
+	for !httpOK(waitCtx, client, w.HealthURL+"/readyz", "") {
+		if proc.exited() {
+			return proc.exitError()
 		}
 		select {
 		case <-waitCtx.Done():
-			return w, fmt.Errorf("mpcguard webhook not ready within a minute: %w; the end of its log:\n%s",
-				waitCtx.Err(), w.proc.tail(20))
+			return fmt.Errorf("mpcguard webhook not ready within a minute: %w; the end of its log:\n%s",
+				waitCtx.Err(), proc.tail(20))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return w, nil
+	return nil
 }
 
-// Stop ends the webhook process and removes its temporary directory. Later calls return the first call's
-// error.
+// Halt ends the webhook process (SIGTERM, SIGKILL after a grace period) and keeps its directory, certificate
+// and port, so that [Webhook.Restart] can bring it back. Halting a halted webhook does nothing.
+func (w *Webhook) Halt() error {
+	w.mu.Lock()
+	proc := w.proc
+	w.mu.Unlock()
+	if proc == nil || proc.exited() {
+		return nil
+	}
+	return stopProcesses([]*process{proc}, 10*time.Second)
+}
+
+// Restart halts the webhook if it runs, then starts it again on the same URL, with the same certificate and
+// arguments, and waits until it is ready. Its log continues in the same file.
+func (w *Webhook) Restart(ctx context.Context) error {
+	w.mu.Lock()
+	stopped := w.stopped
+	w.mu.Unlock()
+	if stopped {
+		return errors.New("mpcguard webhook: restarting a stopped webhook")
+	}
+	if err := w.Halt(); err != nil {
+		return err
+	}
+	return w.start(ctx)
+}
+
+// Stop ends the webhook process and removes its temporary directory; it cannot be restarted afterwards.
+// Later calls return the first call's error.
 func (w *Webhook) Stop() error {
-	w.stopOnce.Do(func() {
-		if w.proc != nil {
-			w.stopErr = stopProcesses([]*process{w.proc}, 10*time.Second)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return w.stopErr
+	}
+	w.stopped = true
+	if w.proc != nil {
+		w.stopErr = stopProcesses([]*process{w.proc}, 10*time.Second)
+	}
+	if w.tempDir {
+		if err := os.RemoveAll(w.dir); err != nil && w.stopErr == nil {
+			w.stopErr = err
 		}
-		if w.tempDir {
-			if err := os.RemoveAll(w.dir); err != nil && w.stopErr == nil {
-				w.stopErr = err
-			}
-		}
-	})
+	}
 	return w.stopErr
 }
 
-// Pid is the webhook's process id.
-func (w *Webhook) Pid() int { return w.proc.Pid() }
+// Pid is the process id of the webhook's current process.
+func (w *Webhook) Pid() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.proc.Pid()
+}
 
 // Logs is the end of the webhook's log (while its directory exists).
 func (w *Webhook) Logs(n int) string {
-	if w.proc == nil {
+	w.mu.Lock()
+	proc := w.proc
+	w.mu.Unlock()
+	if proc == nil {
 		return "(not started)"
 	}
-	return w.proc.tail(n)
+	return proc.tail(n)
 }
 
 // WriteLog copies the whole log to out.
