@@ -106,7 +106,7 @@ test-fuzz: ## A bounded fuzzing run of the admission handler and of validate (FU
 	go test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZ_TIME) ./internal/validate/
 
 .PHONY: bench
-bench: bench-go bench-side bench-inventory bench-burst ## All benchmarks (~7 min, not part of test): Go, side by side with OPA, inventory at 10k pods, API server burst
+bench: bench-go bench-side bench-inventory bench-burst ## All benchmarks (~4 min, not part of test): Go, side by side with OPA, inventory at 10k pods, API server burst
 
 .PHONY: bench-go
 bench-go: ## Evaluator, handler and inventory benchmarks in Go's format (compare runs with benchstat)
