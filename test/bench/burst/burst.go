@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mpcguard/mpcguard/internal/api/v1alpha1"
+	"github.com/mpcguard/mpcguard/test/bench"
 	"github.com/mpcguard/mpcguard/test/demo/scenario"
 )
 
@@ -120,7 +121,7 @@ func burstPods(ctx context.Context, cs kubernetes.Interface, name string, replic
 				return b, fmt.Errorf("only %d of %d pods of %s created within 2m", len(seen), replicas, name)
 			}
 		case <-readyBound:
-			step("%d of %d pods of %s Ready after %s; going on", len(ready), replicas, name, readyWithin)
+			bench.Step("%d of %d pods of %s Ready after %s; going on", len(ready), replicas, name, readyWithin)
 			b.admitted = len(seen)
 			return b, failedCreates(ctx, cs, name, &b)
 		case <-ctx.Done():

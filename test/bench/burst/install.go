@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/mpcguard/mpcguard/test/bench"
 	"github.com/mpcguard/mpcguard/test/cluster"
 	"github.com/mpcguard/mpcguard/test/demo/scenario"
 )
@@ -52,7 +53,7 @@ func install(ctx context.Context, c *cluster.Cluster, bin, dir string) (*cluster
 	if err != nil {
 		return nil, err
 	}
-	step("starting mpcguard webhook on 127.0.0.1: %s", strings.Join(args, " "))
+	bench.Step("starting mpcguard webhook on 127.0.0.1: %s", strings.Join(args, " "))
 	hook, err := cluster.StartWebhook(ctx, cluster.WebhookOptions{Bin: bin, Kubeconfig: c.Kubeconfig, Args: args,
 		Dir: filepath.Join(dir, "webhook")})
 	if err != nil {
@@ -67,7 +68,7 @@ func install(ctx context.Context, c *cluster.Cluster, bin, dir string) (*cluster
 	inst.Wait, inst.Timeout = true, scenario.HelmTimeout
 	values := map[string]any{"mpcguard": map[string]any{"webhook": map[string]any{
 		"url": hook.URL, "caBundle": base64.StdEncoding.EncodeToString(hook.CABundle)}}}
-	step("helm install %s %s --namespace %s --set mpcguard.webhook.url=%s --wait", release, chartDir, namespace, hook.URL)
+	bench.Step("helm install %s %s --namespace %s --set mpcguard.webhook.url=%s --wait", release, chartDir, namespace, hook.URL)
 	if _, err := inst.RunWithContext(ctx, chrt, values); err != nil {
 		return hook, fmt.Errorf("helm install %s: %w", release, err)
 	}
@@ -127,7 +128,7 @@ func webhookNames(ctx context.Context, cs kubernetes.Interface) (configs, hooks 
 // ValidatingAdmissionPolicy and its binding, waiting until the policy is enforced.
 func switchToPolicy(ctx context.Context, cs kubernetes.Interface, configs []string, hook *cluster.Webhook) error {
 	for _, name := range configs {
-		step("deleting ValidatingWebhookConfiguration %s", name)
+		bench.Step("deleting ValidatingWebhookConfiguration %s", name)
 		if err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 			return fmt.Errorf("deleting ValidatingWebhookConfiguration %s: %w", name, err)
 		}
@@ -135,7 +136,7 @@ func switchToPolicy(ctx context.Context, cs kubernetes.Interface, configs []stri
 	if err := hook.Stop(); err != nil {
 		return fmt.Errorf("stopping the webhook: %w", err)
 	}
-	step("creating ValidatingAdmissionPolicy and binding %s (CEL: party pods carry a valid party-role)", policyName)
+	bench.Step("creating ValidatingAdmissionPolicy and binding %s (CEL: party pods carry a valid party-role)", policyName)
 	policy, binding := roleLabelPolicy()
 	if _, err := cs.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("creating ValidatingAdmissionPolicy %s: %w", policyName, err)

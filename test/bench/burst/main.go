@@ -8,21 +8,16 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/signal"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
-	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/mpcguard/mpcguard/internal/api/v1alpha1"
+	"github.com/mpcguard/mpcguard/test/bench"
 	"github.com/mpcguard/mpcguard/test/cluster"
 )
 
@@ -58,22 +53,7 @@ func main() {
 	flag.DurationVar(&opts.readyWithin, "ready-within", 90*time.Second, "how long to wait for a burst's pods to turn Ready before going on")
 	flag.DurationVar(&opts.timeout, "timeout", 4*time.Minute+30*time.Second, "bound of the whole run")
 	flag.Parse()
-	// client-go and controller-runtime log to stderr; an interrupted run's cancelled requests are no news.
-	klog.SetLogger(logr.Discard())
-	ctrllog.SetLogger(logr.Discard())
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, opts, os.Stdout); err != nil {
-		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
-			err = fmt.Errorf("%w (%w)", err, cause)
-		}
-		fmt.Fprintln(os.Stderr, "burst:", err)
-		os.Exit(1)
-	}
-}
-
-func step(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "==> "+format+" [%s]\n", append(args, time.Now().Format("15:04:05"))...)
+	bench.RunProgram("burst", func(ctx context.Context) error { return run(ctx, opts, os.Stdout) })
 }
 
 // row is one line of the report.
@@ -96,7 +76,7 @@ type row struct {
 func run(ctx context.Context, opts options, out io.Writer) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
-	began, loadBefore := time.Now(), loadAverage()
+	began, loadBefore := time.Now(), bench.LoadAverage()
 	if err := cluster.CheckTools(cluster.BinDir(), cluster.ControlPlaneTools...); err != nil {
 		return err
 	}
@@ -105,21 +85,21 @@ func run(ctx context.Context, opts options, out io.Writer) (err error) {
 		return fmt.Errorf("creating a temporary directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	step("building mpcguard (MPCGUARD_BIN overrides)")
+	bench.Step("building mpcguard (MPCGUARD_BIN overrides)")
 	bin, err := cluster.MpcguardBin(ctx, dir)
 	if err != nil {
 		return err
 	}
 
 	qps := []string{"--kube-api-qps=" + strconv.Itoa(opts.apiQPS), "--kube-api-burst=" + strconv.Itoa(2*opts.apiQPS)}
-	step("starting the control plane, %d nodes; kube-controller-manager and kube-scheduler with %v", opts.nodes, qps)
+	bench.Step("starting the control plane, %d nodes; kube-controller-manager and kube-scheduler with %v", opts.nodes, qps)
 	c, err := cluster.Start(ctx, cluster.Options{Nodes: opts.nodes, Log: os.Stderr,
 		ExtraArgs: map[string][]string{"kube-controller-manager": qps, "kube-scheduler": qps}})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		step("stopping the control plane")
+		bench.Step("stopping the control plane")
 		if stopErr := c.Stop(); stopErr != nil {
 			err = errors.Join(err, fmt.Errorf("stopping the control plane: %w", stopErr))
 		}
@@ -146,12 +126,9 @@ func run(ctx context.Context, opts options, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	step("mpcguard webhooks %v in %v", hooks, configs)
+	bench.Step("mpcguard webhooks %v in %v", hooks, configs)
 
-	p := &probe{cs: cs}
-	if p.hookMetrics, err = metricsURL(hook.Pid()); err != nil {
-		return err
-	}
+	p := &probe{cs: cs, hookMetrics: hook.MetricsURL}
 	var rows []row
 	for _, mode := range []string{"webhook", "vap"} {
 		if mode == "vap" {
@@ -222,7 +199,7 @@ func (p *probe) scrape(ctx context.Context) (scrapes, error) {
 
 func podsRow(ctx context.Context, p *probe, mode string, opts options) (row, error) {
 	name := "burst-" + mode
-	step("%s: Deployment %s with %d delegate party replicas", mode, name, opts.replicas)
+	bench.Step("%s: Deployment %s with %d delegate party replicas", mode, name, opts.replicas)
 	before, err := p.scrape(ctx)
 	if err != nil {
 		return row{}, err
@@ -250,7 +227,7 @@ func podsRow(ctx context.Context, p *probe, mode string, opts options) (row, err
 }
 
 func sessionsRow(ctx context.Context, p *probe, cl client.Client, mode string, opts options) (row, error) {
-	step("%s: %d MPCSessions from %d clients", mode, opts.sessions, opts.clients)
+	bench.Step("%s: %d MPCSessions from %d clients", mode, opts.sessions, opts.clients)
 	before, err := p.scrape(ctx)
 	if err != nil {
 		return row{}, err
@@ -325,7 +302,7 @@ func admission(r *row, before, after scrapes, mode, hook string) {
 
 func report(out io.Writer, rows []row, opts options, took time.Duration, loadBefore string) {
 	fmt.Fprintf(out, "\nburst through kube-apiserver v1.36 (local control plane, %d KWOK nodes; run took %s; load average "+
-		"of the 2 cores %s at the start, %s at the end)\n", opts.nodes, took.Round(time.Second), loadBefore, loadAverage())
+		"of the 2 cores %s at the start, %s at the end)\n", opts.nodes, took.Round(time.Second), loadBefore, bench.LoadAverage())
 	fmt.Fprintf(out, "%-8s  %-18s  %6s  %8s  %9s  %9s  %9s  %6s  %8s\n",
 		"mode", "objects", "count", "wall", "objects/s", "adm. p50", "adm. p99", "calls", "failures")
 	for _, r := range rows {
@@ -349,15 +326,6 @@ func report(out io.Writer, rows []row, opts options, took time.Duration, loadBef
 	fmt.Fprintln(out, "  first bucket is an interpolation from 0 (it says < 5ms, no more).")
 	fmt.Fprintln(out, "failures: the API server's webhook rejections (denials and errors) and fail-opens, or the policy's denials and")
 	fmt.Fprintln(out, "  CEL errors; FailedCreate events and pods never created; failed client creates.")
-}
-
-// loadAverage is the 1-minute load average, for the reader to judge the noise.
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Fields(string(data))[0]
 }
 
 // ms formats seconds as milliseconds; "—" for NaN.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,25 +49,6 @@ func scrapeURL(ctx context.Context, url string) (scrape, error) {
 		return nil, fmt.Errorf("scraping %s: status %d: %w", url, resp.StatusCode, err)
 	}
 	return parseText(string(body))
-}
-
-// metricsURL is the /metrics of the `mpcguard webhook` process pid, from its --metrics-addr argument
-// (test/cluster's StartWebhook picks the port and passes it as "--metrics-addr", "127.0.0.1:PORT").
-func metricsURL(pid int) (string, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return "", fmt.Errorf("reading the webhook's arguments: %w", err)
-	}
-	args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
-	for i, a := range args {
-		if addr, ok := strings.CutPrefix(a, "--metrics-addr="); ok {
-			return "http://" + addr + "/metrics", nil
-		}
-		if a == "--metrics-addr" && i+1 < len(args) {
-			return "http://" + args[i+1] + "/metrics", nil
-		}
-	}
-	return "", fmt.Errorf("the webhook (pid %d) was started without --metrics-addr", pid)
 }
 
 // parseText reads the text exposition format: comments are skipped, each other line is

@@ -348,32 +348,4 @@ func gauge(ctx context.Context, url, name string) (float64, error) {
 	return 0, fmt.Errorf("%s has no %s", url, name)
 }
 
-// metricsURL is the /metrics of the `mpcguard webhook` process pid, from its --metrics-addr argument
-// (test/cluster's StartWebhook picks the port and passes it as "--metrics-addr", "127.0.0.1:PORT").
-func metricsURL(pid int) (string, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return "", fmt.Errorf("reading the webhook's arguments: %w", err)
-	}
-	args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
-	for i, a := range args {
-		if addr, ok := strings.CutPrefix(a, "--metrics-addr="); ok {
-			return "http://" + addr + "/metrics", nil
-		}
-		if a == "--metrics-addr" && i+1 < len(args) {
-			return "http://" + args[i+1] + "/metrics", nil
-		}
-	}
-	return "", fmt.Errorf("the webhook (pid %d) was started without --metrics-addr", pid)
-}
-
-// loadAverage is the 1-minute load average, for the reader to judge the noise.
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Fields(string(data))[0]
-}
-
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -9,20 +9,16 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/mpcguard/mpcguard/test/bench"
 	"github.com/mpcguard/mpcguard/test/cluster"
 )
 
@@ -54,28 +50,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "inventory: want 1 <= --small < --pods")
 		os.Exit(2)
 	}
-	// client-go and controller-runtime log to stderr; an interrupted run's cancelled requests are no news.
-	klog.SetLogger(logr.Discard())
-	ctrllog.SetLogger(logr.Discard())
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, opts, os.Stdout); err != nil {
-		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
-			err = fmt.Errorf("%w (%w)", err, cause)
-		}
-		fmt.Fprintln(os.Stderr, "inventory:", err)
-		os.Exit(1)
-	}
-}
-
-func step(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "==> "+format+" [%s]\n", append(args, time.Now().Format("15:04:05"))...)
+	bench.RunProgram("inventory", func(ctx context.Context) error { return run(ctx, opts, os.Stdout) })
 }
 
 func run(ctx context.Context, opts options, out io.Writer) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
-	loadBefore := loadAverage()
+	loadBefore := bench.LoadAverage()
 	if err := cluster.CheckTools(cluster.BinDir(), "etcd", "kube-apiserver"); err != nil {
 		return err
 	}
@@ -84,20 +65,20 @@ func run(ctx context.Context, opts options, out io.Writer) (err error) {
 		return fmt.Errorf("creating a temporary directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	step("building mpcguard (MPCGUARD_BIN overrides)")
+	bench.Step("building mpcguard (MPCGUARD_BIN overrides)")
 	bin, err := cluster.MpcguardBin(ctx, dir)
 	if err != nil {
 		return err
 	}
 
-	step("starting etcd and kube-apiserver on 127.0.0.1")
+	bench.Step("starting etcd and kube-apiserver on 127.0.0.1")
 	start := time.Now()
 	env, err := startControlPlane()
 	if err != nil {
 		return err
 	}
 	defer func() {
-		step("stopping the control plane")
+		bench.Step("stopping the control plane")
 		if stopErr := env.Stop(); stopErr != nil {
 			err = errors.Join(err, fmt.Errorf("stopping the control plane: %w", stopErr))
 		}
@@ -105,7 +86,7 @@ func run(ctx context.Context, opts options, out io.Writer) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	step("control plane up in %s", time.Since(start).Round(100*time.Millisecond))
+	bench.Step("control plane up in %s", time.Since(start).Round(100*time.Millisecond))
 	cfg := *env.Config
 	cfg.QPS, cfg.Burst = -1, 0 // no client-side rate limit: the API server is what is measured
 	cs, err := kubernetes.NewForConfig(&cfg)
@@ -120,13 +101,13 @@ func run(ctx context.Context, opts options, out io.Writer) (err error) {
 		return err
 	}
 
-	step("creating %d Ready persistent party pods with %d workers", opts.small, opts.workers)
+	bench.Step("creating %d Ready persistent party pods with %d workers", opts.small, opts.workers)
 	smallCreate, err := createPods(ctx, cs, 0, opts.small, opts.workers)
 	if err != nil {
 		return err
 	}
 
-	step("starting mpcguard webhook with its inventory on namespace %s", namespace)
+	bench.Step("starting mpcguard webhook with its inventory on namespace %s", namespace)
 	hook, err := cluster.StartWebhook(ctx, cluster.WebhookOptions{Bin: bin, Kubeconfig: kubeconfig,
 		Args: []string{"--namespaces", namespace}, Dir: filepath.Join(dir, "webhook")})
 	if err != nil {
@@ -144,17 +125,14 @@ func run(ctx context.Context, opts options, out io.Writer) (err error) {
 	if _, err := lg.waitInventory(ctx, opts.small); err != nil {
 		return fmt.Errorf("%w; the end of the webhook's log:\n%s", err, hook.Logs(20))
 	}
-	metrics, err := metricsURL(hook.Pid())
-	if err != nil {
-		return err
-	}
+	metrics := hook.MetricsURL
 	memSmall, err := memory(ctx, hook.Pid(), metrics)
 	if err != nil {
 		return err
 	}
 	var results []result
 	for _, c := range opts.concurrency {
-		step("load: %d pods, concurrency %d, %s or %d requests", opts.small, c, opts.duration, opts.maxRequests)
+		bench.Step("load: %d pods, concurrency %d, %s or %d requests", opts.small, c, opts.duration, opts.maxRequests)
 		r, err := lg.run(ctx, c, opts.duration, opts.maxRequests)
 		if err != nil {
 			return err
@@ -163,7 +141,7 @@ func run(ctx context.Context, opts options, out io.Writer) (err error) {
 		results = append(results, r)
 	}
 
-	step("creating %d more Ready persistent party pods with %d workers", opts.large-opts.small, opts.workers)
+	bench.Step("creating %d more Ready persistent party pods with %d workers", opts.large-opts.small, opts.workers)
 	largeCreate, err := createPods(ctx, cs, opts.small, opts.large, opts.workers)
 	if err != nil {
 		return err
@@ -177,7 +155,7 @@ func run(ctx context.Context, opts options, out io.Writer) (err error) {
 		return err
 	}
 	for _, c := range opts.concurrency {
-		step("load: %d pods, concurrency %d, %s or %d requests", opts.large, c, opts.duration, opts.maxRequests)
+		bench.Step("load: %d pods, concurrency %d, %s or %d requests", opts.large, c, opts.duration, opts.maxRequests)
 		r, err := lg.run(ctx, c, opts.duration, opts.maxRequests)
 		if err != nil {
 			return err
@@ -201,7 +179,7 @@ func run(ctx context.Context, opts options, out io.Writer) (err error) {
 		fmt.Fprintf(out, "  %6d pods: VmRSS %s, VmHWM %s, Go heap in use %s, heap goal %s\n", m.pods,
 			mib(m.rss), mib(m.hwm), mib(m.heap), mib(m.gcGoal))
 	}
-	fmt.Fprintf(out, "\nload average (1 min) of this 2-core machine: %s at the start, %s at the end\n", loadBefore, loadAverage())
+	fmt.Fprintf(out, "\nload average (1 min) of this 2-core machine: %s at the start, %s at the end\n", loadBefore, bench.LoadAverage())
 	report(out, results, opts.small, opts.large, len(mix()))
 	return nil
 }
