@@ -303,17 +303,7 @@ func (s *Server) exited() bool {
 }
 
 // Logs is the last n lines of the server's log.
-func (s *Server) Logs(n int) string {
-	data, err := os.ReadFile(s.LogPath)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (s *Server) Logs(n int) string { return cluster.TailFile(s.LogPath, n) }
 
 // probe is a review every server allows: a ConfigMap, a kind the policies do not look at.
 var probe = sync.OnceValues(func() (Item, error) {

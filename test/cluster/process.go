@@ -68,8 +68,11 @@ func (p *process) signalGroup(sig syscall.Signal) {
 }
 
 // tail is the last n lines of the log.
-func (p *process) tail(n int) string {
-	data, err := os.ReadFile(p.logPath)
+func (p *process) tail(n int) string { return TailFile(p.logPath, n) }
+
+// TailFile is the last n lines of the file at path (a process's log), or why it cannot be read.
+func TailFile(path string, n int) string {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return "(no log: " + err.Error() + ")"
 	}
