@@ -112,8 +112,7 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	removeStaleDirs()
-	dir, err := os.MkdirTemp("", tempPrefix)
+	dir, err := OwnedTempDir(tempPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("creating the cluster directory: %w", err)
 	}
@@ -126,9 +125,6 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			c = nil
 		}
 	}()
-	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
-		return c, fmt.Errorf("writing the owner of %s: %w", dir, err)
-	}
 	if opts.StopOnInterrupt {
 		c.unregister = StopOnInterrupt(c)
 	}

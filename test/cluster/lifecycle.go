@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,10 +18,25 @@ const (
 	ownerFile  = "owner.pid"
 )
 
-// removeStaleDirs removes the directories of clusters whose owning process is gone (killed before it could
-// clean up: its children died with it through Pdeathsig, only the directory remained).
-func removeStaleDirs() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*"))
+// OwnedTempDir creates a temporary directory prefix+random that names this process as its owner. It first
+// removes the directories of that prefix left by owners that are gone (killed before they could clean up: their
+// children died with them through Pdeathsig, only the directory remained), and those without an owner that are
+// over an hour old. The caller removes the directory when it is done.
+func OwnedTempDir(prefix string) (string, error) {
+	removeStaleDirs(prefix)
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("writing the owner of %s: %w", dir, err)
+	}
+	return dir, nil
+}
+
+func removeStaleDirs(prefix string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), prefix+"*"))
 	for _, dir := range dirs {
 		data, err := os.ReadFile(filepath.Join(dir, ownerFile))
 		if err != nil {

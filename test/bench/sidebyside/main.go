@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mpcguard/mpcguard/test/bench"
+	"github.com/mpcguard/mpcguard/test/cluster"
 )
 
 // errFailed means the run completed but decisions differed or requests failed.
@@ -91,15 +91,13 @@ func parseInts(s string) ([]int, error) {
 func progress(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 
 func run(ctx context.Context, o options) (err error) {
-	removeStaleDirs()
-	dir, err := os.MkdirTemp("", tempPrefix)
+	// A run killed before it could clean up leaves its directory (its servers die with it, by Pdeathsig; the
+	// certificates and OPA's files stay): the next run removes it.
+	dir, err := cluster.OwnedTempDir("mpcguard-sidebyside-")
 	if err != nil {
 		return fmt.Errorf("creating a working directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
-		return fmt.Errorf("marking the working directory: %w", err)
-	}
 	srvs, err := bench.Start(ctx, bench.Options{Dir: dir, Servers: o.servers, MpcguardBin: o.mpcguardBin,
 		OPABin: o.opaBin, Progress: os.Stderr})
 	if err != nil {
@@ -235,27 +233,6 @@ func verify(ctx context.Context, srvs *bench.Servers, mix []bench.Item) (map[str
 		targets[s.Name] = bench.Target{Server: s, Want: want}
 	}
 	return targets, id, nil
-}
-
-const (
-	tempPrefix = "mpcguard-sidebyside-"
-	ownerFile  = "owner.pid"
-)
-
-// removeStaleDirs removes the working directories of runs that were killed before they could clean up (their
-// servers died with them, by Pdeathsig; their certificates and OPA's files stayed behind).
-func removeStaleDirs() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*"))
-	for _, dir := range dirs {
-		data, err := os.ReadFile(filepath.Join(dir, ownerFile))
-		if err != nil {
-			continue
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err == nil && pid > 0 && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
-			_ = os.RemoveAll(dir)
-		}
-	}
 }
 
 func verdictWord(allowed bool) string {
