@@ -23,20 +23,12 @@ var interned = internTable{m: make(map[string]*ast.Term, maxInterned)}
 // term returns the string term for b, without allocating when b has been seen.
 func (t *internTable) term(b []byte) *ast.Term {
 	t.mu.RLock()
-	x := t.m[string(b)]
+	x := t.m[string(b)] // no allocation: the compiler looks the bytes up as they are
 	t.mu.RUnlock()
 	if x != nil {
 		return x
 	}
-	s := string(b)
-	x = ast.StringTerm(s)
-	t.mu.Lock()
-	if len(t.m) >= maxInterned {
-		clear(t.m)
-	}
-	t.m[s] = x
-	t.mu.Unlock()
-	return x
+	return t.add(string(b))
 }
 
 // termOf is term for a string already in hand.
@@ -47,7 +39,12 @@ func (t *internTable) termOf(s string) *ast.Term {
 	if x != nil {
 		return x
 	}
-	x = ast.StringTerm(s)
+	return t.add(s)
+}
+
+// add makes s's term and keeps it, starting the table over when it is full.
+func (t *internTable) add(s string) *ast.Term {
+	x := ast.StringTerm(s)
 	t.mu.Lock()
 	if len(t.m) >= maxInterned {
 		clear(t.m)
