@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -224,20 +223,11 @@ func goInstall(ctx context.Context, pkg, name string) (string, error) {
 	return filepath.Join(dir, name), nil
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 func newServer(name, bin, dir, certDir string, pol Policy, cfg policy.Config) (*Server, error) {
 	ports := make([]int, 3)
 	for i := range ports {
 		var err error
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = cluster.FreePort(); err != nil {
 			return nil, err
 		}
 	}

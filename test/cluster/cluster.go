@@ -139,7 +139,7 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return c, err
 	}
 	for _, name := range []string{"etcd-client", "etcd-peer", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
-		if c.ports[name], err = freePort(); err != nil {
+		if c.ports[name], err = FreePort(); err != nil {
 			return c, err
 		}
 	}
@@ -378,8 +378,8 @@ func httpOK(ctx context.Context, client *http.Client, url, want string) bool {
 	return resp.StatusCode == http.StatusOK && strings.Contains(string(body), want)
 }
 
-// freePort asks the kernel for a free port on 127.0.0.1.
-func freePort() (int, error) {
+// FreePort asks the kernel for a free port on 127.0.0.1.
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port on 127.0.0.1: %w", err)

@@ -105,7 +105,7 @@ func StartWebhook(ctx context.Context, opts WebhookOptions) (w *Webhook, err err
 	w.CABundle = ca.CertPEM
 	ports := make([]int, 3)
 	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = FreePort(); err != nil {
 			return w, err
 		}
 	}

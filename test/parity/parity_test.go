@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/mpcguard/mpcguard/internal/certs"
+	"github.com/mpcguard/mpcguard/test/cluster"
 )
 
 // The same policy configuration for both sides: share storage named, one policy in warn mode.
@@ -75,14 +75,6 @@ func messages(rs ...[]result) []string {
 	return out
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // startWebhook runs `mpcguard webhook --inventory=false` on 127.0.0.1 and returns its /validate URL and a
 // client trusting its CA; the process gets SIGTERM at cleanup and must exit 0.
 func startWebhook(t *testing.T, bin string) (string, *http.Client) {
@@ -90,7 +82,7 @@ func startWebhook(t *testing.T, bin string) (string, *http.Client) {
 	dir := t.TempDir()
 	ca, err := certs.WriteLoopback(dir, time.Hour)
 	require.NoError(t, err)
-	port, health := freePort(t), freePort(t)
+	port, health := cluster.FreePortT(t), cluster.FreePortT(t)
 	args := append([]string{"webhook", "--inventory=false", "--host", "127.0.0.1", "--port", fmt.Sprint(port),
 		"--cert-dir", dir, "--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--metrics-addr", "0",
 		"--shutdown-delay", "0s"}, policyFlags...)

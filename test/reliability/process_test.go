@@ -54,14 +54,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // syncBuffer is a bytes.Buffer safe for the process's writes and the test's reads.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -147,9 +139,9 @@ func newWebhookAddrs(t *testing.T) webhookAddrs {
 	require.NoError(t, err)
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(ca.CertPEM))
-	port := freePort(t)
-	health := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	metrics := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	port := cluster.FreePortT(t)
+	health := "127.0.0.1:" + strconv.Itoa(cluster.FreePortT(t))
+	metrics := "127.0.0.1:" + strconv.Itoa(cluster.FreePortT(t))
 	return webhookAddrs{
 		port: port, certDir: dir, rootCAs: pool,
 		healthAddr: health, metricsAddr: metrics,

@@ -186,7 +186,7 @@ func run(ctx context.Context, opts options, out io.Writer) (err error) {
 
 // startControlPlane is etcd and kube-apiserver (envtest), everything on 127.0.0.1.
 func startControlPlane() (*envtest.Environment, error) {
-	port, err := freePort()
+	port, err := cluster.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -218,13 +218,4 @@ func setUp(ctx context.Context, cs kubernetes.Interface) error {
 		return fmt.Errorf("creating node %s: %w", nodeName, err)
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port on 127.0.0.1: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
