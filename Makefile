@@ -110,7 +110,7 @@ bench: bench-go bench-side bench-inventory bench-burst ## All benchmarks (~4 min
 
 .PHONY: bench-go
 bench-go: ## Evaluator, handler and inventory benchmarks in Go's format (compare runs with benchstat)
-	go test -run '^$$' -bench . -benchmem ./internal/policy/ ./webhook/
+	go test -run '^$$' -bench . -benchmem ./policies/engine/ ./webhook/
 
 .PHONY: bench-side
 bench-side: tools build ## mpcguard vs OPA's server (+ AdmissionReview wrapper) vs a no-op webhook, concurrency 1/16/64

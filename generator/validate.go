@@ -13,14 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-)
 
-// PolicyIDs are the ids of mpcguard's policies (design.md), the keys webhook.enforcement accepts.
-var PolicyIDs = []string{
-	"party-role-required", "party-role-valid", "party-role-immutable", "workload-party-role",
-	"session-composition-nonempty", "session-delegate-only-threshold", "session-composition-sum",
-	"session-threshold-range", "session-persistent-available", "delegate-no-share-storage",
-}
+	"github.com/mpcguard/mpcguard/policies/vocab"
+)
 
 // Labels the charts set themselves, which the party selector must not use.
 var reservedLabels = []string{"app.kubernetes.io/name", "app.kubernetes.io/instance", "mpc.mpcguard.io/pool"}
@@ -410,8 +405,8 @@ func validateWebhook(w *WebhookSpec, p *field.Path) (field.ErrorList, []Warning)
 	}
 	for _, id := range sortedKeys(w.Enforcement) {
 		kp := p.Child("enforcement").Key(id)
-		if !slices.Contains(PolicyIDs, id) {
-			errs = append(errs, field.NotSupported(kp, id, PolicyIDs))
+		if !vocab.Known(id) {
+			errs = append(errs, field.NotSupported(kp, id, vocab.PolicyIDs()))
 		}
 		if a := w.Enforcement[id]; !slices.Contains([]string{"deny", "warn", "off"}, a) {
 			errs = append(errs, field.NotSupported(kp, a, []string{"deny", "warn", "off"}))

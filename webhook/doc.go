@@ -1,7 +1,7 @@
 // Package webhook serves mpcguard's policies to the Kubernetes API server as a validating admission webhook.
 //
 // One path, /validate, takes AdmissionReviews (admission.k8s.io/v1 and v1beta1) for every kind. The handler
-// only orchestrates: it decodes the review, hands the request to the shared policy engine (internal/policy,
+// only orchestrates: it decodes the review, hands the request to the shared policy engine (policies/engine,
 // the only code that knows the policy input) with the party-pod inventory, and turns the decision into a
 // response — all violated deny-mode policies joined into one denial, warn-mode ones and skipped checks as
 // warnings. Input it cannot read is answered with HTTP 400 and a message; an evaluation failure or blown

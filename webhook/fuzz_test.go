@@ -10,7 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 	"github.com/mpcguard/mpcguard/webhook"
 )
 
@@ -26,7 +26,7 @@ func FuzzHandler(f *testing.F) {
 	f.Add([]byte(`[[[[[[[[[[`))
 	f.Add([]byte{})
 
-	eng, err := policy.New(f.Context(), policy.DefaultConfig(), nil)
+	eng, err := engine.New(f.Context(), engine.DefaultConfig(), nil)
 	if err != nil {
 		f.Fatal(err)
 	}

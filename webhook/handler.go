@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 // MaxBodyBytes bounds an AdmissionReview: an object and its old version, each at most the API server's
@@ -32,8 +32,8 @@ var errBadRequest = errors.New("bad admission review")
 // Handler answers AdmissionReviews at /validate. It never returns an error: bad input becomes HTTP 400, an
 // engine failure HTTP 500, a violation a denial.
 type Handler struct {
-	Engine    *policy.Engine
-	Inventory policy.Inventory // nil: no inventory; session-persistent-available is skipped with a warning
+	Engine    *engine.Engine
+	Inventory engine.Inventory // nil: no inventory; session-persistent-available is skipped with a warning
 	Metrics   *Metrics
 	Log       logr.Logger
 }
@@ -64,8 +64,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := requestContext(r)
 	defer cancel()
 
-	preq := policy.Request{
-		Operation: policy.Operation(req.Operation),
+	preq := engine.Request{
+		Operation: engine.Operation(req.Operation),
 		Kind:      schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
 		Namespace: req.Namespace,
 		Name:      req.Name,
@@ -73,7 +73,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Object:    req.Object.Raw,
 		OldObject: req.OldObject.Raw,
 	}
-	if !policy.Reviewed(preq.Kind) {
+	if !engine.Reviewed(preq.Kind) {
 		// Unknown kinds are allowed untouched: the webhook configuration decides what is sent here.
 		h.Metrics.Requests.WithLabelValues(preq.Kind.Kind, "allowed").Inc()
 		h.write(w, rv, http.StatusOK, allowed(req.UID, nil))
@@ -83,7 +83,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d, err := h.Engine.Review(ctx, preq, h.Inventory)
 	h.Metrics.Latency.Observe(time.Since(start).Seconds())
 	switch {
-	case errors.Is(err, policy.ErrDecode), errors.Is(err, policy.ErrNoObject):
+	case errors.Is(err, engine.ErrDecode), errors.Is(err, engine.ErrNoObject):
 		h.fail(w, rv, preq.Kind.Kind, http.StatusBadRequest, err.Error())
 		return
 	case err != nil:
@@ -166,10 +166,10 @@ func requestContext(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithCancel(r.Context())
 }
 
-func (h *Handler) count(d policy.Decision) {
+func (h *Handler) count(d engine.Decision) {
 	for _, part := range []struct {
 		result string
-		list   []policy.Result
+		list   []engine.Result
 	}{{"deny", d.Deny}, {"warn", d.Warn}, {"skipped", d.Skipped}} {
 		for _, r := range part.list {
 			h.Metrics.Decisions.WithLabelValues(r.Policy, part.result).Inc()

@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 	"github.com/mpcguard/mpcguard/webhook"
 )
 
@@ -63,9 +63,9 @@ func (d *discard) WriteHeader(code int)        { d.code = code }
 
 func benchHandler(b *testing.B, body []byte, wantAllowed bool) {
 	b.Helper()
-	cfg := policy.DefaultConfig()
-	cfg.ShareStorage = policy.ShareStorage{SecretNames: []string{"mpc-db"}, ClaimPrefixes: []string{"share-data-mpc-party-"}}
-	eng, err := policy.New(b.Context(), cfg, nil)
+	cfg := engine.DefaultConfig()
+	cfg.ShareStorage = engine.ShareStorage{SecretNames: []string{"mpc-db"}, ClaimPrefixes: []string{"share-data-mpc-party-"}}
+	eng, err := engine.New(b.Context(), cfg, nil)
 	require.NoError(b, err)
 	h := &webhook.Handler{Engine: eng, Metrics: webhook.NewMetrics(), Log: logr.Discard()}
 

@@ -10,7 +10,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
 var (
@@ -42,8 +43,8 @@ func session(name string, t, n int, composition map[string]any) map[string]any {
 }
 
 func TestHandlerDecisions(t *testing.T) {
-	cfg := policy.DefaultConfig()
-	cfg.Enforcement[policy.SessionCompositionSum] = policy.Warn
+	cfg := engine.DefaultConfig()
+	cfg.Enforcement[vocab.SessionCompositionSum] = vocab.Warn
 	ts := startServer(t, cfg)
 
 	cases := map[string]struct {
@@ -176,7 +177,7 @@ func hasPrefix(list []string, prefix string) bool {
 }
 
 func TestHandlerRejectsMalformedInputWithAMessage(t *testing.T) {
-	ts := startServer(t, policy.DefaultConfig())
+	ts := startServer(t, engine.DefaultConfig())
 	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
 	badPod := reviewOf(t, v1, admissionv1.Create, podKind, "mpc-system", "bad", `{"metadata":{"labels":"not-a-map"}}`, nil, false)
 	cases := map[string]struct {
@@ -222,7 +223,7 @@ func TestHandlerRejectsMalformedInputWithAMessage(t *testing.T) {
 }
 
 func TestHandlerAnswersABlownDeadlineAsAnErrorNeverAnAllow(t *testing.T) {
-	ts := startServer(t, policy.DefaultConfig())
+	ts := startServer(t, engine.DefaultConfig())
 	body := reviewOf(t, v1, admissionv1.Create, podKind, "mpc-system", "p-ok", partyPod("p-ok", map[string]string{"party-role": "persistent"}), nil, false)
 	r := ts.post(t, body, "application/json", "?timeout=1ns")
 	assert.Equal(t, http.StatusInternalServerError, r.status, "a 5xx lets the API server's failurePolicy decide")
@@ -234,8 +235,8 @@ func TestHandlerAnswersABlownDeadlineAsAnErrorNeverAnAllow(t *testing.T) {
 }
 
 func TestMetricsCountDecisionsByPolicyAndResult(t *testing.T) {
-	cfg := policy.DefaultConfig()
-	cfg.Enforcement[policy.SessionCompositionSum] = policy.Warn
+	cfg := engine.DefaultConfig()
+	cfg.Enforcement[vocab.SessionCompositionSum] = vocab.Warn
 	ts := startServer(t, cfg)
 	for _, name := range []string{"a", "b"} {
 		r := ts.post(t, reviewOf(t, v1, admissionv1.Create, podKind, "mpc-system", name, partyPod(name, nil), nil, false), "application/json", "")

@@ -13,7 +13,7 @@ import (
 	admissionv1beta1 "k8s.io/api/admission/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 // Hostile and odd input that handler_test.go does not cover: objects without metadata, kinds the policies do
@@ -76,7 +76,7 @@ func (ts *testServer) requireOutcome(t *testing.T, body []byte, want outcome) re
 }
 
 func TestHandlerJudgesObjectsWithoutMetadata(t *testing.T) {
-	ts := startServer(t, policy.DefaultConfig())
+	ts := startServer(t, engine.DefaultConfig())
 	role := map[string]string{"party-role": "persistent"}
 	partyTemplate := map[string]any{"app.kubernetes.io/component": "mpc-party"}
 	cases := map[string]struct {
@@ -155,7 +155,7 @@ func TestHandlerJudgesObjectsWithoutMetadata(t *testing.T) {
 }
 
 func TestHandlerAllowsKindsItDoesNotReviewUntouched(t *testing.T) {
-	ts := startServer(t, policy.DefaultConfig())
+	ts := startServer(t, engine.DefaultConfig())
 	partyLabels := map[string]any{"app.kubernetes.io/component": "mpc-party"}
 	cases := map[string]struct {
 		kind metav1.GroupVersionKind
@@ -201,7 +201,7 @@ func TestHandlerAllowsKindsItDoesNotReviewUntouched(t *testing.T) {
 }
 
 func TestHandlerRoundTripsAV1beta1SessionReview(t *testing.T) {
-	ts := startServer(t, policy.DefaultConfig())
+	ts := startServer(t, engine.DefaultConfig())
 	cases := map[string]struct {
 		obj     any
 		status  int
@@ -255,7 +255,7 @@ func TestHandlerRoundTripsAV1beta1SessionReview(t *testing.T) {
 }
 
 func TestHandlerSurvivesDeepNestingInsideTheObject(t *testing.T) {
-	ts := startServer(t, policy.DefaultConfig())
+	ts := startServer(t, engine.DefaultConfig())
 	role := map[string]string{"party-role": "persistent"}
 	podWith := func(field string, depth int) map[string]any {
 		p := partyPod("p-deep", role)

@@ -15,7 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
 // Inventory knows how many Ready persistent party pods each namespace has. It is fed by a controller-runtime
@@ -30,14 +31,14 @@ type Inventory struct {
 	ready map[string]map[types.UID]struct{} // namespace -> Ready persistent party pods
 }
 
-var _ policy.Inventory = (*Inventory)(nil)
+var _ engine.Inventory = (*Inventory)(nil)
 
 // NewInventory returns an empty, unsynced inventory for the configured role label.
-func NewInventory(cfg policy.Config) *Inventory {
+func NewInventory(cfg engine.Config) *Inventory {
 	return &Inventory{roleKey: cfg.RoleLabelKey, ready: map[string]map[types.UID]struct{}{}}
 }
 
-// PersistentReady implements policy.Inventory; ok is false until the cache has synced.
+// PersistentReady implements engine.Inventory; ok is false until the cache has synced.
 func (i *Inventory) PersistentReady(namespace string) (int, bool) {
 	if !i.synced.Load() {
 		return 0, false
@@ -52,7 +53,7 @@ func (i *Inventory) Synced() bool { return i.synced.Load() }
 
 // Start builds the cache, registers the index, starts it and returns once it has synced (or ctx ends).
 // The cache runs until ctx is done.
-func (i *Inventory) Start(ctx context.Context, cfg *rest.Config, pc policy.Config, namespaces []string) error {
+func (i *Inventory) Start(ctx context.Context, cfg *rest.Config, pc engine.Config, namespaces []string) error {
 	opts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Pod{}: {Label: labels.SelectorFromSet(pc.PartySelector), Transform: trimPod(pc.RoleLabelKey)},
@@ -120,7 +121,7 @@ func (i *Inventory) observe(obj any) {
 	if !ok {
 		return
 	}
-	counted := pod.Labels[i.roleKey] == policy.RolePersistent && pod.DeletionTimestamp == nil && podReady(pod)
+	counted := pod.Labels[i.roleKey] == vocab.RolePersistent && pod.DeletionTimestamp == nil && podReady(pod)
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if counted {

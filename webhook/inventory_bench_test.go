@@ -15,7 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
 // The inventory benchmarks compare a namespace of 10 Ready persistent party pods with one of 10,000: a
@@ -31,11 +32,11 @@ var inventorySizes = []int{10, 10000}
 // synced. The session's namespace holds them all: a scan would cost 3*pods, the index one lookup.
 func benchInventory(b *testing.B, pods int) *Inventory {
 	b.Helper()
-	inv := NewInventory(policy.DefaultConfig())
+	inv := NewInventory(engine.DefaultConfig())
 	for i := range pods {
-		inv.observe(testPod(benchNamespace, fmt.Sprintf("persistent-%d", i), policy.RolePersistent, true))
-		inv.observe(testPod(benchNamespace, fmt.Sprintf("starting-%d", i), policy.RolePersistent, false))
-		inv.observe(testPod(benchNamespace, fmt.Sprintf("delegate-%d", i), policy.RoleDelegate, true))
+		inv.observe(testPod(benchNamespace, fmt.Sprintf("persistent-%d", i), vocab.RolePersistent, true))
+		inv.observe(testPod(benchNamespace, fmt.Sprintf("starting-%d", i), vocab.RolePersistent, false))
+		inv.observe(testPod(benchNamespace, fmt.Sprintf("delegate-%d", i), vocab.RoleDelegate, true))
 	}
 	inv.synced.Store(true)
 	if n, ok := inv.PersistentReady(benchNamespace); !ok || n != pods {
@@ -64,7 +65,7 @@ func BenchmarkInventoryPersistentReady(b *testing.B) {
 // BenchmarkInventorySessionReview is the whole review of an MPCSession by the handler: decoding the
 // AdmissionReview, the inventory lookup, the policies and the encoded answer.
 func BenchmarkInventorySessionReview(b *testing.B) {
-	eng, err := policy.New(b.Context(), policy.DefaultConfig(), nil)
+	eng, err := engine.New(b.Context(), engine.DefaultConfig(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

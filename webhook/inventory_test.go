@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 func testPod(ns, name, role string, ready bool) *corev1.Pod {
@@ -25,7 +25,7 @@ func testPod(ns, name, role string, ready bool) *corev1.Pod {
 }
 
 func TestInventoryCountsReadyPersistentPodsPerNamespace(t *testing.T) {
-	inv := NewInventory(policy.DefaultConfig())
+	inv := NewInventory(engine.DefaultConfig())
 	_, ok := inv.PersistentReady("a")
 	assert.False(t, ok, "an unsynced inventory says it does not know")
 	inv.synced.Store(true)
@@ -83,7 +83,7 @@ func TestTrimPodKeepsOnlyTheRoleLabelAndTheReadyConditionAndCountsTheSame(t *tes
 	assert.Empty(t, trimmed.Spec.Containers)
 	assert.Equal(t, pod.UID, trimmed.UID)
 
-	full, small := NewInventory(policy.DefaultConfig()), NewInventory(policy.DefaultConfig())
+	full, small := NewInventory(engine.DefaultConfig()), NewInventory(engine.DefaultConfig())
 	full.synced.Store(true)
 	small.synced.Store(true)
 	full.observe(pod)

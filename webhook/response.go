@@ -8,7 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 // allowed is an allow, with warnings if any.
@@ -18,7 +18,7 @@ func allowed(uid types.UID, warnings []string) *admissionv1.AdmissionResponse {
 }
 
 // denied joins every denial into one message, one policy per line, each naming its policy id.
-func denied(uid types.UID, deny []policy.Result, warnings []string) *admissionv1.AdmissionResponse {
+func denied(uid types.UID, deny []engine.Result, warnings []string) *admissionv1.AdmissionResponse {
 	msgs := make([]string, len(deny))
 	for i, r := range deny {
 		msgs[i] = r.Message
@@ -40,7 +40,7 @@ func errored(uid types.UID, code int32, msg string) *admissionv1.AdmissionRespon
 }
 
 // warnings are the warn-mode violations and the skipped checks, for the AdmissionResponse.
-func warnings(d policy.Decision) []string {
+func warnings(d engine.Decision) []string {
 	if len(d.Warn)+len(d.Skipped) == 0 {
 		return nil
 	}

@@ -22,7 +22,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/mpcguard/mpcguard/internal/certs"
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 // Rotation under load: the bounds of one run.
@@ -60,7 +60,7 @@ func TestCertificateRotationUnderLoadFailsNoHandshakeAndServesTheNewCertificateW
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			ts := startServer(t, policy.DefaultConfig())
+			ts := startServer(t, engine.DefaultConfig())
 			issue := func() (certs.Pair, string) {
 				pair, err := ts.ca.Issue(time.Hour, "127.0.0.1") // a new leaf (new key, new serial) from the same CA
 				require.NoError(t, err)

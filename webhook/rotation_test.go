@@ -11,11 +11,11 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/mpcguard/mpcguard/internal/certs"
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 func TestServesARotatedCertificateWithoutARestart(t *testing.T) {
-	ts := startServer(t, policy.DefaultConfig())
+	ts := startServer(t, engine.DefaultConfig())
 	body := reviewOf(t, v1, admissionv1.Create, podKind, "mpc-system", "p", partyPod("p", nil), nil, false)
 	require.Equal(t, http.StatusOK, ts.post(t, body, "application/json", "").status)
 

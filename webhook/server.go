@@ -20,8 +20,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
 	"github.com/mpcguard/mpcguard/policies"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 // Path is where the API server sends AdmissionReviews of every kind.
@@ -40,7 +40,7 @@ type Options struct {
 	// MetricsAddr serves /metrics (plain HTTP).
 	MetricsAddr string
 	// Policy is the policy configuration.
-	Policy policy.Config
+	Policy engine.Config
 	// Modules replace the embedded policies (--policy-dir); nil means the embedded set.
 	Modules []policies.Module
 	// Inventory turns the party pod cache on; it needs RESTConfig.
@@ -58,7 +58,7 @@ type Options struct {
 // Server is a running webhook.
 type Server struct {
 	opts     Options
-	engine   *policy.Engine
+	engine   *engine.Engine
 	inv      *Inventory
 	metrics  *Metrics
 	mux      *http.ServeMux
@@ -73,7 +73,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Inventory && opts.RESTConfig == nil {
 		return nil, errors.New("webhook: the inventory needs a cluster connection (or run with --inventory=false)")
 	}
-	eng, err := policy.New(ctx, opts.Policy, opts.Modules)
+	eng, err := engine.New(ctx, opts.Policy, opts.Modules)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}

@@ -22,7 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/mpcguard/mpcguard/internal/certs"
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 	"github.com/mpcguard/mpcguard/webhook"
 )
 
@@ -44,7 +44,7 @@ func freePort(t *testing.T) int {
 }
 
 // startServer runs webhook.Server without a cluster (no inventory) and waits until /readyz says ok.
-func startServer(t *testing.T, cfg policy.Config) *testServer {
+func startServer(t *testing.T, cfg engine.Config) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	ca, err := certs.WriteLoopback(dir, time.Hour)

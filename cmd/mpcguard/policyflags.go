@@ -6,8 +6,9 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
 	"github.com/mpcguard/mpcguard/policies"
+	"github.com/mpcguard/mpcguard/policies/engine"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
 // policyFlags are the policy configuration flags shared by validate and webhook, so both see the same
@@ -22,8 +23,8 @@ type policyFlags struct {
 }
 
 func (f *policyFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.roleLabelKey, "role-label-key", policy.DefaultRoleLabelKey, "label key that carries a party's role")
-	fs.StringVar(&f.partySelector, "party-selector", policy.DefaultPartySelector,
+	fs.StringVar(&f.roleLabelKey, "role-label-key", vocab.DefaultRoleLabelKey, "label key that carries a party's role")
+	fs.StringVar(&f.partySelector, "party-selector", vocab.DefaultPartySelector,
 		"labels (k=v,k2=v2) that make a pod a party pod; the coordinator's MPC_PARTY_LABEL_SELECTOR")
 	fs.StringVar(&f.enforcement, "enforcement", "",
 		"per-policy actions, policy-id=deny|warn|off, comma-separated (default: every policy denies)")
@@ -47,15 +48,15 @@ func (f *policyFlags) modules() ([]policies.Module, error) {
 	return mods, nil
 }
 
-func (f *policyFlags) config() (policy.Config, error) {
-	cfg := policy.DefaultConfig()
+func (f *policyFlags) config() (engine.Config, error) {
+	cfg := engine.DefaultConfig()
 	cfg.RoleLabelKey = strings.TrimSpace(f.roleLabelKey)
-	sel, err := policy.ParseSelector(f.partySelector)
+	sel, err := engine.ParseSelector(f.partySelector)
 	if err != nil {
 		return cfg, fmt.Errorf("--party-selector: %w", err)
 	}
 	cfg.PartySelector = sel
-	if cfg.Enforcement, err = policy.ParseEnforcement(f.enforcement, cfg.Enforcement); err != nil {
+	if cfg.Enforcement, err = engine.ParseEnforcement(f.enforcement, cfg.Enforcement); err != nil {
 		return cfg, fmt.Errorf("--enforcement: %w", err)
 	}
 	cfg.ShareStorage.SecretNames = nonEmpty(f.shareSecrets)

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
 	"github.com/mpcguard/mpcguard/internal/validate"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 func newValidateCmd() *cobra.Command {
@@ -46,7 +46,7 @@ Warnings and checks skipped for want of a cluster inventory go to stderr. Exit s
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("validate: %w", err)}
 			}
-			eng, err := policy.New(cmd.Context(), cfg, mods)
+			eng, err := engine.New(cmd.Context(), cfg, mods)
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("validate: %w", err)}
 			}
@@ -77,7 +77,7 @@ Warnings and checks skipped for want of a cluster inventory go to stderr. Exit s
 
 // line is "<policy-id> <Kind> <namespace>/<name>: <message>", the message without its own
 // "[policy-id] Kind namespace/name: " prefix so the object is named once.
-func line(o validate.Object, r policy.Result) string {
+func line(o validate.Object, r engine.Result) string {
 	head := fmt.Sprintf("%s %s/%s: ", o.Kind, o.Namespace, o.Name)
 	msg := strings.TrimPrefix(r.Message, "["+r.Policy+"] "+head)
 	return r.Policy + " " + head + msg

@@ -3,8 +3,8 @@ package validate_test
 import (
 	"testing"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
 	"github.com/mpcguard/mpcguard/internal/validate"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 // FuzzValidate feeds arbitrary manifests to the offline validator: it must never panic or hang, and every
@@ -18,7 +18,7 @@ func FuzzValidate(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: [\n"))
 	f.Add([]byte("? [a, b]\n: c\n"))
 
-	eng, err := policy.New(f.Context(), policy.DefaultConfig(), nil)
+	eng, err := engine.New(f.Context(), engine.DefaultConfig(), nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 // Object is the outcome for one object of the input.
@@ -27,7 +27,7 @@ type Object struct {
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
-	policy.Decision
+	engine.Decision
 }
 
 // InputError is a document that could not be read; it names its file, document and line.
@@ -67,7 +67,7 @@ func (r Report) Denied() int {
 
 // Validator evaluates manifests with one engine.
 type Validator struct {
-	Engine *policy.Engine
+	Engine *engine.Engine
 	// Namespace is given to objects that have none (as kubectl's default namespace would).
 	Namespace string
 }
@@ -292,15 +292,15 @@ func (v Validator) object(ctx context.Context, raw json.RawMessage) (Object, err
 	if ns == "" {
 		ns = v.Namespace
 	}
-	req := policy.Request{
-		Operation: policy.Create,
+	req := engine.Request{
+		Operation: engine.Create,
 		Kind:      gv.WithKind(h.Kind),
 		Namespace: ns,
 		Object:    raw,
 	}
 	d, err := v.Engine.Review(ctx, req, nil)
 	if err != nil {
-		if errors.Is(err, policy.ErrDecode) {
+		if errors.Is(err, engine.ErrDecode) {
 			return Object{}, err
 		}
 		return Object{}, fmt.Errorf("evaluating %s %s/%s: %w", h.Kind, ns, h.Metadata.Name, err)

@@ -11,17 +11,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
 	"github.com/mpcguard/mpcguard/internal/validate"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
-var engine = sync.OnceValues(func() (*policy.Engine, error) {
-	return policy.New(context.Background(), policy.DefaultConfig(), nil)
+var sharedEngine = sync.OnceValues(func() (*engine.Engine, error) {
+	return engine.New(context.Background(), engine.DefaultConfig(), nil)
 })
 
 func validator(t *testing.T, namespace string) validate.Validator {
 	t.Helper()
-	eng, err := engine()
+	eng, err := sharedEngine()
 	require.NoError(t, err)
 	return validate.Validator{Engine: eng, Namespace: namespace}
 }
@@ -363,7 +363,7 @@ metadata: {name: s}
 spec: {type: sign, threshold: {t: two, "n": 3}}
 `))
 	require.Len(t, rep.Errors, 1)
-	assert.ErrorIs(t, rep.Errors[0], policy.ErrDecode)
+	assert.ErrorIs(t, rep.Errors[0], engine.ErrDecode)
 	assert.Empty(t, rep.Objects)
 }
 

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
-// Policy is the policy configuration mpcguard and OPA both get. The zero value is policy.DefaultConfig(),
+// Policy is the policy configuration mpcguard and OPA both get. The zero value is engine.DefaultConfig(),
 // what `mpcguard webhook` runs with no policy flags: every policy denies, no share storage named.
 type Policy struct {
 	// ShareSecretNames and ShareClaimPrefixes are --share-secret-names and --share-claim-prefixes.
@@ -18,13 +18,13 @@ type Policy struct {
 }
 
 // Config is the configuration `mpcguard webhook` builds from the flags of [Policy.Args].
-func (p Policy) Config() (policy.Config, error) {
-	cfg := policy.DefaultConfig()
+func (p Policy) Config() (engine.Config, error) {
+	cfg := engine.DefaultConfig()
 	var err error
-	if cfg.Enforcement, err = policy.ParseEnforcement(p.Enforcement, cfg.Enforcement); err != nil {
+	if cfg.Enforcement, err = engine.ParseEnforcement(p.Enforcement, cfg.Enforcement); err != nil {
 		return cfg, fmt.Errorf("bench: enforcement: %w", err)
 	}
-	cfg.ShareStorage = policy.ShareStorage{SecretNames: nonEmpty(p.ShareSecretNames),
+	cfg.ShareStorage = engine.ShareStorage{SecretNames: nonEmpty(p.ShareSecretNames),
 		ClaimPrefixes: nonEmpty(p.ShareClaimPrefixes)}
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return cfg, fmt.Errorf("bench: %w", errs.ToAggregate())

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/mpcguard/mpcguard/internal/certs"
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 	"github.com/mpcguard/mpcguard/test/bench/opa"
 	"github.com/mpcguard/mpcguard/test/cluster"
 )
@@ -223,7 +223,7 @@ func goInstall(ctx context.Context, pkg, name string) (string, error) {
 	return filepath.Join(dir, name), nil
 }
 
-func newServer(name, bin, dir, certDir string, pol Policy, cfg policy.Config) (*Server, error) {
+func newServer(name, bin, dir, certDir string, pol Policy, cfg engine.Config) (*Server, error) {
 	ports := make([]int, 3)
 	for i := range ports {
 		var err error

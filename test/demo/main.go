@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/mpcguard/mpcguard/internal/api/v1alpha1"
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 	"github.com/mpcguard/mpcguard/test/cluster"
 	"github.com/mpcguard/mpcguard/test/demo/scenario"
 )
@@ -101,7 +101,7 @@ func showPlacement(ctx context.Context, out io.Writer, env *scenario.Env) error 
 	persistent := 0
 	for _, p := range parties {
 		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\t%s\n", p.Pod, p.Role, p.Node, p.Zone, yesNo(p.Ready))
-		if p.Role == policy.RolePersistent {
+		if p.Role == vocab.RolePersistent {
 			persistent++
 			nodes[p.Node], zones[p.Zone] = true, true
 		}
@@ -157,19 +157,19 @@ func showUnlabelledParty(ctx context.Context, out io.Writer, env *scenario.Env) 
 	pod := env.UnlabelledParty("party-without-role")
 	fmt.Fprintf(out, "   create Pod %s/%s labelled %s=%s, no %s label\n",
 		pod.Namespace, pod.Name, scenario.ComponentLabel, scenario.PartyComponent, scenario.RoleLabel)
-	return expectRejected(out, env.Client.Create(ctx, pod), policy.PartyRoleRequired)
+	return expectRejected(out, env.Client.Create(ctx, pod), vocab.PartyRoleRequired)
 }
 
 func showEmptyComposition(ctx context.Context, out io.Writer, env *scenario.Env) error {
 	s := env.Session("sign-empty", 2, 3, &v1alpha1.Composition{})
 	fmt.Fprintf(out, "   create MPCSession %s/%s, threshold 2-of-3, composition {}\n", s.Namespace, s.Name)
-	return expectRejected(out, env.Client.Create(ctx, s), policy.SessionCompositionNonempty)
+	return expectRejected(out, env.Client.Create(ctx, s), vocab.SessionCompositionNonempty)
 }
 
 func showDelegateOnly(ctx context.Context, out io.Writer, env *scenario.Env) error {
 	s := env.Session("sign-41", 2, 3, &v1alpha1.Composition{Persistent: 1, Delegate: 2})
 	fmt.Fprintf(out, "   create MPCSession %s/%s, threshold 2-of-3, composition {persistent: 1, delegate: 2}\n", s.Namespace, s.Name)
-	return expectRejected(out, env.Client.Create(ctx, s), policy.SessionDelegateOnlyThreshold)
+	return expectRejected(out, env.Client.Create(ctx, s), vocab.SessionDelegateOnlyThreshold)
 }
 
 func showValidSession(ctx context.Context, out io.Writer, env *scenario.Env) error {

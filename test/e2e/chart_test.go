@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mpcguard/mpcguard/internal/api/v1alpha1"
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 	"github.com/mpcguard/mpcguard/test/demo/scenario"
 )
 
@@ -37,7 +37,7 @@ func TestScalingThePersistentPoolFrom3To5LabelsAndSpreadsTheNewParties(t *testin
 		defer cancel()
 		assert.NoError(t, scale(ctx, 3))
 		assert.Eventually(t, func() bool {
-			parties, err := env.Parties(ctx, policy.RolePersistent)
+			parties, err := env.Parties(ctx, vocab.RolePersistent)
 			return err == nil && len(parties) == 3
 		}, time.Minute, 250*time.Millisecond, "scaled back to 3 persistent parties")
 	})
@@ -49,7 +49,7 @@ func TestScalingThePersistentPoolFrom3To5LabelsAndSpreadsTheNewParties(t *testin
 		assert.Equal(ct, int32(5), sts.Status.ReadyReplicas)
 	}, time.Minute, 250*time.Millisecond, "5 persistent parties Ready")
 
-	parties, err := env.Parties(ctx, policy.RolePersistent)
+	parties, err := env.Parties(ctx, vocab.RolePersistent)
 	require.NoError(t, err)
 	require.Len(t, parties, 5, "every new pod carries the persistent role and the party selector's label")
 	nodes, zones := map[string]bool{}, map[string]int{}
@@ -130,13 +130,13 @@ func TestHelmUpgradeAndUninstallWorkAndUninstallLeavesNothingThatBlocksAReinstal
 		s.Namespace = ns
 		return s
 	}
-	requireDenied(t, env.Client.Create(ctx, largeSession("before-upgrade")), policy.SessionPersistentAvailable)
+	requireDenied(t, env.Client.Create(ctx, largeSession("before-upgrade")), vocab.SessionPersistentAvailable)
 
 	t.Run("helm upgrade applies new values to the workloads and to the webhook", func(t *testing.T) {
 		oldURL := rel.Webhook.URL
 		got, err := rel.Upgrade(ctx, map[string]any{
 			"coordinator": map[string]any{"replicas": 2},
-			"mpcguard":    map[string]any{"webhook": map[string]any{"enforcement": map[string]any{policy.SessionPersistentAvailable: "warn"}}},
+			"mpcguard":    map[string]any{"webhook": map[string]any{"enforcement": map[string]any{vocab.SessionPersistentAvailable: "warn"}}},
 		})
 		require.NoError(t, err)
 		assert.Equal(t, 2, got.Version)
@@ -172,11 +172,11 @@ func TestHelmUpgradeAndUninstallWorkAndUninstallLeavesNothingThatBlocksAReinstal
 		again, err := env.Deploy(ctx, scenario.ReleaseOptions{Chart: env.Release.Chart, Name: ns, Namespace: ns})
 		require.NoError(t, err, "reinstalling the release")
 		rel = again
-		parties, err := rel.Parties(ctx, policy.RolePersistent)
+		parties, err := rel.Parties(ctx, vocab.RolePersistent)
 		require.NoError(t, err)
 		assert.Len(t, parties, 3)
 		pod = env.UnlabelledParty("after-reinstall")
 		pod.Namespace = ns
-		requireDenied(t, env.Client.Create(ctx, pod), policy.PartyRoleRequired)
+		requireDenied(t, env.Client.Create(ctx, pod), vocab.PartyRoleRequired)
 	})
 }

@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mpcguard/mpcguard/internal/api/v1alpha1"
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 	"github.com/mpcguard/mpcguard/test/demo/scenario"
 )
 
@@ -31,12 +31,12 @@ func TestTheDemoScenariosHoldOnARealControlPlane(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, coordinators, 1)
 		assert.True(t, coordinators[0].Ready)
-		assert.Equal(t, map[string]int{"": 1, policy.RolePersistent: 3, policy.RoleDelegate: 1}, components,
+		assert.Equal(t, map[string]int{"": 1, vocab.RolePersistent: 3, vocab.RoleDelegate: 1}, components,
 			"the coordinator, 3 persistent parties and 1 delegate")
 	})
 
 	t.Run("the real scheduler places the persistent parties one per node and one per zone", func(t *testing.T) {
-		parties, err := env.Parties(ctx, policy.RolePersistent)
+		parties, err := env.Parties(ctx, vocab.RolePersistent)
 		require.NoError(t, err)
 		require.Len(t, parties, 3)
 		nodes, zones := map[string]bool{}, map[string]bool{}
@@ -66,20 +66,20 @@ func TestTheDemoScenariosHoldOnARealControlPlane(t *testing.T) {
 
 	t.Run("the API server rejects an unlabelled party pod with the policy message", func(t *testing.T) {
 		err := env.Client.Create(ctx, env.UnlabelledParty("no-role"))
-		requireDenied(t, err, policy.PartyRoleRequired)
+		requireDenied(t, err, vocab.PartyRoleRequired)
 		assert.Contains(t, err.Error(), `admission webhook "pods.mpcguard.io" denied the request: [party-role-required] `+
 			"Pod mpc-system/no-role: party pod (app.kubernetes.io/component=mpc-party) has no party-role label")
 	})
 
 	t.Run("the API server rejects an MPCSession with an empty composition", func(t *testing.T) {
 		err := env.Client.Create(ctx, env.Session("empty", 2, 3, &v1alpha1.Composition{}))
-		requireDenied(t, err, policy.SessionCompositionNonempty)
+		requireDenied(t, err, vocab.SessionCompositionNonempty)
 		assert.Contains(t, err.Error(), "MPCSession mpc-system/empty: composition is present but empty")
 	})
 
 	t.Run("the API server rejects an MPCSession whose delegates alone reach the threshold", func(t *testing.T) {
 		err := env.Client.Create(ctx, env.Session("delegates", 2, 3, &v1alpha1.Composition{Persistent: 1, Delegate: 2}))
-		requireDenied(t, err, policy.SessionDelegateOnlyThreshold)
+		requireDenied(t, err, vocab.SessionDelegateOnlyThreshold)
 		assert.Contains(t, err.Error(), "2 delegate + 0 temporary parties could reach the signing threshold t=2 without a persistent party")
 	})
 
@@ -105,7 +105,7 @@ func TestADeploymentWhosePodTemplateLacksTheRoleIsRejectedAtCreation(t *testing.
 	}
 	d.Name, d.Labels = "extra-pool", labels
 	err := env.Client.Create(t.Context(), d)
-	requireDenied(t, err, policy.WorkloadPartyRole)
+	requireDenied(t, err, vocab.WorkloadPartyRole)
 	assert.Contains(t, err.Error(), "Deployment mpc-system/extra-pool: pod template matches the party selector "+
 		"(app.kubernetes.io/component=mpc-party) but has no party-role label")
 

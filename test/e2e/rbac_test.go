@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 	"github.com/mpcguard/mpcguard/test/demo/scenario"
 )
 
@@ -252,7 +252,7 @@ func serviceAccountsOf(t *testing.T, ctx context.Context, env *scenario.Env, rel
 		}
 		out[subject] = p.Spec.ServiceAccountName
 	}
-	require.Contains(t, out, policy.RolePersistent+" parties")
+	require.Contains(t, out, vocab.RolePersistent+" parties")
 	return out
 }
 

@@ -12,7 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 	"github.com/mpcguard/mpcguard/test/demo/scenario"
 )
 
@@ -27,7 +27,7 @@ const (
 func seedPod(name, role string) *corev1.Pod {
 	labels := map[string]string{"app": "mpc-server-party"}
 	if role != "" {
-		labels[policy.DefaultRoleLabelKey] = role
+		labels[vocab.DefaultRoleLabelKey] = role
 	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: seedNamespace, Labels: labels},
@@ -76,12 +76,12 @@ func TestTheMpcguardChartAloneRejectsTheSeedsUnlabelledPartiesOnceItsSelectorMat
 		}, 30*time.Second, 250*time.Millisecond)
 	})
 	t.Run("a seed Deployment whose template lacks the role is rejected at creation", func(t *testing.T) {
-		requireDenied(t, env.Client.Create(ctx, seedDeployment("mpc-server-party-legacy", "", 2)), policy.WorkloadPartyRole)
+		requireDenied(t, env.Client.Create(ctx, seedDeployment("mpc-server-party-legacy", "", 2)), vocab.WorkloadPartyRole)
 	})
 	t.Run("the seeds' labelled persistent and delegate pools are admitted and become Ready", func(t *testing.T) {
 		pools := []*appsv1.Deployment{
-			seedDeployment("mpc-server-party", policy.RolePersistent, 3),
-			seedDeployment("mpc-server-party-api", policy.RoleDelegate, 1),
+			seedDeployment("mpc-server-party", vocab.RolePersistent, 3),
+			seedDeployment("mpc-server-party-api", vocab.RoleDelegate, 1),
 		}
 		for _, d := range pools {
 			require.NoError(t, env.Client.Create(ctx, d), "Deployment %s", d.Name)

@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 	"github.com/mpcguard/mpcguard/test/demo/scenario"
 )
 
@@ -34,7 +34,7 @@ const spoofNamespace = "mpc-spoof"
 func TestADelegatePartyPodCannotBeRelabelledPersistentNorLoseItsRole(t *testing.T) {
 	env := sharedEnv(t)
 	ctx := t.Context()
-	pod := partyPod(env.Namespace, "spoof-delegate", policy.RoleDelegate)
+	pod := partyPod(env.Namespace, "spoof-delegate", vocab.RoleDelegate)
 	require.NoError(t, env.Client.Create(ctx, pod), "a delegate party pod is admitted")
 	t.Cleanup(func() { // the shared namespace's party counts are asserted by other tests
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -62,15 +62,15 @@ func TestADelegatePartyPodCannotBeRelabelledPersistentNorLoseItsRole(t *testing.
 	} {
 		t.Run("the API server rejects "+name, func(t *testing.T) {
 			err := env.Client.Patch(ctx, pod.DeepCopy(), tc.patch)
-			requireDeniedBy(t, err, policy.PartyRoleImmutable)
+			requireDeniedBy(t, err, vocab.PartyRoleImmutable)
 			t.Log(err)
-			assert.Contains(t, err.Error(), "["+policy.PartyRoleImmutable+"] Pod "+env.Namespace+"/spoof-delegate: "+tc.message)
+			assert.Contains(t, err.Error(), "["+vocab.PartyRoleImmutable+"] Pod "+env.Namespace+"/spoof-delegate: "+tc.message)
 		})
 	}
 
 	var got corev1.Pod
 	require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(pod), &got))
-	assert.Equal(t, policy.RoleDelegate, got.Labels[scenario.RoleLabel], "the stored pod is still a delegate")
+	assert.Equal(t, vocab.RoleDelegate, got.Labels[scenario.RoleLabel], "the stored pod is still a delegate")
 	assert.Equal(t, scenario.PartyComponent, got.Labels[scenario.ComponentLabel])
 }
 
@@ -100,14 +100,14 @@ func TestDelegateAndTemporaryPartiesCannotMountThePersistentPoolsShareStorage(t 
 		workload  bool
 		mentions  string // "" = admitted
 	}{
-		{"a delegate pod mounting the persistent pool's share claim", env.Namespace, policy.RoleDelegate, claimVolume, false, "PersistentVolumeClaim " + claim},
-		{"a temporary pod mounting the persistent pool's share claim", env.Namespace, policy.RoleTemporary, claimVolume, false, "PersistentVolumeClaim " + claim},
-		{"a Deployment whose delegate template mounts the share claim", env.Namespace, policy.RoleDelegate, claimVolume, true, "PersistentVolumeClaim " + claim},
-		{"a persistent pod mounting the share claim", env.Namespace, policy.RolePersistent, claimVolume, false, ""},
-		{"a delegate pod mounting the database Secret", seed.Namespace, policy.RoleDelegate, secretVolume, false, "Secret " + secret},
-		{"a temporary pod mounting the database Secret through a projected volume", seed.Namespace, policy.RoleTemporary, projectedVolume, false, "Secret " + secret},
-		{"a Deployment whose delegate template mounts the database Secret", seed.Namespace, policy.RoleDelegate, secretVolume, true, "Secret " + secret},
-		{"a persistent pod mounting the database Secret", seed.Namespace, policy.RolePersistent, secretVolume, false, ""},
+		{"a delegate pod mounting the persistent pool's share claim", env.Namespace, vocab.RoleDelegate, claimVolume, false, "PersistentVolumeClaim " + claim},
+		{"a temporary pod mounting the persistent pool's share claim", env.Namespace, vocab.RoleTemporary, claimVolume, false, "PersistentVolumeClaim " + claim},
+		{"a Deployment whose delegate template mounts the share claim", env.Namespace, vocab.RoleDelegate, claimVolume, true, "PersistentVolumeClaim " + claim},
+		{"a persistent pod mounting the share claim", env.Namespace, vocab.RolePersistent, claimVolume, false, ""},
+		{"a delegate pod mounting the database Secret", seed.Namespace, vocab.RoleDelegate, secretVolume, false, "Secret " + secret},
+		{"a temporary pod mounting the database Secret through a projected volume", seed.Namespace, vocab.RoleTemporary, projectedVolume, false, "Secret " + secret},
+		{"a Deployment whose delegate template mounts the database Secret", seed.Namespace, vocab.RoleDelegate, secretVolume, true, "Secret " + secret},
+		{"a persistent pod mounting the database Secret", seed.Namespace, vocab.RolePersistent, secretVolume, false, ""},
 	}
 	for _, tc := range cases {
 		verdict := "rejects "
@@ -134,9 +134,9 @@ func TestDelegateAndTemporaryPartiesCannotMountThePersistentPoolsShareStorage(t 
 				require.NoError(t, err, "only persistent parties may hold key shares, and they may")
 				return
 			}
-			requireDeniedBy(t, err, policy.DelegateNoShareStorage)
+			requireDeniedBy(t, err, vocab.DelegateNoShareStorage)
 			t.Log(err)
-			assert.Contains(t, err.Error(), "["+policy.DelegateNoShareStorage+"] "+kind+" "+tc.namespace+"/"+name+": ")
+			assert.Contains(t, err.Error(), "["+vocab.DelegateNoShareStorage+"] "+kind+" "+tc.namespace+"/"+name+": ")
 			assert.Contains(t, err.Error(), "("+tc.mentions+")")
 		})
 	}
@@ -144,11 +144,11 @@ func TestDelegateAndTemporaryPartiesCannotMountThePersistentPoolsShareStorage(t 
 	// The seed preset's persistent parties read the Secret through an environment variable, not a volume: the
 	// policy input counts env secretKeyRef and envFrom secretRef as well (policies/README.md).
 	t.Run("the API server rejects a delegate pod reading the database Secret as the persistent pool does, through env", func(t *testing.T) {
-		pod := partyPod(seed.Namespace, "spoof-env", policy.RoleDelegate)
+		pod := partyPod(seed.Namespace, "spoof-env", vocab.RoleDelegate)
 		pod.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "DATABASE_URL", ValueFrom: &corev1.EnvVarSource{
 			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: "database-url"}}}}
 		err := env.Client.Create(ctx, pod, client.DryRunAll)
-		requireDeniedBy(t, err, policy.DelegateNoShareStorage)
+		requireDeniedBy(t, err, vocab.DelegateNoShareStorage)
 	})
 }
 
@@ -176,7 +176,7 @@ func deploySeedRelease(t *testing.T, env *scenario.Env) *scenario.Release {
 // controller named it from the chart's volumeClaimTemplates.
 func shareClaimOf(t *testing.T, env *scenario.Env, rel *scenario.Release) string {
 	t.Helper()
-	parties, err := rel.Parties(t.Context(), policy.RolePersistent)
+	parties, err := rel.Parties(t.Context(), vocab.RolePersistent)
 	require.NoError(t, err)
 	require.NotEmpty(t, parties)
 	var pod corev1.Pod
@@ -197,7 +197,7 @@ func shareSecretOf(t *testing.T, env *scenario.Env, rel *scenario.Release) strin
 	t.Helper()
 	var sets appsv1.StatefulSetList
 	require.NoError(t, env.Client.List(t.Context(), &sets, client.InNamespace(rel.Namespace),
-		client.MatchingLabels{scenario.RoleLabel: policy.RolePersistent}))
+		client.MatchingLabels{scenario.RoleLabel: vocab.RolePersistent}))
 	require.Len(t, sets.Items, 1, "one persistent pool")
 	for _, c := range sets.Items[0].Spec.Template.Spec.Containers {
 		for _, e := range c.Env {

@@ -28,7 +28,8 @@ import (
 
 	"github.com/mpcguard/mpcguard/internal/api/v1alpha1"
 	"github.com/mpcguard/mpcguard/internal/certs"
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 	"github.com/mpcguard/mpcguard/webhook"
 )
 
@@ -77,7 +78,7 @@ func startCluster(t *testing.T) *cluster {
 	srv, err := webhook.New(ctx, webhook.Options{
 		Host: "127.0.0.1", Port: port, CertDir: certDir,
 		HealthAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), MetricsAddr: "0",
-		Policy: policy.DefaultConfig(), Inventory: true, Namespaces: []string{ns}, RESTConfig: cfg,
+		Policy: engine.DefaultConfig(), Inventory: true, Namespaces: []string{ns}, RESTConfig: cfg,
 		Log: logr.Discard(),
 	})
 	require.NoError(t, err)
@@ -193,11 +194,11 @@ func TestTheAPIServerEnforcesThePoliciesThroughTheWebhook(t *testing.T) {
 
 	t.Run("rejects an unlabelled party pod with the policy message", func(t *testing.T) {
 		err := c.Create(ctx, pod("unlabelled", map[string]string{"app.kubernetes.io/component": "mpc-party"}))
-		requireDenied(t, err, policy.PartyRoleRequired)
+		requireDenied(t, err, vocab.PartyRoleRequired)
 		assert.Contains(t, err.Error(), "Pod mpc-system/unlabelled: party pod (app.kubernetes.io/component=mpc-party) has no party-role label")
 	})
 	t.Run("rejects a party pod whose role has the wrong case", func(t *testing.T) {
-		requireDenied(t, c.Create(ctx, party("shouty", "Persistent")), policy.PartyRoleValid)
+		requireDenied(t, c.Create(ctx, party("shouty", "Persistent")), vocab.PartyRoleValid)
 	})
 	t.Run("admits a pod outside the party selector without any role", func(t *testing.T) {
 		require.NoError(t, c.Create(ctx, pod("sidecar", map[string]string{"app": "metrics"})))
@@ -218,25 +219,25 @@ func TestTheAPIServerEnforcesThePoliciesThroughTheWebhook(t *testing.T) {
 				},
 			},
 		}
-		requireDenied(t, c.Create(ctx, d), policy.WorkloadPartyRole)
+		requireDenied(t, c.Create(ctx, d), vocab.WorkloadPartyRole)
 	})
 	t.Run("rejects an MPCSession with an empty composition", func(t *testing.T) {
-		requireDenied(t, c.Create(ctx, session("empty", 2, 3, &v1alpha1.Composition{})), policy.SessionCompositionNonempty)
+		requireDenied(t, c.Create(ctx, session("empty", 2, 3, &v1alpha1.Composition{})), vocab.SessionCompositionNonempty)
 	})
 	t.Run("rejects an MPCSession whose delegates alone reach the threshold", func(t *testing.T) {
 		err := c.Create(ctx, session("sign-42", 2, 3, &v1alpha1.Composition{Persistent: 1, Delegate: 2}))
-		requireDenied(t, err, policy.SessionDelegateOnlyThreshold)
+		requireDenied(t, err, vocab.SessionDelegateOnlyThreshold)
 		assert.Contains(t, err.Error(), "2 delegate + 0 temporary parties could reach the signing threshold t=2 without a persistent party")
 	})
 	t.Run("rejects a valid session while too few persistent parties are Ready", func(t *testing.T) {
 		err := c.Create(ctx, session("early", 2, 3, &v1alpha1.Composition{Persistent: 2, Delegate: 1}))
-		requireDenied(t, err, policy.SessionPersistentAvailable)
+		requireDenied(t, err, vocab.SessionPersistentAvailable)
 		assert.Contains(t, err.Error(), "needs 2 Ready persistent parties but namespace mpc-system has 0")
 	})
 
 	var persistent []*corev1.Pod
 	for i := range 3 {
-		p := party(fmt.Sprintf("mpc-party-persistent-%d", i), policy.RolePersistent)
+		p := party(fmt.Sprintf("mpc-party-persistent-%d", i), vocab.RolePersistent)
 		require.NoError(t, c.Create(ctx, p), "a labelled persistent party pod is admitted")
 		persistent = append(persistent, p)
 	}
@@ -250,13 +251,13 @@ func TestTheAPIServerEnforcesThePoliciesThroughTheWebhook(t *testing.T) {
 		}, 30*time.Second, 200*time.Millisecond)
 	})
 	t.Run("still rejects the strict default needing all 3 parties persistent while only 2 are Ready", func(t *testing.T) {
-		requireDenied(t, c.Create(ctx, session("strict", 2, 3, nil)), policy.SessionPersistentAvailable)
+		requireDenied(t, c.Create(ctx, session("strict", 2, 3, nil)), vocab.SessionPersistentAvailable)
 	})
 	t.Run("rejects an update that changes a party's role", func(t *testing.T) {
 		var p corev1.Pod
 		require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(persistent[2]), &p))
-		p.Labels["party-role"] = policy.RoleDelegate
-		requireDenied(t, c.Update(ctx, &p), policy.PartyRoleImmutable)
+		p.Labels["party-role"] = vocab.RoleDelegate
+		requireDenied(t, c.Update(ctx, &p), vocab.PartyRoleImmutable)
 	})
 	t.Run("admits an update that keeps the role", func(t *testing.T) {
 		var p corev1.Pod
@@ -266,7 +267,7 @@ func TestTheAPIServerEnforcesThePoliciesThroughTheWebhook(t *testing.T) {
 	})
 	t.Run("rejects a dry run the same way and stores nothing", func(t *testing.T) {
 		err := c.Create(ctx, pod("dry", map[string]string{"app.kubernetes.io/component": "mpc-party"}), client.DryRunAll)
-		requireDenied(t, err, policy.PartyRoleRequired)
+		requireDenied(t, err, vocab.PartyRoleRequired)
 		var p corev1.Pod
 		assert.True(t, apierrors.IsNotFound(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "dry"}, &p)),
 			"a dry run leaves nothing behind")

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
 	"github.com/mpcguard/mpcguard/policies"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 // Wrapper is wrapper.rego: package system, whose main rule answers an AdmissionReview.
@@ -23,9 +23,9 @@ const WrapperFile = "wrapper.rego"
 // DataFile is the data file's name in the directory [Write] fills.
 const DataFile = "data.json"
 
-// ConfigData is data.mpcguard.config as the Go engine stores it (internal/policy's configData): the Config
+// ConfigData is data.mpcguard.config as the Go engine stores it (policies/engine's configData): the Config
 // round-tripped through JSON, under {"mpcguard": {"config": ...}}.
-func ConfigData(cfg policy.Config) ([]byte, error) {
+func ConfigData(cfg engine.Config) ([]byte, error) {
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the policy configuration: %w", err)
@@ -43,7 +43,7 @@ func ConfigData(cfg policy.Config) ([]byte, error) {
 
 // Write puts into dir the files `opa run --server` loads — the policy modules (the embedded ones, which are
 // policies/*.rego without the tests), the wrapper and the data file for cfg — and returns their paths.
-func Write(dir string, cfg policy.Config) ([]string, error) {
+func Write(dir string, cfg engine.Config) ([]string, error) {
 	mods, err := policies.Modules()
 	if err != nil {
 		return nil, fmt.Errorf("loading the policy modules: %w", err)

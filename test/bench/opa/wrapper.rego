@@ -4,7 +4,7 @@
 #   The classic OPA admission set-up: OPA's default decision, data.system.main
 #   (served at POST / with the AdmissionReview as input), answers an AdmissionReview.
 #   It builds the policy input of policies/README.md from input.request exactly as
-#   internal/policy does for `mpcguard webhook --inventory=false`, evaluates
+#   policies/engine does for `mpcguard webhook --inventory=false`, evaluates
 #   data.mpcguard.main.decision with that input, and answers as the webhook does:
 #   allowed, the denials joined one per line, warn and skipped messages as warnings.
 package system

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mpcguard/mpcguard/internal/api/v1alpha1"
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 	"github.com/mpcguard/mpcguard/test/cluster"
 )
 
@@ -22,7 +22,7 @@ import (
 const (
 	ComponentLabel = "app.kubernetes.io/component"
 	PartyComponent = "mpc-party"
-	RoleLabel      = policy.DefaultRoleLabelKey
+	RoleLabel      = vocab.DefaultRoleLabelKey
 )
 
 // Placement is where the scheduler put a party pod.

@@ -1,4 +1,4 @@
-package policy_test
+package engine_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 // partyPodJSON is a party pod as a StatefulSet creates it (~3 KB once compact, as the API server sends it):
@@ -103,7 +103,7 @@ func BenchmarkReviewPartyPod(b *testing.B) {
 	eng := newEngine(b, shareConfig())
 	var obj bytes.Buffer
 	require.NoError(b, json.Compact(&obj, []byte(partyPodJSON)))
-	req := policy.Request{Operation: policy.Create, Kind: podGVK, Namespace: "mpc-system", Object: obj.Bytes()}
+	req := engine.Request{Operation: engine.Create, Kind: podGVK, Namespace: "mpc-system", Object: obj.Bytes()}
 	d, err := eng.Review(b.Context(), req, nil)
 	require.NoError(b, err)
 	require.True(b, d.Reviewed)
@@ -135,7 +135,7 @@ func BenchmarkReviewSession(b *testing.B) {
 
 func BenchmarkReviewUnreviewedKind(b *testing.B) {
 	eng := newEngine(b, shareConfig())
-	req := policy.Request{Operation: policy.Create, Kind: schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
+	req := engine.Request{Operation: engine.Create, Kind: schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
 		Namespace: "mpc-system", Object: []byte(`{"metadata": {"name": "cfg"}, "data": {"a": "b"}}`)}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"cmp"
@@ -14,6 +14,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/mpcguard/mpcguard/policies"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
 // Query is the Rego entry point (policies/README.md).
@@ -191,8 +192,8 @@ func (e *Engine) decide(d *Decision, q prepared, v any) error {
 	if arr, ok := t.Value.(*ast.Array); ok && arr.Len() == 2 {
 		violations, skipped = arr.Elem(0), arr.Elem(1)
 	}
-	if err := e.sortSet(q.query, violations, func(r Result, a Action) {
-		if a == Warn {
+	if err := e.sortSet(q.query, violations, func(r Result, a vocab.Action) {
+		if a == vocab.Warn {
 			d.Warn = append(d.Warn, r)
 		} else {
 			d.Deny = append(d.Deny, r)
@@ -203,11 +204,11 @@ func (e *Engine) decide(d *Decision, q prepared, v any) error {
 	if skipped == nil {
 		return nil
 	}
-	return e.sortSet(q.query, skipped, func(r Result, _ Action) { d.Skipped = append(d.Skipped, r) })
+	return e.sortSet(q.query, skipped, func(r Result, _ vocab.Action) { d.Skipped = append(d.Skipped, r) })
 }
 
 // sortSet hands each {policy, msg} of a set whose policy is not off to add, with the policy's action.
-func (e *Engine) sortSet(query string, t *ast.Term, add func(Result, Action)) error {
+func (e *Engine) sortSet(query string, t *ast.Term, add func(Result, vocab.Action)) error {
 	set, ok := t.Value.(ast.Set)
 	if !ok {
 		return fmt.Errorf("%s returned %v, want a set", query, t)
@@ -219,7 +220,7 @@ func (e *Engine) sortSet(query string, t *ast.Term, add func(Result, Action)) er
 			bad = fmt.Errorf("%s: %w", query, err)
 			return
 		}
-		if a := e.cfg.action(r.Policy); a != Off {
+		if a := e.cfg.action(r.Policy); a != vocab.Off {
 			add(r, a)
 		}
 	})

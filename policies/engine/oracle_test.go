@@ -1,8 +1,9 @@
-package policy_test
+package engine_test
 
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -12,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 // The oracle is an independent, plain-Go reading of design.md's rules. The differential test generates
@@ -88,21 +89,21 @@ func oraclePod(p genPod) (deny []string) {
 	valid := slices.Contains([]string{"persistent", "delegate", "temporary"}, role)
 	if isParty(p.labels) {
 		if !hasRole {
-			deny = append(deny, policy.PartyRoleRequired)
+			deny = append(deny, vocab.PartyRoleRequired)
 		} else if !valid {
-			deny = append(deny, policy.PartyRoleValid)
+			deny = append(deny, vocab.PartyRoleValid)
 		}
 		if hasRole && valid && role != "persistent" {
 			mounts := slices.ContainsFunc(p.claims, func(c string) bool { return strings.HasPrefix(c, shareClaimPrefix) }) ||
 				slices.Contains(p.secrets, shareSecret)
 			if mounts {
-				deny = append(deny, policy.DelegateNoShareStorage)
+				deny = append(deny, vocab.DelegateNoShareStorage)
 			}
 		}
 	}
 	if p.update && (isParty(p.labels) || isParty(p.oldLabels)) {
 		if oldRole, had := p.oldLabels["party-role"]; had && (!hasRole || role != oldRole) {
-			deny = append(deny, policy.PartyRoleImmutable)
+			deny = append(deny, vocab.PartyRoleImmutable)
 		}
 	}
 	slices.Sort(deny)
@@ -113,16 +114,16 @@ func oracleSession(s genSession) (deny, skipped []string) {
 	if s.hasComp {
 		sum := s.persistent + s.delegate + s.temporary
 		if sum == 0 {
-			deny = append(deny, policy.SessionCompositionNonempty)
+			deny = append(deny, vocab.SessionCompositionNonempty)
 		} else if sum != s.n {
-			deny = append(deny, policy.SessionCompositionSum)
+			deny = append(deny, vocab.SessionCompositionSum)
 		}
 		if s.t >= 1 && s.delegate+s.temporary >= s.t {
-			deny = append(deny, policy.SessionDelegateOnlyThreshold)
+			deny = append(deny, vocab.SessionDelegateOnlyThreshold)
 		}
 	}
 	if s.t < 1 || s.t > s.n {
-		deny = append(deny, policy.SessionThresholdRange)
+		deny = append(deny, vocab.SessionThresholdRange)
 	}
 	needed := s.n
 	if s.hasComp {
@@ -130,9 +131,9 @@ func oracleSession(s genSession) (deny, skipped []string) {
 	}
 	if needed > 0 {
 		if !s.inventory {
-			skipped = append(skipped, policy.SessionPersistentAvailable)
+			skipped = append(skipped, vocab.SessionPersistentAvailable)
 		} else if s.ready < needed {
-			deny = append(deny, policy.SessionPersistentAvailable)
+			deny = append(deny, vocab.SessionPersistentAvailable)
 		}
 	}
 	slices.Sort(deny)
@@ -168,7 +169,7 @@ func genSessionJSON(s genSession) []byte {
 	return b
 }
 
-func policyIDs(rs []policy.Result) []string {
+func policyIDs(rs []engine.Result) []string {
 	out := []string{}
 	for _, r := range rs {
 		out = append(out, r.Policy)
@@ -187,33 +188,33 @@ func orEmpty(s []string) []string {
 // TestEngineAgreesWithAnIndependentOracle runs generated pods and sessions through the Rego engine and
 // through the oracle; the note on issue 6 reports the executions and disagreements (target zero).
 func TestEngineAgreesWithAnIndependentOracle(t *testing.T) {
-	cfg := policy.DefaultConfig()
-	cfg.ShareStorage = policy.ShareStorage{SecretNames: []string{shareSecret}, ClaimPrefixes: []string{shareClaimPrefix}}
-	eng, err := policy.New(t.Context(), cfg, nil)
+	cfg := engine.DefaultConfig()
+	cfg.ShareStorage = engine.ShareStorage{SecretNames: []string{shareSecret}, ClaimPrefixes: []string{shareClaimPrefix}}
+	eng, err := engine.New(t.Context(), cfg, nil)
 	require.NoError(t, err)
 	r := rand.New(rand.NewPCG(20261121, 6))
 	const runs = 3000
 	disagreements := 0
 	for i := range runs {
 		var (
-			req                policy.Request
-			inv                policy.Inventory
+			req                engine.Request
+			inv                engine.Inventory
 			wantDeny, wantSkip []string
 			describe           string
 		)
 		if i%2 == 0 {
 			p := randPod(r)
-			req = policy.Request{Operation: policy.Create, Kind: schema.GroupVersionKind{Version: "v1", Kind: "Pod"},
+			req = engine.Request{Operation: engine.Create, Kind: schema.GroupVersionKind{Version: "v1", Kind: "Pod"},
 				Object: genPodJSON("p", p.labels, p.claims, p.secrets)}
 			if p.update {
-				req.Operation = policy.Update
+				req.Operation = engine.Update
 				req.OldObject = genPodJSON("p", p.oldLabels, nil, nil)
 			}
 			wantDeny = oraclePod(p)
 			describe = fmt.Sprintf("pod %+v", p)
 		} else {
 			s := randSession(r)
-			req = policy.Request{Operation: policy.Create, Kind: schema.GroupVersionKind{Group: "mpc.mpcguard.io", Version: "v1alpha1", Kind: "MPCSession"},
+			req = engine.Request{Operation: engine.Create, Kind: schema.GroupVersionKind{Group: "mpc.mpcguard.io", Version: "v1alpha1", Kind: "MPCSession"},
 				Object: genSessionJSON(s)}
 			inv = fakeInventory{ready: s.ready, ok: s.inventory}
 			wantDeny, wantSkip = oracleSession(s)
@@ -235,19 +236,19 @@ func TestEngineAgreesWithAnIndependentOracle(t *testing.T) {
 // order, on generated pods, pod updates, workloads and sessions, under enforcement that mixes deny, warn
 // and off.
 func TestEngineDecisionEqualsMainRego(t *testing.T) {
-	mixed := policy.DefaultConfig()
-	mixed.ShareStorage = policy.ShareStorage{SecretNames: []string{shareSecret}, ClaimPrefixes: []string{shareClaimPrefix}}
-	mixed.Enforcement[policy.PartyRoleValid] = policy.Warn
-	mixed.Enforcement[policy.SessionCompositionSum] = policy.Warn
-	mixed.Enforcement[policy.SessionPersistentAvailable] = policy.Warn
-	mixed.Enforcement[policy.WorkloadPartyRole] = policy.Off
-	strict := policy.DefaultConfig()
+	mixed := engine.DefaultConfig()
+	mixed.ShareStorage = engine.ShareStorage{SecretNames: []string{shareSecret}, ClaimPrefixes: []string{shareClaimPrefix}}
+	mixed.Enforcement[vocab.PartyRoleValid] = vocab.Warn
+	mixed.Enforcement[vocab.SessionCompositionSum] = vocab.Warn
+	mixed.Enforcement[vocab.SessionPersistentAvailable] = vocab.Warn
+	mixed.Enforcement[vocab.WorkloadPartyRole] = vocab.Off
+	strict := engine.DefaultConfig()
 	strict.ShareStorage = mixed.ShareStorage
-	for name, cfg := range map[string]policy.Config{"every policy denying": strict, "mixed enforcement": mixed} {
+	for name, cfg := range map[string]engine.Config{"every policy denying": strict, "mixed enforcement": mixed} {
 		t.Run(name, func(t *testing.T) {
-			eng, err := policy.New(t.Context(), cfg, nil)
+			eng, err := engine.New(t.Context(), cfg, nil)
 			require.NoError(t, err)
-			main, err := policy.NewMainRego(t.Context(), cfg)
+			main, err := engine.NewMainRego(t.Context(), cfg)
 			require.NoError(t, err)
 			r := rand.New(rand.NewPCG(20261121, 7))
 			const runs = 1500
@@ -272,14 +273,14 @@ func TestEngineDecisionEqualsMainRego(t *testing.T) {
 }
 
 // randRequest generates a pod CREATE or UPDATE, a workload or a session, in turn.
-func randRequest(r *rand.Rand, i int) (policy.Request, policy.Inventory, string) {
+func randRequest(r *rand.Rand, i int) (engine.Request, engine.Inventory, string) {
 	switch i % 3 {
 	case 0:
 		p := randPod(r)
-		req := policy.Request{Operation: policy.Create, Kind: schema.GroupVersionKind{Version: "v1", Kind: "Pod"},
+		req := engine.Request{Operation: engine.Create, Kind: schema.GroupVersionKind{Version: "v1", Kind: "Pod"},
 			Object: genPodJSON("p", p.labels, p.claims, p.secrets)}
 		if p.update {
-			req.Operation = policy.Update
+			req.Operation = engine.Update
 			req.OldObject = genPodJSON("p", p.oldLabels, nil, nil)
 		}
 		return req, nil, fmt.Sprintf("pod %+v", p)
@@ -289,11 +290,11 @@ func randRequest(r *rand.Rand, i int) (policy.Request, policy.Inventory, string)
 		tmpl := map[string]any{"metadata": map[string]any{"labels": p.labels}, "spec": podSpec(p.claims, p.secrets)}
 		b, _ := json.Marshal(map[string]any{"apiVersion": "apps/v1", "kind": kind,
 			"metadata": map[string]any{"name": "w", "namespace": "mpc-system"}, "spec": map[string]any{"template": tmpl}})
-		return policy.Request{Operation: policy.Create, Kind: schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: kind}, Object: b},
+		return engine.Request{Operation: engine.Create, Kind: schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: kind}, Object: b},
 			nil, fmt.Sprintf("%s with template %+v", kind, p)
 	default:
 		s := randSession(r)
-		req := policy.Request{Operation: policy.Create, Kind: schema.GroupVersionKind{Group: "mpc.mpcguard.io", Version: "v1alpha1", Kind: "MPCSession"},
+		req := engine.Request{Operation: engine.Create, Kind: schema.GroupVersionKind{Group: "mpc.mpcguard.io", Version: "v1alpha1", Kind: "MPCSession"},
 			Object: genSessionJSON(s)}
 		return req, fakeInventory{ready: s.ready, ok: s.inventory}, fmt.Sprintf("session %+v", s)
 	}

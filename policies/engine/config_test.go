@@ -1,7 +1,8 @@
-package policy
+package engine
 
 import (
 	"encoding/json"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 	"slices"
 	"testing"
 
@@ -22,7 +23,7 @@ func TestPolicyIDsAreDesignsTen(t *testing.T) {
 		"session-threshold-range",
 		"session-persistent-available",
 		"delegate-no-share-storage",
-	}, PolicyIDs)
+	}, vocab.PolicyIDs())
 }
 
 func TestDefaultConfig(t *testing.T) {
@@ -31,9 +32,9 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, "party-role", cfg.RoleLabelKey)
 	assert.Equal(t, map[string]string{"app.kubernetes.io/component": "mpc-party"}, cfg.PartySelector)
 	assert.Equal(t, []string{"persistent", "delegate", "temporary"}, cfg.AllowedRoles)
-	require.Len(t, cfg.Enforcement, len(PolicyIDs))
-	for _, id := range PolicyIDs {
-		assert.Equal(t, Deny, cfg.Enforcement[id], id)
+	require.Len(t, cfg.Enforcement, len(vocab.PolicyIDs()))
+	for _, id := range vocab.PolicyIDs() {
+		assert.Equal(t, vocab.Deny, cfg.Enforcement[id], id)
 	}
 
 	// The policies read the config as JSON: share storage lists must be [] rather than null.
@@ -57,12 +58,12 @@ func TestDefaultConfig(t *testing.T) {
 func TestDefaultConfigReturnsIndependentCopies(t *testing.T) {
 	a := DefaultConfig()
 	a.PartySelector["tier"] = "mpc"
-	a.Enforcement[PartyRoleRequired] = Off
+	a.Enforcement[vocab.PartyRoleRequired] = vocab.Off
 	a.AllowedRoles[0] = "changed"
 
 	b := DefaultConfig()
 	assert.Equal(t, map[string]string{"app.kubernetes.io/component": "mpc-party"}, b.PartySelector)
-	assert.Equal(t, Deny, b.Enforcement[PartyRoleRequired])
+	assert.Equal(t, vocab.Deny, b.Enforcement[vocab.PartyRoleRequired])
 	assert.Equal(t, "persistent", b.AllowedRoles[0])
 }
 
@@ -79,7 +80,7 @@ func TestConfigValidate(t *testing.T) {
 		},
 		"accepts warn and off enforcement and a partial enforcement map": {
 			mutate: func(c *Config) {
-				c.Enforcement = map[string]Action{SessionPersistentAvailable: Warn, DelegateNoShareStorage: Off}
+				c.Enforcement = map[string]vocab.Action{vocab.SessionPersistentAvailable: vocab.Warn, vocab.DelegateNoShareStorage: vocab.Off}
 			},
 		},
 		"accepts an empty selector value": {
@@ -118,15 +119,15 @@ func TestConfigValidate(t *testing.T) {
 			want:   []string{"config.allowedRoles FieldValueInvalid"},
 		},
 		"rejects an unknown policy id in enforcement": {
-			mutate: func(c *Config) { c.Enforcement = map[string]Action{"party-role-requried": Deny} },
+			mutate: func(c *Config) { c.Enforcement = map[string]vocab.Action{"party-role-requried": vocab.Deny} },
 			want:   []string{"config.enforcement[party-role-requried] FieldValueNotSupported"},
 		},
 		"rejects an unknown enforcement action": {
-			mutate: func(c *Config) { c.Enforcement[SessionThresholdRange] = "audit" },
+			mutate: func(c *Config) { c.Enforcement[vocab.SessionThresholdRange] = "audit" },
 			want:   []string{"config.enforcement[session-threshold-range] FieldValueNotSupported"},
 		},
 		"rejects an upper-case enforcement action": {
-			mutate: func(c *Config) { c.Enforcement[SessionThresholdRange] = "Deny" },
+			mutate: func(c *Config) { c.Enforcement[vocab.SessionThresholdRange] = "Deny" },
 			want:   []string{"config.enforcement[session-threshold-range] FieldValueNotSupported"},
 		},
 		"reports every problem at once, each with its path": {
@@ -134,7 +135,7 @@ func TestConfigValidate(t *testing.T) {
 				c.RoleLabelKey = ""
 				c.PartySelector = nil
 				c.AllowedRoles = nil
-				c.Enforcement = map[string]Action{"zz-unknown": Deny, PartyRoleValid: "maybe"}
+				c.Enforcement = map[string]vocab.Action{"zz-unknown": vocab.Deny, vocab.PartyRoleValid: "maybe"}
 			},
 			want: []string{
 				"config.roleLabelKey FieldValueInvalid",
@@ -162,7 +163,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestConfigValidateAggregateNamesThePath(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.Enforcement[SessionPersistentAvailable] = "audit"
+	cfg.Enforcement[vocab.SessionPersistentAvailable] = "audit"
 	err := cfg.Validate().ToAggregate()
 	require.Error(t, err)
 	assert.Equal(t, `config.enforcement[session-persistent-available]: Unsupported value: "audit": supported values: "deny", "warn", "off"`, err.Error())
@@ -216,7 +217,7 @@ func TestFormatSelector(t *testing.T) {
 	assert.Equal(t, "app.kubernetes.io/component=mpc-party", FormatSelector(map[string]string{"app.kubernetes.io/component": "mpc-party"}))
 	assert.Equal(t, "", FormatSelector(nil))
 
-	for _, s := range []string{"app=signer,tier=mpc", DefaultPartySelector, "a=,b=c"} {
+	for _, s := range []string{"app=signer,tier=mpc", vocab.DefaultPartySelector, "a=,b=c"} {
 		sel, err := ParseSelector(s)
 		require.NoError(t, err)
 		assert.Equal(t, s, FormatSelector(sel), "FormatSelector(ParseSelector(%q))", s)
@@ -224,27 +225,27 @@ func TestFormatSelector(t *testing.T) {
 }
 
 func TestParseEnforcement(t *testing.T) {
-	base := map[string]Action{PartyRoleRequired: Deny, SessionPersistentAvailable: Deny}
+	base := map[string]vocab.Action{vocab.PartyRoleRequired: vocab.Deny, vocab.SessionPersistentAvailable: vocab.Deny}
 	tests := map[string]struct {
 		in      string
-		want    map[string]Action
+		want    map[string]vocab.Action
 		wantErr string
 	}{
 		"keeps the base for an empty string": {
 			in:   "",
-			want: map[string]Action{PartyRoleRequired: Deny, SessionPersistentAvailable: Deny},
+			want: map[string]vocab.Action{vocab.PartyRoleRequired: vocab.Deny, vocab.SessionPersistentAvailable: vocab.Deny},
 		},
 		"sets one policy to warn": {
 			in:   "session-persistent-available=warn",
-			want: map[string]Action{PartyRoleRequired: Deny, SessionPersistentAvailable: Warn},
+			want: map[string]vocab.Action{vocab.PartyRoleRequired: vocab.Deny, vocab.SessionPersistentAvailable: vocab.Warn},
 		},
 		"sets several policies, trimming spaces, including ids the base lacks": {
 			in:   " party-role-required = off , delegate-no-share-storage=warn,",
-			want: map[string]Action{PartyRoleRequired: Off, SessionPersistentAvailable: Deny, DelegateNoShareStorage: Warn},
+			want: map[string]vocab.Action{vocab.PartyRoleRequired: vocab.Off, vocab.SessionPersistentAvailable: vocab.Deny, vocab.DelegateNoShareStorage: vocab.Warn},
 		},
 		"lets the last setting of a policy win": {
 			in:   "party-role-required=off,party-role-required=deny",
-			want: map[string]Action{PartyRoleRequired: Deny, SessionPersistentAvailable: Deny},
+			want: map[string]vocab.Action{vocab.PartyRoleRequired: vocab.Deny, vocab.SessionPersistentAvailable: vocab.Deny},
 		},
 		"rejects a pair without action": {
 			in:      "party-role-required",
@@ -274,7 +275,7 @@ func TestParseEnforcement(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, tc.want, got)
 			}
-			assert.Equal(t, map[string]Action{PartyRoleRequired: Deny, SessionPersistentAvailable: Deny}, base,
+			assert.Equal(t, map[string]vocab.Action{vocab.PartyRoleRequired: vocab.Deny, vocab.SessionPersistentAvailable: vocab.Deny}, base,
 				"the base must not be modified")
 		})
 	}

@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"fmt"
@@ -8,46 +8,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-)
 
-// Action is what a violated policy does to a request.
-type Action string
-
-// The enforcement actions.
-const (
-	Deny Action = "deny"
-	Warn Action = "warn"
-	Off  Action = "off"
-)
-
-// The policy ids of design.md.
-const (
-	PartyRoleRequired            = "party-role-required"
-	PartyRoleValid               = "party-role-valid"
-	PartyRoleImmutable           = "party-role-immutable"
-	WorkloadPartyRole            = "workload-party-role"
-	SessionCompositionNonempty   = "session-composition-nonempty"
-	SessionDelegateOnlyThreshold = "session-delegate-only-threshold"
-	SessionCompositionSum        = "session-composition-sum"
-	SessionThresholdRange        = "session-threshold-range"
-	SessionPersistentAvailable   = "session-persistent-available"
-	DelegateNoShareStorage       = "delegate-no-share-storage"
-)
-
-// PolicyIDs lists every policy id, in design.md's order.
-var PolicyIDs = []string{
-	PartyRoleRequired, PartyRoleValid, PartyRoleImmutable, WorkloadPartyRole,
-	SessionCompositionNonempty, SessionDelegateOnlyThreshold, SessionCompositionSum, SessionThresholdRange,
-	SessionPersistentAvailable, DelegateNoShareStorage,
-}
-
-// The defaults of design.md.
-const (
-	DefaultRoleLabelKey  = "party-role"
-	DefaultPartySelector = "app.kubernetes.io/component=mpc-party"
-	RolePersistent       = "persistent"
-	RoleDelegate         = "delegate"
-	RoleTemporary        = "temporary"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
 // ShareStorage names the persistent pool's share storage, which delegate and temporary parties must not mount.
@@ -58,24 +20,24 @@ type ShareStorage struct {
 
 // Config is what the policies read as data.mpcguard.config.
 type Config struct {
-	RoleLabelKey  string            `json:"role_label_key"`
-	PartySelector map[string]string `json:"party_selector"`
-	AllowedRoles  []string          `json:"allowed_roles"`
-	Enforcement   map[string]Action `json:"enforcement"`
-	ShareStorage  ShareStorage      `json:"share_storage"`
+	RoleLabelKey  string                  `json:"role_label_key"`
+	PartySelector map[string]string       `json:"party_selector"`
+	AllowedRoles  []string                `json:"allowed_roles"`
+	Enforcement   map[string]vocab.Action `json:"enforcement"`
+	ShareStorage  ShareStorage            `json:"share_storage"`
 }
 
 // DefaultConfig returns design.md's defaults: every policy denies.
 func DefaultConfig() Config {
-	sel, _ := ParseSelector(DefaultPartySelector)
-	enf := make(map[string]Action, len(PolicyIDs))
-	for _, id := range PolicyIDs {
-		enf[id] = Deny
+	sel, _ := ParseSelector(vocab.DefaultPartySelector)
+	enf := make(map[string]vocab.Action, len(vocab.Policies))
+	for _, id := range vocab.PolicyIDs() {
+		enf[id] = vocab.Deny
 	}
 	return Config{
-		RoleLabelKey:  DefaultRoleLabelKey,
+		RoleLabelKey:  vocab.DefaultRoleLabelKey,
 		PartySelector: sel,
-		AllowedRoles:  []string{RolePersistent, RoleDelegate, RoleTemporary},
+		AllowedRoles:  slices.Clone(vocab.Roles),
 		Enforcement:   enf,
 		ShareStorage:  ShareStorage{SecretNames: []string{}, ClaimPrefixes: []string{}},
 	}
@@ -99,19 +61,18 @@ func (c Config) Validate() field.ErrorList {
 			errs = append(errs, field.Invalid(p.Child("partySelector").Key(k), c.PartySelector[k], msg))
 		}
 	}
-	if !slices.Contains(c.AllowedRoles, RolePersistent) {
+	if !slices.Contains(c.AllowedRoles, vocab.RolePersistent) {
 		errs = append(errs, field.Invalid(p.Child("allowedRoles"), c.AllowedRoles, "must include \"persistent\""))
 	}
 	for _, id := range sortedKeys(c.Enforcement) {
-		if !slices.Contains(PolicyIDs, id) {
-			errs = append(errs, field.NotSupported(p.Child("enforcement").Key(id), id, PolicyIDs))
+		if !vocab.ValidID(id) {
+			errs = append(errs, field.Invalid(p.Child("enforcement").Key(id), id,
+				"a policy id is lower-case letters, digits and single '-' (the engine then checks that the policy set defines it)"))
 			continue
 		}
-		switch c.Enforcement[id] {
-		case Deny, Warn, Off:
-		default:
+		if !slices.Contains(vocab.Actions, c.Enforcement[id]) {
 			errs = append(errs, field.NotSupported(p.Child("enforcement").Key(id), string(c.Enforcement[id]),
-				[]string{string(Deny), string(Warn), string(Off)}))
+				[]string{string(vocab.Deny), string(vocab.Warn), string(vocab.Off)}))
 		}
 	}
 	return errs
@@ -151,8 +112,10 @@ func FormatSelector(sel map[string]string) string {
 }
 
 // ParseEnforcement parses "id=action,id2=action2" into a copy of base with those actions set.
-func ParseEnforcement(s string, base map[string]Action) (map[string]Action, error) {
-	out := make(map[string]Action, len(base))
+// Ids are checked for their spelling only: a custom policy's id is as valid as a built-in one, and the engine
+// refuses an id that its policy set does not define.
+func ParseEnforcement(s string, base map[string]vocab.Action) (map[string]vocab.Action, error) {
+	out := make(map[string]vocab.Action, len(base))
 	for k, v := range base {
 		out[k] = v
 	}
@@ -166,12 +129,12 @@ func ParseEnforcement(s string, base map[string]Action) (map[string]Action, erro
 			return nil, fmt.Errorf("enforcement %q: %q is not policy-id=deny|warn|off", s, part)
 		}
 		id, act = strings.TrimSpace(id), strings.TrimSpace(act)
-		if !slices.Contains(PolicyIDs, id) {
-			return nil, fmt.Errorf("enforcement %q: unknown policy id %q (known: %s)", s, id, strings.Join(PolicyIDs, ", "))
+		if !vocab.ValidID(id) {
+			return nil, fmt.Errorf("enforcement %q: %q is not a policy id (built-in: %s)", s, id, strings.Join(vocab.PolicyIDs(), ", "))
 		}
-		switch Action(act) {
-		case Deny, Warn, Off:
-			out[id] = Action(act)
+		switch a := vocab.Action(act); a {
+		case vocab.Deny, vocab.Warn, vocab.Off:
+			out[id] = a
 		default:
 			return nil, fmt.Errorf("enforcement %q: action %q for %s is not deny, warn or off", s, act, id)
 		}
@@ -183,9 +146,9 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 
 // action is the enforcement of a policy id as main.rego reads it: warn or off when configured so, deny
 // otherwise (also for an id not configured).
-func (c Config) action(id string) Action {
-	if a := c.Enforcement[id]; a == Warn || a == Off {
+func (c Config) action(id string) vocab.Action {
+	if a := c.Enforcement[id]; a == vocab.Warn || a == vocab.Off {
 		return a
 	}
-	return Deny
+	return vocab.Deny
 }

@@ -1,4 +1,4 @@
-package policy_test
+package engine_test
 
 import (
 	"context"
@@ -6,20 +6,20 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 // A session whose two delegates could sign a 2-of-3 on their own is denied; without a cluster inventory the
 // check of its persistent parties is reported as skipped, never passed.
 func ExampleEngine_Review() {
 	ctx := context.Background()
-	eng, err := policy.New(ctx, policy.DefaultConfig(), nil)
+	eng, err := engine.New(ctx, engine.DefaultConfig(), nil)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	d, err := eng.Review(ctx, policy.Request{
-		Operation: policy.Create,
+	d, err := eng.Review(ctx, engine.Request{
+		Operation: engine.Create,
 		Kind:      schema.GroupVersionKind{Group: "mpc.mpcguard.io", Version: "v1alpha1", Kind: "MPCSession"},
 		Namespace: "mpc-system",
 		Object: []byte(`{

@@ -1,8 +1,9 @@
-package policy_test
+package engine_test
 
 import (
 	"context"
 	"encoding/json"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 	"strings"
 	"sync"
 	"testing"
@@ -11,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/mpcguard/mpcguard/internal/policy"
 	"github.com/mpcguard/mpcguard/policies"
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 var (
@@ -29,26 +30,26 @@ func workloadGVK(kind string) schema.GroupVersionKind {
 }
 
 // shareConfig is the default configuration with the persistent pool's share storage named, as the chart sets it.
-func shareConfig() policy.Config {
-	cfg := policy.DefaultConfig()
-	cfg.ShareStorage = policy.ShareStorage{SecretNames: []string{"mpc-db"}, ClaimPrefixes: []string{"share-data-mpc-party-"}}
+func shareConfig() engine.Config {
+	cfg := engine.DefaultConfig()
+	cfg.ShareStorage = engine.ShareStorage{SecretNames: []string{"mpc-db"}, ClaimPrefixes: []string{"share-data-mpc-party-"}}
 	return cfg
 }
 
 // newEngine compiles the embedded policies with cfg.
-func newEngine(t testing.TB, cfg policy.Config) *policy.Engine {
+func newEngine(t testing.TB, cfg engine.Config) *engine.Engine {
 	t.Helper()
-	eng, err := policy.New(t.Context(), cfg, nil)
+	eng, err := engine.New(t.Context(), cfg, nil)
 	require.NoError(t, err)
 	return eng
 }
 
 // sharedEngine is compiled once for the tests that use shareConfig.
-var sharedEngine = sync.OnceValues(func() (*policy.Engine, error) {
-	return policy.New(context.Background(), shareConfig(), nil)
+var sharedEngine = sync.OnceValues(func() (*engine.Engine, error) {
+	return engine.New(context.Background(), shareConfig(), nil)
 })
 
-func defaultEngine(t testing.TB) *policy.Engine {
+func defaultEngine(t testing.TB) *engine.Engine {
 	t.Helper()
 	eng, err := sharedEngine()
 	require.NoError(t, err)
@@ -63,7 +64,7 @@ type fakeInventory struct {
 
 func (f fakeInventory) PersistentReady(string) (int, bool) { return f.ready, f.ok }
 
-func readyInventory(n int) policy.Inventory { return fakeInventory{ready: n, ok: true} }
+func readyInventory(n int) engine.Inventory { return fakeInventory{ready: n, ok: true} }
 
 // vol builds a pod volume: "pvc:<claim>", "secret:<name>" or "projected:<secret>,<secret>".
 func vol(spec string) map[string]any {
@@ -156,22 +157,22 @@ func party(role string) map[string]string {
 	return l
 }
 
-func createPod(t testing.TB, labels map[string]string, volumes ...string) policy.Request {
-	return policy.Request{Operation: policy.Create, Kind: podGVK, Namespace: "mpc-system", Object: podJSON(t, labels, volumes...)}
+func createPod(t testing.TB, labels map[string]string, volumes ...string) engine.Request {
+	return engine.Request{Operation: engine.Create, Kind: podGVK, Namespace: "mpc-system", Object: podJSON(t, labels, volumes...)}
 }
 
-func updatePod(t testing.TB, oldLabels, newLabels map[string]string) policy.Request {
-	return policy.Request{Operation: policy.Update, Kind: podGVK, Namespace: "mpc-system", Name: "p-0",
+func updatePod(t testing.TB, oldLabels, newLabels map[string]string) engine.Request {
+	return engine.Request{Operation: engine.Update, Kind: podGVK, Namespace: "mpc-system", Name: "p-0",
 		Object: podJSON(t, newLabels), OldObject: podJSON(t, oldLabels)}
 }
 
-func createWorkload(t testing.TB, kind, name string, labels map[string]string, vcts []string, volumes ...string) policy.Request {
-	return policy.Request{Operation: policy.Create, Kind: workloadGVK(kind), Namespace: "mpc-system",
+func createWorkload(t testing.TB, kind, name string, labels map[string]string, vcts []string, volumes ...string) engine.Request {
+	return engine.Request{Operation: engine.Create, Kind: workloadGVK(kind), Namespace: "mpc-system",
 		Object: workloadJSON(t, kind, name, labels, vcts, volumes...)}
 }
 
-func createSession(spec string) policy.Request {
-	return policy.Request{Operation: policy.Create, Kind: sessionGVK, Namespace: "mpc-system", Object: sessionJSON(spec)}
+func createSession(spec string) engine.Request {
+	return engine.Request{Operation: engine.Create, Kind: sessionGVK, Namespace: "mpc-system", Object: sessionJSON(spec)}
 }
 
 // want is an expected result: the policy id, and the full message unless it is empty.
@@ -187,7 +188,7 @@ func ids(policies ...string) []want {
 
 // assertResults checks results against the expected ones, in order, and that every message starts with
 // "[<policy-id>] <Kind> <namespace>/<name>: " as policies/README.md promises.
-func assertResults(t *testing.T, what string, wants []want, got []policy.Result, prefix string) {
+func assertResults(t *testing.T, what string, wants []want, got []engine.Result, prefix string) {
 	t.Helper()
 	gotIDs := make([]string, len(got))
 	for i, r := range got {
@@ -211,8 +212,8 @@ func assertResults(t *testing.T, what string, wants []want, got []policy.Result,
 func TestReview(t *testing.T) {
 	ample := readyInventory(10)
 	tests := map[string]struct {
-		req                 policy.Request
-		inv                 policy.Inventory // nil: 10 Ready persistent parties, unless noInventory
+		req                 engine.Request
+		inv                 engine.Inventory // nil: 10 Ready persistent parties, unless noInventory
 		noInventory         bool             // review without any inventory (nil)
 		object              string           // "<Kind> <ns>/<name>" named by every message
 		deny, warn, skipped []want
@@ -233,7 +234,7 @@ func TestReview(t *testing.T) {
 		},
 		"admits a pod without labels": {req: createPod(t, nil)},
 		"names a party pod created from generateName by its prefix": {
-			req: policy.Request{Operation: policy.Create, Kind: podGVK, Namespace: "mpc-system",
+			req: engine.Request{Operation: engine.Create, Kind: podGVK, Namespace: "mpc-system",
 				Object: []byte(`{"metadata": {"generateName": "mpc-party-", "labels": {"app.kubernetes.io/component": "mpc-party"}}}`)},
 			object: "Pod mpc-system/mpc-party-*",
 			deny:   []want{{"party-role-required", "[party-role-required] Pod mpc-system/mpc-party-*: party pod (app.kubernetes.io/component=mpc-party) has no party-role label; add party-role with one of persistent, delegate, temporary"}},
@@ -292,7 +293,7 @@ func TestReview(t *testing.T) {
 			req: updatePod(t, map[string]string{"party-role": "delegate"}, map[string]string{"party-role": "persistent"}),
 		},
 		"admits an UPDATE without old object when the new pod is valid": {
-			req: policy.Request{Operation: policy.Update, Kind: podGVK, Namespace: "mpc-system", Object: podJSON(t, party("delegate"))},
+			req: engine.Request{Operation: engine.Update, Kind: podGVK, Namespace: "mpc-system", Object: podJSON(t, party("delegate"))},
 		},
 		// workload-party-role
 		"denies a Deployment whose party template lacks the role label": {
@@ -334,7 +335,7 @@ func TestReview(t *testing.T) {
 			deny: []want{{"delegate-no-share-storage", "[delegate-no-share-storage] Pod mpc-system/p-0: temporary party uses the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-0, Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares"}},
 		},
 		"denies a delegate pod that reads the share secret into its environment": {
-			req: policy.Request{Operation: policy.Create, Kind: podGVK, Namespace: "mpc-system", Object: []byte(`{
+			req: engine.Request{Operation: engine.Create, Kind: podGVK, Namespace: "mpc-system", Object: []byte(`{
 				"metadata": {"name": "p-0", "labels": {"app.kubernetes.io/component": "mpc-party", "party-role": "delegate"}},
 				"spec": {"containers": [{"name": "party", "image": "mpc/party:1.0",
 					"env": [{"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "mpc-db", "key": "url"}}}]}]}}`)},
@@ -456,7 +457,7 @@ func TestReview(t *testing.T) {
 			skipped: []want{{"session-persistent-available", "[session-persistent-available] MPCSession mpc-system/sign-42: not checked: no cluster inventory (needs 1 Ready persistent party)"}},
 		},
 		"checks a session on UPDATE": {
-			req: policy.Request{Operation: policy.Update, Kind: sessionGVK, Namespace: "mpc-system", Name: "sign-42",
+			req: engine.Request{Operation: engine.Update, Kind: sessionGVK, Namespace: "mpc-system", Name: "sign-42",
 				Object: sessionJSON(`{"type": "sign", "threshold": {"t": 0, "n": 3}}`), OldObject: sessionJSON(`{"type": "sign", "threshold": {"t": 2, "n": 3}}`)},
 			object: "MPCSession mpc-system/sign-42",
 			deny:   ids("session-threshold-range"),
@@ -485,7 +486,7 @@ func TestReview(t *testing.T) {
 }
 
 func TestReviewWithoutShareStorageConfigured(t *testing.T) {
-	eng := newEngine(t, policy.DefaultConfig())
+	eng := newEngine(t, engine.DefaultConfig())
 	d, err := eng.Review(t.Context(), createPod(t, party("delegate"), "pvc:share-data-mpc-party-0", "secret:mpc-db"), nil)
 	require.NoError(t, err)
 	assert.True(t, d.Reviewed)
@@ -495,9 +496,9 @@ func TestReviewWithoutShareStorageConfigured(t *testing.T) {
 func TestReviewEnforcement(t *testing.T) {
 	badSession := createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "composition": {"persistent": 2, "delegate": 2}}`)
 	tests := map[string]struct {
-		enforcement         map[string]policy.Action
-		req                 policy.Request
-		inv                 policy.Inventory
+		enforcement         map[string]vocab.Action
+		req                 engine.Request
+		inv                 engine.Inventory
 		deny, warn, skipped []string
 	}{
 		"denies every violation by default": {
@@ -505,37 +506,37 @@ func TestReviewEnforcement(t *testing.T) {
 			deny: []string{"session-composition-sum", "session-delegate-only-threshold", "session-persistent-available"},
 		},
 		"moves a warn policy's violation to warnings": {
-			enforcement: map[string]policy.Action{policy.SessionDelegateOnlyThreshold: policy.Warn},
+			enforcement: map[string]vocab.Action{vocab.SessionDelegateOnlyThreshold: vocab.Warn},
 			req:         badSession, inv: readyInventory(1),
 			deny: []string{"session-composition-sum", "session-persistent-available"},
 			warn: []string{"session-delegate-only-threshold"},
 		},
 		"drops an off policy's violation": {
-			enforcement: map[string]policy.Action{policy.SessionCompositionSum: policy.Off},
+			enforcement: map[string]vocab.Action{vocab.SessionCompositionSum: vocab.Off},
 			req:         badSession, inv: readyInventory(1),
 			deny: []string{"session-delegate-only-threshold", "session-persistent-available"},
 		},
 		"admits a party pod without role with a warning when party-role-required warns": {
-			enforcement: map[string]policy.Action{policy.PartyRoleRequired: policy.Warn},
+			enforcement: map[string]vocab.Action{vocab.PartyRoleRequired: vocab.Warn},
 			req:         createPod(t, party("-")),
 			warn:        []string{"party-role-required"},
 		},
 		"warns about missing persistent parties when the inventory check warns": {
-			enforcement: map[string]policy.Action{policy.SessionPersistentAvailable: policy.Warn},
+			enforcement: map[string]vocab.Action{vocab.SessionPersistentAvailable: vocab.Warn},
 			req:         createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}}`), inv: readyInventory(0),
 			warn: []string{"session-persistent-available"},
 		},
 		"still reports a skipped check whose policy warns": {
-			enforcement: map[string]policy.Action{policy.SessionPersistentAvailable: policy.Warn},
+			enforcement: map[string]vocab.Action{vocab.SessionPersistentAvailable: vocab.Warn},
 			req:         createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}}`),
 			skipped:     []string{"session-persistent-available"},
 		},
 		"does not report a skipped check whose policy is off": {
-			enforcement: map[string]policy.Action{policy.SessionPersistentAvailable: policy.Off},
+			enforcement: map[string]vocab.Action{vocab.SessionPersistentAvailable: vocab.Off},
 			req:         createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}}`),
 		},
 		"turns every pod policy off": {
-			enforcement: map[string]policy.Action{policy.PartyRoleRequired: policy.Off, policy.PartyRoleImmutable: policy.Off},
+			enforcement: map[string]vocab.Action{vocab.PartyRoleRequired: vocab.Off, vocab.PartyRoleImmutable: vocab.Off},
 			req:         updatePod(t, party("persistent"), party("-")),
 		},
 	}
@@ -556,12 +557,12 @@ func TestReviewEnforcement(t *testing.T) {
 }
 
 func TestReviewCustomConfig(t *testing.T) {
-	cfg := policy.DefaultConfig()
+	cfg := engine.DefaultConfig()
 	cfg.RoleLabelKey = "signer.example.com/role"
-	sel, err := policy.ParseSelector("tier=mpc,app=signer")
+	sel, err := engine.ParseSelector("tier=mpc,app=signer")
 	require.NoError(t, err)
 	cfg.PartySelector = sel
-	cfg.ShareStorage = policy.ShareStorage{SecretNames: []string{"vault-shares"}, ClaimPrefixes: []string{"keys-"}}
+	cfg.ShareStorage = engine.ShareStorage{SecretNames: []string{"vault-shares"}, ClaimPrefixes: []string{"keys-"}}
 	eng := newEngine(t, cfg)
 	assert.Equal(t, cfg, eng.Config())
 
@@ -573,7 +574,7 @@ func TestReviewCustomConfig(t *testing.T) {
 		return l
 	}
 	tests := map[string]struct {
-		req  policy.Request
+		req  engine.Request
 		deny []want
 	}{
 		"denies a pod matching the custom selector without the custom role key": {
@@ -620,19 +621,19 @@ func TestReviewCustomConfig(t *testing.T) {
 }
 
 func TestReviewUnreviewed(t *testing.T) {
-	tests := map[string]policy.Request{
-		"allows a Service untouched": {Operation: policy.Create, Kind: schema.GroupVersionKind{Version: "v1", Kind: "Service"},
+	tests := map[string]engine.Request{
+		"allows a Service untouched": {Operation: engine.Create, Kind: schema.GroupVersionKind{Version: "v1", Kind: "Service"},
 			Namespace: "mpc-system", Object: []byte(`{"metadata": {"name": "svc", "labels": {"app.kubernetes.io/component": "mpc-party"}}}`)},
-		"allows the DELETE of a party pod without role": {Operation: policy.Delete, Kind: podGVK, Namespace: "mpc-system",
+		"allows the DELETE of a party pod without role": {Operation: engine.Delete, Kind: podGVK, Namespace: "mpc-system",
 			OldObject: []byte(`{"metadata": {"name": "p-0", "labels": {"app.kubernetes.io/component": "mpc-party"}}}`)},
-		"allows a CONNECT to a party pod": {Operation: policy.Connect, Kind: podGVK, Namespace: "mpc-system"},
+		"allows a CONNECT to a party pod": {Operation: engine.Connect, Kind: podGVK, Namespace: "mpc-system"},
 	}
 	eng := defaultEngine(t)
 	for name, req := range tests {
 		t.Run(name, func(t *testing.T) {
 			d, err := eng.Review(t.Context(), req, readyInventory(0))
 			require.NoError(t, err)
-			assert.Equal(t, policy.Decision{}, d)
+			assert.Equal(t, engine.Decision{}, d)
 			assert.True(t, d.Allowed())
 		})
 	}
@@ -640,20 +641,20 @@ func TestReviewUnreviewed(t *testing.T) {
 
 func TestReviewBadInput(t *testing.T) {
 	tests := map[string]struct {
-		req     policy.Request
+		req     engine.Request
 		wantErr error
 	}{
 		"fails on a malformed pod": {
-			req:     policy.Request{Operation: policy.Create, Kind: podGVK, Object: []byte(`{"metadata":`)},
-			wantErr: policy.ErrDecode,
+			req:     engine.Request{Operation: engine.Create, Kind: podGVK, Object: []byte(`{"metadata":`)},
+			wantErr: engine.ErrDecode,
 		},
 		"fails on an unknown session field": {
 			req:     createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "delegates": 3}`),
-			wantErr: policy.ErrDecode,
+			wantErr: engine.ErrDecode,
 		},
 		"fails on a CREATE without object": {
-			req:     policy.Request{Operation: policy.Create, Kind: sessionGVK, Namespace: "mpc-system", Name: "sign-42"},
-			wantErr: policy.ErrNoObject,
+			req:     engine.Request{Operation: engine.Create, Kind: sessionGVK, Namespace: "mpc-system", Name: "sign-42"},
+			wantErr: engine.ErrNoObject,
 		},
 	}
 	eng := defaultEngine(t)
@@ -669,7 +670,7 @@ func TestReviewBadInput(t *testing.T) {
 
 func TestReviewWithCancelledContextFails(t *testing.T) {
 	eng := defaultEngine(t)
-	reqs := map[string]policy.Request{
+	reqs := map[string]engine.Request{
 		"fails a party pod review":     createPod(t, party("-")),
 		"fails a valid session review": createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}}`),
 	}
@@ -678,7 +679,7 @@ func TestReviewWithCancelledContextFails(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
 			d, err := eng.Review(ctx, req, readyInventory(3))
-			require.ErrorIs(t, err, policy.ErrEval, "a cancelled evaluation must never read as an allow")
+			require.ErrorIs(t, err, engine.ErrEval, "a cancelled evaluation must never read as an allow")
 			assert.False(t, d.Reviewed)
 			assert.Empty(t, d.Deny)
 		})
@@ -686,15 +687,15 @@ func TestReviewWithCancelledContextFails(t *testing.T) {
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {
-	cfg := policy.DefaultConfig()
+	cfg := engine.DefaultConfig()
 	cfg.RoleLabelKey = "party role"
-	cfg.Enforcement["party-role-requried"] = policy.Warn
-	eng, err := policy.New(t.Context(), cfg, nil)
-	require.ErrorIs(t, err, policy.ErrConfig)
+	cfg.Enforcement["party-role-requried"] = vocab.Warn
+	eng, err := engine.New(t.Context(), cfg, nil)
+	require.ErrorIs(t, err, engine.ErrConfig)
 	assert.Nil(t, eng)
 	assert.Contains(t, err.Error(), `config.roleLabelKey: Invalid value: "party role"`)
 	assert.Contains(t, err.Error(), `config.enforcement[party-role-requried]: Unsupported value`)
-	assert.NotErrorIs(t, err, policy.ErrCompile)
+	assert.NotErrorIs(t, err, engine.ErrCompile)
 }
 
 func TestNewReportsCompileErrorsWithFileAndLine(t *testing.T) {
@@ -713,9 +714,9 @@ func TestNewReportsCompileErrorsWithFileAndLine(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			eng, err := policy.New(t.Context(), policy.DefaultConfig(),
+			eng, err := engine.New(t.Context(), engine.DefaultConfig(),
 				[]policies.Module{{Name: "policies/broken.rego", Source: tc.source}})
-			require.ErrorIs(t, err, policy.ErrCompile)
+			require.ErrorIs(t, err, engine.ErrCompile)
 			assert.Nil(t, eng)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -726,7 +727,7 @@ func TestNewCompilesTheEmbeddedPolicies(t *testing.T) {
 	mods, err := policies.Modules()
 	require.NoError(t, err)
 	// Passing the embedded modules explicitly is the same as passing nil.
-	eng, err := policy.New(t.Context(), policy.DefaultConfig(), mods)
+	eng, err := engine.New(t.Context(), engine.DefaultConfig(), mods)
 	require.NoError(t, err)
 	d, err := eng.Review(t.Context(), createPod(t, party("-")), nil)
 	require.NoError(t, err)
@@ -744,7 +745,7 @@ func TestNewRejectsAPolicySetThatLacksARuleTheEngineReads(t *testing.T) {
 		kept = append(kept, m)
 	}
 	kept = append(kept, policies.Module{Name: "custom/workload.rego", Source: "package mpcguard.workload\n\nlabels := {}\n"})
-	_, err = policy.New(t.Context(), policy.DefaultConfig(), kept)
-	require.ErrorIs(t, err, policy.ErrCompile)
+	_, err = engine.New(t.Context(), engine.DefaultConfig(), kept)
+	require.ErrorIs(t, err, engine.ErrCompile)
 	assert.Contains(t, err.Error(), "must define data.mpcguard.workload.violation")
 }
