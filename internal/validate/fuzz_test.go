@@ -1,6 +1,7 @@
 package validate_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mpcguard/mpcguard/internal/validate"
@@ -8,7 +9,8 @@ import (
 )
 
 // FuzzValidate feeds arbitrary manifests to the offline validator: it must never panic or hang, and every
-// document is either evaluated or reported as unreadable with its source, document number and line.
+// document (every value of a JSON stream, every item of a list) is either evaluated or reported as
+// unreadable with its source, document number and line.
 // The seed corpus is in testdata/fuzz/FuzzValidate.
 func FuzzValidate(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app.kubernetes.io/component: mpc-party}}\n"))
@@ -17,6 +19,9 @@ func FuzzValidate(f *testing.F) {
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: [\n"))
 	f.Add([]byte("? [a, b]\n: c\n"))
+	f.Add([]byte("{\"apiVersion\": \"v1\", \"kind\": \"PodList\", \"items\": [{\"metadata\": {\"name\": \"p\"}}, 1]}\n{\"kind\": \"List\"} x"))
+	f.Add([]byte("apiVersion: v1\nkind: List\nitems:\n- {apiVersion: apps/v1, kind: DeploymentList, items: [{metadata: {name: d}}, null]}\n"))
+	f.Add([]byte("{}{\"apiVersion\":\"v1\",\"kind\":\"Pod\"}[1]\n# c\n\"s\"\r---\rkind: x\n...\n"))
 
 	eng, err := engine.New(f.Context(), engine.DefaultConfig(), nil)
 	if err != nil {
@@ -31,7 +36,7 @@ func FuzzValidate(f *testing.F) {
 			}
 		}
 		for _, o := range rep.Objects {
-			if o.Kind == "" || o.Document < 1 || o.Line < 1 {
+			if o.Kind == "" || o.Document < 1 || o.Line < 1 || (o.Item != "" && !strings.HasPrefix(o.Item, "items[")) {
 				t.Fatalf("an evaluated object must name its kind, document and line: %+v", o)
 			}
 			for _, r := range append(append(o.Deny, o.Warn...), o.Skipped...) {

@@ -21,29 +21,38 @@ import (
 
 // Object is the outcome for one object of the input.
 type Object struct {
-	Source    string `json:"source"`
-	Document  int    `json:"document"` // 1-based, within Source
-	Line      int    `json:"line"`     // where the document starts in Source
+	Source   string `json:"source"`
+	Document int    `json:"document"` // 1-based, within Source
+	Line     int    `json:"line"`     // where the document starts in Source
+	// Item names the object within its document when the document is a list: "items[2]", or
+	// "items[0].items[1]" for an item of a list in a list. Empty for a document that is the object itself.
+	Item      string `json:"item,omitempty"`
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	engine.Decision
 }
 
-// InputError is a document that could not be read; it names its file, document and line.
+// InputError is a document, or an item of a list in it, that could not be read; it names its file, document,
+// line and item.
 type InputError struct {
 	Source   string `json:"source"`
 	Document int    `json:"document"`
 	Line     int    `json:"line"`
+	Item     string `json:"item,omitempty"` // as Object.Item
 	Err      error  `json:"-"`
 	Message  string `json:"error"`
 }
 
 func (e *InputError) Error() string {
-	if e.Document == 0 {
-		return fmt.Sprintf("%s: %v", e.Source, e.Err)
+	where := e.Source
+	if e.Document != 0 {
+		where = fmt.Sprintf("%s: document %d (line %d)", e.Source, e.Document, e.Line)
 	}
-	return fmt.Sprintf("%s: document %d (line %d): %v", e.Source, e.Document, e.Line, e.Err)
+	if e.Item != "" {
+		where += ": " + e.Item
+	}
+	return fmt.Sprintf("%s: %v", where, e.Err)
 }
 
 func (e *InputError) Unwrap() error { return e.Err }
@@ -153,10 +162,11 @@ func expand(p string) ([]string, error) {
 type document struct {
 	index, line int
 	data        []byte
+	err         error // why the document cannot be read, when that is known before reading it (jsonStream)
 }
 
 // split cuts a YAML stream at its "---" separator lines, remembering the line where each document starts.
-// Content on a separator line ("--- {...}") belongs to the document it opens.
+// Content on a separator line ("--- {...}", or after a tab) belongs to the document it opens.
 func split(data []byte) []document {
 	var docs []document
 	cur := document{line: 1}
@@ -167,7 +177,7 @@ func split(data []byte) []document {
 	for sc.Scan() {
 		line++
 		text := sc.Text()
-		if t := strings.TrimRight(text, " \t\r"); t == "---" || strings.HasPrefix(t, "--- ") {
+		if t := strings.TrimRight(text, " \t\r"); t == "---" || strings.HasPrefix(t, "--- ") || strings.HasPrefix(t, "---\t") {
 			cur.data = append([]byte(nil), buf.Bytes()...)
 			docs = append(docs, cur)
 			buf.Reset()
@@ -195,77 +205,54 @@ func blank(doc []byte) bool {
 	return true
 }
 
-type header struct {
-	APIVersion string          `json:"apiVersion"`
-	Kind       string          `json:"kind"`
-	Items      json.RawMessage `json:"items"`
-}
-
 func (v Validator) bytes(ctx context.Context, source string, data []byte, rep *Report) {
 	n := 0
-	for _, doc := range split(data) {
-		if blank(doc.data) {
+	for _, chunk := range split(data) {
+		if blank(chunk.data) {
 			continue
 		}
 		// Documents are numbered as YAML tools count them: a leading "---" (as in helm template output)
-		// opens document 1, and empty documents are not counted.
-		n++
-		doc.index = n
-		fail := func(err error) {
-			rep.Errors = append(rep.Errors, &InputError{Source: source, Document: doc.index, Line: doc.line, Err: err})
-		}
-		// Pad with the lines before the document so YAML errors and notes carry the file's line numbers.
-		js, notes, err := yamlToJSON(append(bytes.Repeat([]byte("\n"), doc.line-1), doc.data...))
-		if err != nil {
-			fail(fmt.Errorf("malformed YAML or JSON: %w", err))
-			continue
-		}
-		for _, n := range notes {
-			rep.Warnings = append(rep.Warnings, &InputError{Source: source, Document: doc.index,
-				Line: n.line, Err: errors.New(n.msg)})
-		}
-		var objs []json.RawMessage
-		if objs, err = objects(js); err != nil {
-			fail(err)
-			continue
-		}
-		for i, raw := range objs {
-			o, err := v.object(ctx, raw)
-			if err != nil {
-				if len(objs) > 1 {
-					err = fmt.Errorf("items[%d]: %w", i, err)
-				}
-				fail(err)
-				continue
-			}
-			o.Source, o.Document, o.Line = source, doc.index, doc.line
-			rep.Objects = append(rep.Objects, o)
+		// opens document 1, and empty documents are not counted. Each value of a JSON stream is a document.
+		for _, doc := range jsonStream(chunk) {
+			n++
+			doc.index = n
+			v.document(ctx, source, doc, rep)
 		}
 	}
 }
 
-// objects returns the document's object, or the items of a List.
-func objects(js []byte) ([]json.RawMessage, error) {
-	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
-		return nil, nil
+// document evaluates the objects of one document, reporting what it cannot read.
+func (v Validator) document(ctx context.Context, source string, doc document, rep *Report) {
+	fail := func(item string, err error) {
+		rep.Errors = append(rep.Errors, &InputError{Source: source, Document: doc.index, Line: doc.line, Item: item, Err: err})
 	}
-	var h header
-	if err := json.Unmarshal(js, &h); err != nil {
-		return nil, fmt.Errorf("not a Kubernetes object: %w", err)
+	if doc.err != nil {
+		fail("", doc.err)
+		return
 	}
-	if h.Kind == "" || h.APIVersion == "" {
-		return nil, fmt.Errorf("not a Kubernetes object: apiVersion and kind are required")
+	// Pad with the lines before the document so YAML errors and notes carry the file's line numbers.
+	js, notes, err := yamlToJSON(append(bytes.Repeat([]byte("\n"), doc.line-1), doc.data...))
+	if err != nil {
+		fail("", fmt.Errorf("%w: %w", ErrMalformed, err))
+		return
 	}
-	if h.Kind != "List" || !strings.HasSuffix(h.APIVersion, "v1") {
-		return []json.RawMessage{js}, nil
+	for _, n := range notes {
+		rep.Warnings = append(rep.Warnings, &InputError{Source: source, Document: doc.index,
+			Line: n.line, Err: errors.New(n.msg)})
 	}
-	var items []json.RawMessage
-	if len(h.Items) > 0 {
-		if err := json.Unmarshal(h.Items, &items); err != nil {
-			return nil, fmt.Errorf("List items: %w", err)
+	for _, e := range flatten(js) {
+		if e.err != nil {
+			fail(e.item, e.err)
+			continue
 		}
+		o, err := v.object(ctx, e.raw)
+		if err != nil {
+			fail(e.item, err)
+			continue
+		}
+		o.Source, o.Document, o.Line, o.Item = source, doc.index, doc.line, e.item
+		rep.Objects = append(rep.Objects, o)
 	}
-	return items, nil
 }
 
 func (v Validator) object(ctx context.Context, raw json.RawMessage) (Object, error) {
@@ -279,10 +266,10 @@ func (v Validator) object(ctx context.Context, raw json.RawMessage) (Object, err
 		} `json:"metadata"`
 	}
 	if err := json.Unmarshal(raw, &h); err != nil {
-		return Object{}, fmt.Errorf("not a Kubernetes object: %w", err)
+		return Object{}, fmt.Errorf("%w: %w", ErrNotObject, err)
 	}
 	if h.Kind == "" || h.APIVersion == "" {
-		return Object{}, fmt.Errorf("not a Kubernetes object: apiVersion and kind are required")
+		return Object{}, fmt.Errorf("%w: apiVersion and kind are required", ErrNotObject)
 	}
 	gv, err := schema.ParseGroupVersion(h.APIVersion)
 	if err != nil {

@@ -29,17 +29,17 @@ func validator(t *testing.T, namespace string) validate.Validator {
 // summary is what a test cares about of an object: where it is, what it is, and which policies denied,
 // warned or skipped it.
 type summary struct {
-	Source, Kind, Namespace, Name string
-	Document, Line                int
-	Reviewed                      bool
-	Deny, Warn, Skipped           []string
+	Source, Item, Kind, Namespace, Name string
+	Document, Line                      int
+	Reviewed                            bool
+	Deny, Warn, Skipped                 []string
 }
 
 func summarize(objs []validate.Object) []summary {
 	out := []summary{}
 	for _, o := range objs {
-		s := summary{Source: o.Source, Document: o.Document, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace,
-			Name: o.Name, Reviewed: o.Reviewed}
+		s := summary{Source: o.Source, Document: o.Document, Line: o.Line, Item: o.Item, Kind: o.Kind,
+			Namespace: o.Namespace, Name: o.Name, Reviewed: o.Reviewed}
 		for _, r := range o.Deny {
 			s.Deny = append(s.Deny, r.Policy)
 		}
@@ -59,6 +59,7 @@ type located struct {
 	Source        string
 	Document      int
 	Line          int
+	Item          string
 	ErrorContains string
 }
 
@@ -69,6 +70,7 @@ func assertLocated(t *testing.T, want []located, got []*validate.InputError) {
 		assert.Equal(t, w.Source, got[i].Source, "[%d] source", i)
 		assert.Equal(t, w.Document, got[i].Document, "[%d] document", i)
 		assert.Equal(t, w.Line, got[i].Line, "[%d] line", i)
+		assert.Equal(t, w.Item, got[i].Item, "[%d] item", i)
 		assert.Contains(t, got[i].Error(), w.ErrorContains, "[%d]", i)
 		assert.Equal(t, got[i].Error(), got[i].Message, "[%d] the JSON message is the error text", i)
 	}
@@ -195,10 +197,10 @@ items:
   metadata: {name: svc}
 `,
 			want: []summary{
-				{Source: "list.yaml", Document: 1, Line: 1, Kind: "Pod", Namespace: "ns", Name: "no-role", Reviewed: true, Deny: []string{"party-role-required"}},
-				{Source: "list.yaml", Document: 1, Line: 1, Kind: "MPCSession", Namespace: "other", Name: "s", Reviewed: true,
+				{Source: "list.yaml", Document: 1, Line: 1, Item: "items[0]", Kind: "Pod", Namespace: "ns", Name: "no-role", Reviewed: true, Deny: []string{"party-role-required"}},
+				{Source: "list.yaml", Document: 1, Line: 1, Item: "items[1]", Kind: "MPCSession", Namespace: "other", Name: "s", Reviewed: true,
 					Deny: []string{"session-threshold-range"}, Skipped: []string{"session-persistent-available"}},
-				{Source: "list.yaml", Document: 1, Line: 1, Kind: "Service", Namespace: "ns", Name: "svc"},
+				{Source: "list.yaml", Document: 1, Line: 1, Item: "items[2]", Kind: "Service", Namespace: "ns", Name: "svc"},
 			},
 		},
 		"reports a List item without kind by its index and still evaluates the others": {
@@ -214,9 +216,9 @@ items:
 `,
 			want: []summary{
 				{Source: "list.yaml", Document: 1, Line: 1, Kind: "ConfigMap", Namespace: "ns", Name: "first"},
-				{Source: "list.yaml", Document: 2, Line: 5, Kind: "Pod", Namespace: "ns", Name: "p", Reviewed: true, Deny: []string{"party-role-required"}},
+				{Source: "list.yaml", Document: 2, Line: 5, Item: "items[1]", Kind: "Pod", Namespace: "ns", Name: "p", Reviewed: true, Deny: []string{"party-role-required"}},
 			},
-			wantErrors: []located{{Source: "list.yaml", Document: 2, Line: 5, ErrorContains: "list.yaml: document 2 (line 5): items[0]: not a Kubernetes object: apiVersion and kind are required"}},
+			wantErrors: []located{{Source: "list.yaml", Document: 2, Line: 5, Item: "items[0]", ErrorContains: "list.yaml: document 2 (line 5): items[0]: not a Kubernetes object: apiVersion and kind are required"}},
 		},
 		"accepts an empty List": {
 			input: "apiVersion: v1\nkind: List\nitems: []\n",

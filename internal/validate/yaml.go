@@ -1,8 +1,11 @@
 package validate
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -17,10 +20,24 @@ var yaml11Bools = map[string]bool{
 // yamlToJSON reads one YAML (1.2) or JSON document into JSON. Duplicate keys are errors. It also returns a
 // warning for every unquoted mapping key that YAML 1.1 tools would turn into a boolean — `n: 3` reaches the
 // API server as `"false": 3` when applied with kubectl — with its line, relative to the document.
+//
+// A second document in doc is an error, not ignored: yaml.Unmarshal would read the first document of
+// "a: 1\n...\nb: 2" (a document end marker, then more) or of "{...}\n{...}" and drop the rest without a word.
 func yamlToJSON(doc []byte) ([]byte, []lineNote, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(doc))
 	var root yaml.Node
-	if err := yaml.Unmarshal(doc, &root); err != nil {
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return []byte("null"), nil, nil
+		}
 		return nil, nil, err
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("line %d: a second document starts here, with no line of --- before it (line ends must be \\n or \\r\\n)", firstLine(&next))
 	}
 	if root.Kind == 0 {
 		return []byte("null"), nil, nil
@@ -112,4 +129,12 @@ func yaml11Value(s string) string {
 		return "true"
 	}
 	return "false"
+}
+
+// firstLine is the line of a document's content.
+func firstLine(n *yaml.Node) int {
+	for n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	return n.Line
 }
