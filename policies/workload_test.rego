@@ -1,8 +1,10 @@
 package mpcguard.workload_test
 
+import data.mpcguard.lib
 import data.mpcguard.lib_test.config
 import data.mpcguard.lib_test.custom_config
 import data.mpcguard.lib_test.party_labels
+import data.mpcguard.lib_test.policies
 import data.mpcguard.workload
 
 party_selector := {"app.kubernetes.io/component": "mpc-party"}
@@ -15,24 +17,23 @@ request(kind, name, template) := {
 	"template": template,
 }
 
-missing_role_msg(kind, name) := sprintf("[workload-party-role] %s mpc-system/%s: pod template matches the party selector (app.kubernetes.io/component=mpc-party) but has no party-role label; add party-role (one of persistent, delegate, temporary) to the pod template labels", [kind, name])
+missing_role_msg := "pod template matches the party selector (app.kubernetes.io/component=mpc-party) but has no party-role label; add party-role (one of persistent, delegate, temporary) to the pod template labels"
+
+no_persistent_config := object.union(config, {"persistent_workloads": []})
 
 # workload-party-role
 
 test_denies_deployment_whose_party_template_lacks_the_role if {
 	v := workload.violation with input as request("Deployment", "d", {"labels": party_selector})
 		with data.mpcguard.config as config
-	v == {{
-		"policy": "workload-party-role",
-		"msg": "[workload-party-role] Deployment mpc-system/d: pod template matches the party selector (app.kubernetes.io/component=mpc-party) but has no party-role label; add party-role (one of persistent, delegate, temporary) to the pod template labels",
-	}}
+	v == {{"policy": "workload-party-role", "msg": missing_role_msg}}
 }
 
 test_denies_each_workload_kind_whose_party_template_lacks_the_role if {
 	every kind in ["Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job", "CronJob"] {
 		v := workload.violation with input as request(kind, "w", {"labels": party_selector})
 			with data.mpcguard.config as config
-		v == {{"policy": "workload-party-role", "msg": missing_role_msg(kind, "w")}}
+		v == {{"policy": "workload-party-role", "msg": missing_role_msg}}
 	}
 }
 
@@ -41,7 +42,7 @@ test_denies_statefulset_whose_party_template_has_an_invalid_role if {
 		with data.mpcguard.config as config
 	v == {{
 		"policy": "workload-party-role",
-		"msg": "[workload-party-role] StatefulSet mpc-system/s: pod template has party-role=\"Delegate\", not one of persistent, delegate, temporary; set it to one of them in the pod template labels",
+		"msg": "pod template has party-role=\"Delegate\", not one of persistent, delegate, temporary; set it to one of them in the pod template labels",
 	}}
 }
 
@@ -50,14 +51,23 @@ test_denies_template_role_with_surrounding_spaces if {
 		with data.mpcguard.config as config
 	v == {{
 		"policy": "workload-party-role",
-		"msg": "[workload-party-role] DaemonSet mpc-system/ds: pod template has party-role=\"temporary \", not one of persistent, delegate, temporary; set it to one of them in the pod template labels",
+		"msg": "pod template has party-role=\"temporary \", not one of persistent, delegate, temporary; set it to one of them in the pod template labels",
 	}}
 }
 
-test_admits_party_template_with_each_allowed_role if {
+test_admits_party_template_with_each_allowed_role_in_the_persistent_statefulset if {
 	every role in config.allowed_roles {
-		count(workload.violation) == 0 with input as request("StatefulSet", "s", {"labels": party_labels(role)})
+		count(workload.violation) == 0 with input as request("StatefulSet", "mpc-party", {"labels": party_labels(role)})
 			with data.mpcguard.config as config
+	}
+}
+
+test_admits_non_persistent_party_template_in_any_workload_kind if {
+	every kind in lib.workload_kinds {
+		every role in ["delegate", "temporary"] {
+			count(workload.violation) == 0 with input as request(kind, "delegates", {"labels": party_labels(role)})
+				with data.mpcguard.config as config
+		}
 	}
 }
 
@@ -73,22 +83,35 @@ test_admits_workload_without_template if {
 	v == set()
 }
 
+bad_template := {
+	"labels": party_selector,
+	"secrets": ["mpc-db"],
+	"clones": [{"kind": "PersistentVolumeClaim", "name": "share-data-mpc-party-0"}],
+}
+
 test_ignores_template_of_an_unknown_kind if {
-	v := workload.violation with input as request("Service", "svc", {"labels": party_selector})
+	v := workload.violation with input as request("Service", "svc", bad_template)
 		with data.mpcguard.config as config
 	v == set()
 }
 
 test_ignores_workload_on_delete if {
-	v := workload.violation with input as object.union(request("Deployment", "d", {"labels": party_selector}), {"operation": "DELETE"})
+	v := workload.violation with input as object.union(request("Deployment", "d", bad_template), {"operation": "DELETE"})
 		with data.mpcguard.config as config
 	v == set()
+}
+
+test_admits_role_labels_of_a_template_outside_the_party_selector if {
+	every role in ["Delegate", "persistent"] {
+		count(workload.violation) == 0 with input as request("Deployment", "web", {"labels": {"party-role": role}})
+			with data.mpcguard.config as config
+	}
 }
 
 test_checks_workload_on_update if {
 	v := workload.violation with input as object.union(request("CronJob", "c", {"labels": party_selector}), {"operation": "UPDATE"})
 		with data.mpcguard.config as config
-	v == {{"policy": "workload-party-role", "msg": missing_role_msg("CronJob", "c")}}
+	v == {{"policy": "workload-party-role", "msg": missing_role_msg}}
 }
 
 # delegate-no-share-storage
@@ -99,22 +122,30 @@ test_denies_temporary_template_mounting_a_share_secret if {
 		with data.mpcguard.config as config
 	v == {{
 		"policy": "delegate-no-share-storage",
-		"msg": "[delegate-no-share-storage] Deployment mpc-system/d: pod template with party-role=temporary uses the persistent pool's share storage (Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares",
+		"msg": "pod template with party-role=temporary uses the persistent pool's share storage (Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares",
 	}}
 }
 
-test_denies_delegate_statefulset_whose_claim_template_is_share_storage if {
-	template := {"labels": party_labels("delegate"), "claims": ["share-data-mpc-party-delegates-0"], "secrets": []}
-	v := workload.violation with input as request("StatefulSet", "delegates", template)
+test_denies_delegate_template_mounting_a_share_claim_and_a_host_path if {
+	template := {"labels": party_labels("delegate"), "claims": ["share-data-mpc-party-2"], "host_paths": ["/mnt/disks"]}
+	v := workload.violation with input as request("Deployment", "d", template)
 		with data.mpcguard.config as config
 	v == {{
 		"policy": "delegate-no-share-storage",
-		"msg": "[delegate-no-share-storage] StatefulSet mpc-system/delegates: pod template with party-role=delegate uses the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-delegates-0); remove those volumes and env references: only persistent parties may hold key shares",
+		"msg": "pod template with party-role=delegate uses the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-2, hostPath /mnt/disks); remove those volumes and env references: only persistent parties may hold key shares",
 	}}
 }
 
+test_admits_delegate_statefulset_whose_claims_merely_start_with_the_share_prefix if {
+	# StatefulSet mpc-party-delegate's volumeClaimTemplate share-data names its first claim share-data-mpc-party-delegate-0
+	template := {"labels": party_labels("delegate"), "claims": ["share-data-mpc-party-delegate-0"], "secrets": []}
+	v := workload.violation with input as request("StatefulSet", "mpc-party-delegate", template)
+		with data.mpcguard.config as config
+	v == set()
+}
+
 test_admits_persistent_template_mounting_share_storage if {
-	template := {"labels": party_labels("persistent"), "claims": ["share-data-mpc-party-0"], "secrets": ["mpc-db"]}
+	template := {"labels": party_labels("persistent"), "claims": ["share-data-mpc-party-0"], "secrets": ["mpc-db"], "host_paths": ["/var/lib/mpc"]}
 	v := workload.violation with input as request("StatefulSet", "mpc-party", template)
 		with data.mpcguard.config as config
 	v == set()
@@ -127,6 +158,126 @@ test_admits_delegate_template_without_share_storage if {
 	v == set()
 }
 
+# share-storage-persistent-only
+
+test_denies_non_party_template_reaching_share_storage if {
+	template := {"labels": {"app": "backup"}, "claims": ["share-data-mpc-party-0"], "secrets": ["mpc-db"]}
+	v := workload.violation with input as request("CronJob", "backup", template)
+		with data.mpcguard.config as config
+	v == {{
+		"policy": "share-storage-persistent-only",
+		"msg": "pod template is not a party template (app.kubernetes.io/component=mpc-party) but uses the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-0, Secret mpc-db); only persistent party pods of the persistent pool may hold key shares",
+	}}
+}
+
+test_denies_non_party_template_with_a_delegate_role_only_as_a_non_party_template if {
+	v := workload.violation with input as request("Deployment", "d", {"labels": {"party-role": "delegate"}, "secrets": ["mpc-db"]})
+		with data.mpcguard.config as config
+	policies(v) == {"share-storage-persistent-only"}
+}
+
+test_denies_non_party_daemonset_with_a_host_path if {
+	template := {"labels": {"app": "log-collector"}, "host_paths": ["/var/log"]}
+	v := workload.violation with input as request("DaemonSet", "logs", template)
+		with data.mpcguard.config as config
+	policies(v) == {"share-storage-persistent-only"}
+}
+
+test_denies_template_without_labels_reaching_share_storage if {
+	v := workload.violation with input as request("Job", "dump", {"secrets": ["mpc-db"]})
+		with data.mpcguard.config as config
+	policies(v) == {"share-storage-persistent-only"}
+}
+
+test_admits_non_party_template_with_other_storage if {
+	template := {"labels": {"app": "web"}, "claims": ["share-data-mpc-party-delegate-0"], "secrets": ["tls"]}
+	v := workload.violation with input as request("StatefulSet", "web", template)
+		with data.mpcguard.config as config
+	v == set()
+}
+
+# share-storage-copy
+
+test_denies_statefulset_claim_template_cloning_a_share_claim if {
+	template := {
+		"labels": party_labels("persistent"),
+		"claims": ["share-data-mpc-party-0"],
+		"clones": [{"kind": "PersistentVolumeClaim", "name": "share-data-mpc-party-0"}],
+	}
+	v := workload.violation with input as request("StatefulSet", "mpc-party", template)
+		with data.mpcguard.config as config
+	v == {{
+		"policy": "share-storage-copy",
+		"msg": "a volume of the pod template clones the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-0); a copy of a key share outside the persistent pool is a leaked share",
+	}}
+}
+
+test_denies_job_ephemeral_volume_cloning_a_share_claim if {
+	template := {"labels": {"app": "restore"}, "clones": [{"kind": "PersistentVolumeClaim", "name": "share-data-mpc-party-3"}]}
+	v := workload.violation with input as request("Job", "restore", template)
+		with data.mpcguard.config as config
+	policies(v) == {"share-storage-copy"}
+}
+
+test_admits_template_cloning_another_claim if {
+	template := {"labels": {"app": "restore"}, "clones": [
+		{"kind": "PersistentVolumeClaim", "name": "share-data-mpc-party-delegate-0"},
+		{"kind": "PersistentVolumeClaim", "name": "seed"},
+	]}
+	v := workload.violation with input as request("Job", "restore", template)
+		with data.mpcguard.config as config
+	v == set()
+}
+
+# party-persistent-origin
+
+test_denies_persistent_template_outside_a_persistent_statefulset if {
+	v := workload.violation with input as request("Deployment", "mpc-party", {"labels": party_labels("persistent")})
+		with data.mpcguard.config as config
+	v == {{
+		"policy": "party-persistent-origin",
+		"msg": "only StatefulSet mpc-party may run persistent parties; give this pod template a non-persistent role or add its pool to the persistent workloads",
+	}}
+}
+
+test_denies_persistent_template_in_another_statefulset if {
+	v := workload.violation with input as request("StatefulSet", "mpc-party-delegate", {"labels": party_labels("persistent")})
+		with data.mpcguard.config as config
+	policies(v) == {"party-persistent-origin"}
+}
+
+test_denies_persistent_template_in_each_non_statefulset_kind if {
+	every kind in ["Deployment", "ReplicaSet", "DaemonSet", "Job", "CronJob"] {
+		v := workload.violation with input as request(kind, "mpc-party", {"labels": party_labels("persistent")})
+			with data.mpcguard.config as config
+		policies(v) == {"party-persistent-origin"}
+	}
+}
+
+test_names_every_configured_persistent_statefulset if {
+	v := workload.violation with input as request("StatefulSet", "web", {"labels": party_labels("persistent")})
+		with data.mpcguard.config as object.union(config, {"persistent_workloads": ["mpc-party", "mpc-party-eu"]})
+	v == {{
+		"policy": "party-persistent-origin",
+		"msg": "only StatefulSet mpc-party, StatefulSet mpc-party-eu may run persistent parties; give this pod template a non-persistent role or add its pool to the persistent workloads",
+	}}
+}
+
+test_admits_persistent_template_in_any_statefulset_when_none_is_configured if {
+	v := workload.violation with input as request("StatefulSet", "web", {"labels": party_labels("persistent")})
+		with data.mpcguard.config as no_persistent_config
+	v == set()
+}
+
+test_denies_persistent_template_outside_a_statefulset_when_none_is_configured if {
+	v := workload.violation with input as request("Deployment", "mpc-party", {"labels": party_labels("persistent")})
+		with data.mpcguard.config as no_persistent_config
+	v == {{
+		"policy": "party-persistent-origin",
+		"msg": "only a StatefulSet may run persistent parties; give this pod template a non-persistent role or add its pool to the persistent workloads",
+	}}
+}
+
 # non-default configuration
 
 test_custom_config_is_honoured_for_templates if {
@@ -135,6 +286,26 @@ test_custom_config_is_honoured_for_templates if {
 		with data.mpcguard.config as custom_config
 	v == {{
 		"policy": "workload-party-role",
-		"msg": "[workload-party-role] ReplicaSet mpc-system/rs: pod template matches the party selector (app=signer,tier=mpc) but has no signer.example.com/role label; add signer.example.com/role (one of persistent, delegate, temporary) to the pod template labels",
+		"msg": "pod template matches the party selector (app=signer,tier=mpc) but has no signer.example.com/role label; add signer.example.com/role (one of persistent, delegate, temporary) to the pod template labels",
 	}}
+}
+
+test_custom_share_storage_is_honoured_for_templates if {
+	template := {"labels": {"app": "signer", "tier": "mpc", "signer.example.com/role": "delegate"}, "claims": ["keys-1", "share-data-mpc-party-0"], "secrets": ["mpc-db"]}
+	v := workload.violation with input as request("Deployment", "signer-delegates", template)
+		with data.mpcguard.config as custom_config
+	v == {{
+		"policy": "delegate-no-share-storage",
+		"msg": "pod template with signer.example.com/role=delegate uses the persistent pool's share storage (PersistentVolumeClaim keys-1); remove those volumes and env references: only persistent parties may hold key shares",
+	}}
+}
+
+test_custom_config_lets_any_statefulset_run_persistent_parties if {
+	template := {"labels": {"app": "signer", "tier": "mpc", "signer.example.com/role": "persistent"}}
+	sts := workload.violation with input as request("StatefulSet", "signers", template)
+		with data.mpcguard.config as custom_config
+	deployment := workload.violation with input as request("Deployment", "signers", template)
+		with data.mpcguard.config as custom_config
+	sts == set()
+	policies(deployment) == {"party-persistent-origin"}
 }
