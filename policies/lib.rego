@@ -1,14 +1,14 @@
 # METADATA
 # title: mpcguard shared helpers
 # description: |
-#   Pure functions shared by the policy modules: message prefix, party selector
-#   matching, role and share-storage helpers. Every function takes its inputs as
+#   Pure functions shared by the policy modules: party selector matching, role,
+#   identity and share-storage helpers. Every function takes its inputs as
 #   arguments; none reads input or data.
 package mpcguard.lib
 
 # METADATA
 # title: checked operations
-# description: Admission operations the policies check; DELETE and CONNECT are never checked.
+# description: Admission operations the object policies check; DELETE is never checked, CONNECT only by the connect module.
 checked_operations := {"CREATE", "UPDATE"}
 
 # METADATA
@@ -30,20 +30,6 @@ checks(request, kind) if {
 }
 
 # METADATA
-# title: prefix
-# description: |
-#   The start of every message, "[<id>] <Kind> <namespace>/<name>: ", from the
-#   request's kind, namespace and name (empty when absent).
-prefix(id, request) := sprintf("[%s] %s %s/%s: ", [
-	id,
-	object.get(request, "kind", ""),
-	object.get(request, "namespace", ""),
-	object.get(request, "name", ""),
-]) if {
-	is_object(request)
-} else := sprintf("[%s] : ", [id])
-
-# METADATA
 # title: labels
 # description: The labels object of a pod or pod template, or {} when absent or malformed.
 labels(obj) := obj.labels if {
@@ -53,7 +39,7 @@ labels(obj) := obj.labels if {
 
 # METADATA
 # title: names
-# description: The string members of obj[key] (claims or secrets) as a set, or an empty set.
+# description: The string members of obj[key] (claims, secrets, host paths) as a set, or an empty set.
 names(obj, key) := {name |
 	some name in obj[key]
 	is_string(name)
@@ -95,30 +81,38 @@ non_persistent_role(role, allowed_roles) if {
 }
 
 # METADATA
-# title: share mounts
+# title: share access
 # description: |
-#   The share storage an object (pod or pod template) mounts, as a sorted list of
-#   "PersistentVolumeClaim <name>" and "Secret <name>": claims whose name starts
-#   with a configured prefix and secrets whose name is configured.
-share_mounts(obj, share_storage) := sort(array.concat(
-	[sprintf("PersistentVolumeClaim %s", [claim]) |
+#   The share storage an object (pod or pod template) can reach, as a set of
+#   "PersistentVolumeClaim <name>", "Secret <name>" and "hostPath <path>": claims
+#   named as the persistent StatefulSet names its claims (<prefix><ordinal>), the
+#   configured secrets however they are referenced (volumes, projected volumes,
+#   env, envFrom, CSI nodePublishSecretRef and other volume secret references), and
+#   any hostPath volume (it reaches the node's disks, where share volumes live).
+share_access(obj, share_storage) := (claims | secrets) | host_paths if {
+	claims := {sprintf("PersistentVolumeClaim %s", [claim]) |
 		some claim in names(obj, "claims")
 		claim_is_share(claim, share_storage)
-	],
-	[sprintf("Secret %s", [secret]) |
+	}
+	secrets := {sprintf("Secret %s", [secret]) |
 		some secret in names(obj, "secrets")
 		secret_is_share(secret, share_storage)
-	],
-))
+	}
+	host_paths := {sprintf("hostPath %s", [path]) | some path in names(obj, "host_paths")}
+}
 
 # METADATA
 # title: claim is share
-# description: True when a claim name starts with one of the configured (non-empty) claim prefixes.
+# description: |
+#   True when a claim is named <prefix><ordinal> for a configured (non-empty) prefix,
+#   as a StatefulSet names the claims of its volumeClaimTemplates: a claim of another
+#   StatefulSet whose name merely starts the same way is not share storage.
 claim_is_share(claim, share_storage) if {
 	some prefix in share_storage.claim_prefixes
 	is_string(prefix)
 	prefix != ""
 	startswith(claim, prefix)
+	regex.match(`^[0-9]+$`, substring(claim, count(prefix), -1))
 }
 
 # METADATA
@@ -127,6 +121,36 @@ claim_is_share(claim, share_storage) if {
 secret_is_share(secret, share_storage) if {
 	some name in share_storage.secret_names
 	secret == name
+}
+
+# METADATA
+# title: share clones
+# description: |
+#   The data sources of an object's claims (PVC dataSource/dataSourceRef, generic
+#   ephemeral volumes, volumeClaimTemplates) that clone a share claim. (A VolumeSnapshot
+#   of a share claim is refused when it is created, by the storage module.)
+share_clones(obj, share_storage) := {sprintf("%s %s", [source.kind, source.name]) |
+	some source in obj.clones
+	source_is_share(source, share_storage)
+} if {
+	is_object(obj)
+	is_array(obj.clones)
+} else := set()
+
+# METADATA
+# title: source is share
+# description: True when a claim's data source is share storage.
+source_is_share(source, share_storage) if {
+	source.kind == "PersistentVolumeClaim"
+	claim_is_share(source.name, share_storage)
+}
+
+# METADATA
+# title: break glass
+# description: True when the requesting user is in one of the configured break-glass groups.
+break_glass(user, groups) if {
+	some group in user.groups
+	group in groups
 }
 
 # METADATA

@@ -460,11 +460,21 @@ test_denies_non_party_pod_with_a_delegate_role_only_as_a_non_party_pod if {
 	policies(v) == {"share-storage-persistent-only"}
 }
 
-test_denies_non_party_pod_with_a_host_path if {
+test_admits_non_party_pod_with_a_host_path_alone if {
 	request := with_pod(create({"app": "node-exporter"}), {"host_paths": ["/"]})
 	v := pod.violation with input as request
 		with data.mpcguard.config as config
-	policies(v) == {"share-storage-persistent-only"}
+	v == set()
+}
+
+test_names_only_share_storage_when_a_non_party_pod_also_has_a_host_path if {
+	request := with_pod(create({"app": "node-exporter"}), {"host_paths": ["/"], "secrets": ["mpc-db"]})
+	v := pod.violation with input as request
+		with data.mpcguard.config as config
+	v == {{
+		"policy": "share-storage-persistent-only",
+		"msg": "pod is not a party pod (app.kubernetes.io/component=mpc-party) but uses the persistent pool's share storage (Secret mpc-db); only persistent party pods of the persistent pool may hold key shares",
+	}}
 }
 
 test_admits_non_party_pod_with_other_storage if {

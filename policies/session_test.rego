@@ -415,9 +415,16 @@ test_denies_update_without_the_old_spec_without_enough_ready_parties if {
 	policies(v) == {"session-persistent-available"}
 }
 
-test_still_checks_the_spec_itself_on_an_update_with_the_same_spec if {
+test_admits_an_update_that_keeps_an_invalid_legacy_spec_so_a_finalizer_can_be_removed if {
 	req := with_ready(request(0, 3), 0)
 	v := session.violation with input as update(req, req.session)
+		with data.mpcguard.config as config
+	v == set()
+}
+
+test_checks_the_spec_on_an_update_that_changes_it if {
+	req := with_ready(request(0, 3), 3)
+	v := session.violation with input as update(req, {"type": "sign", "threshold": {"t": 2, "n": 3}})
 		with data.mpcguard.config as config
 	policies(v) == {"session-threshold-range"}
 }

@@ -176,8 +176,15 @@ test_denies_non_party_template_with_a_delegate_role_only_as_a_non_party_template
 	policies(v) == {"share-storage-persistent-only"}
 }
 
-test_denies_non_party_daemonset_with_a_host_path if {
+test_admits_non_party_daemonset_with_a_host_path_alone if {
 	template := {"labels": {"app": "log-collector"}, "host_paths": ["/var/log"]}
+	v := workload.violation with input as request("DaemonSet", "logs", template)
+		with data.mpcguard.config as config
+	v == set()
+}
+
+test_denies_non_party_daemonset_with_a_host_path_and_a_share_claim if {
+	template := {"labels": {"app": "log-collector"}, "host_paths": ["/var/log"], "claims": ["share-data-mpc-party-0"]}
 	v := workload.violation with input as request("DaemonSet", "logs", template)
 		with data.mpcguard.config as config
 	policies(v) == {"share-storage-persistent-only"}

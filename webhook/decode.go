@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fastjson"
 	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -112,8 +113,13 @@ func decodeRequest(rq *fastjson.Value, sc *scratch) (*admissionv1.AdmissionReque
 	for _, f := range []struct {
 		key string
 		dst *string
-	}{{"operation", &op}, {"namespace", &r.Namespace}, {"name", &r.Name}} {
+	}{{"operation", &op}, {"namespace", &r.Namespace}, {"name", &r.Name}, {"subResource", &r.SubResource}} {
 		if *f.dst, err = stringField(rq, f.key, "request."); err != nil {
+			return nil, err
+		}
+	}
+	if u := present(rq, "userInfo"); u != nil {
+		if err := decodeUser(u, &r.UserInfo); err != nil {
 			return nil, err
 		}
 	}
@@ -132,6 +138,34 @@ func decodeRequest(rq *fastjson.Value, sc *scratch) (*admissionv1.AdmissionReque
 		r.OldObject.Raw = sc.compact(o)
 	}
 	return r, nil
+}
+
+// decodeUser reads request.userInfo's username and groups, the identity the policies check.
+func decodeUser(u *fastjson.Value, dst *authenticationv1.UserInfo) error {
+	if u.Type() != fastjson.TypeObject {
+		return fmt.Errorf("request.userInfo: want an object, got %s", u.Type())
+	}
+	var err error
+	if dst.Username, err = stringField(u, "username", "request.userInfo."); err != nil {
+		return err
+	}
+	g := present(u, "groups")
+	if g == nil {
+		return nil
+	}
+	if g.Type() != fastjson.TypeArray {
+		return fmt.Errorf("request.userInfo.groups: want an array, got %s", g.Type())
+	}
+	items, _ := g.Array()
+	dst.Groups = make([]string, len(items))
+	for i, it := range items {
+		b, err := it.StringBytes()
+		if err != nil {
+			return fmt.Errorf("request.userInfo.groups[%d]: want a string, got %s", i, it.Type())
+		}
+		dst.Groups[i] = string(b)
+	}
+	return nil
 }
 
 // compact appends v's compact JSON to sc.objects and returns it (valid until sc is released).

@@ -65,13 +65,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 
 	preq := engine.Request{
-		Operation: engine.Operation(req.Operation),
-		Kind:      schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
-		Namespace: req.Namespace,
-		Name:      req.Name,
-		DryRun:    req.DryRun != nil && *req.DryRun,
-		Object:    req.Object.Raw,
-		OldObject: req.OldObject.Raw,
+		Operation:   engine.Operation(req.Operation),
+		Kind:        schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
+		Subresource: req.SubResource,
+		Namespace:   req.Namespace,
+		Name:        req.Name,
+		DryRun:      req.DryRun != nil && *req.DryRun,
+		User:        &engine.User{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups},
+		Object:      req.Object.Raw,
+		OldObject:   req.OldObject.Raw,
 	}
 	if !engine.Reviewed(preq.Kind) {
 		// Unknown kinds are allowed untouched: the webhook configuration decides what is sent here.

@@ -3,12 +3,15 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -19,23 +22,27 @@ import (
 	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
-// Inventory knows how many Ready persistent party pods each namespace has. It is fed by a controller-runtime
-// cache of party pods (label-selected on the party selector, limited to the watched namespaces) and keeps an
-// index of Ready persistent pods per namespace, updated on every informer event, so a session's admission
-// costs one map lookup — never a List, never a scan.
+// Inventory knows how many Ready persistent party pods each namespace has, and the role of every pod that
+// carries a role label. It is fed by a controller-runtime cache of the pods that carry the role label
+// (label-selected on its existence, limited to the watched namespaces: a persistent pod whose party label was
+// removed is still known as persistent) and keeps two indexes, updated on every informer event, so an
+// admission costs one map lookup — never a List, never a scan.
 type Inventory struct {
-	roleKey string
-	synced  atomic.Bool
+	roleKey  string
+	selector labels.Selector
+	synced   atomic.Bool
 
 	mu    sync.RWMutex
 	ready map[string]map[types.UID]struct{} // namespace -> Ready persistent party pods
+	roles map[string]string                 // namespace/name -> role label
 }
 
 var _ engine.Inventory = (*Inventory)(nil)
 
 // NewInventory returns an empty, unsynced inventory for the configured role label.
 func NewInventory(cfg engine.Config) *Inventory {
-	return &Inventory{roleKey: cfg.RoleLabelKey, ready: map[string]map[types.UID]struct{}{}}
+	return &Inventory{roleKey: cfg.RoleLabelKey, selector: labels.SelectorFromSet(cfg.PartySelector),
+		ready: map[string]map[types.UID]struct{}{}, roles: map[string]string{}}
 }
 
 // PersistentReady implements engine.Inventory; ok is false until the cache has synced.
@@ -48,6 +55,17 @@ func (i *Inventory) PersistentReady(namespace string) (int, bool) {
 	return len(i.ready[namespace]), true
 }
 
+// Role implements engine.Inventory: the role label of a pod, "" when it has none; ok is false until the cache
+// has synced.
+func (i *Inventory) Role(namespace, name string) (string, bool) {
+	if !i.synced.Load() {
+		return "", false
+	}
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	return i.roles[namespace+"/"+name], true
+}
+
 // Synced reports whether the cache has synced.
 func (i *Inventory) Synced() bool { return i.synced.Load() }
 
@@ -56,7 +74,7 @@ func (i *Inventory) Synced() bool { return i.synced.Load() }
 func (i *Inventory) Start(ctx context.Context, cfg *rest.Config, pc engine.Config, namespaces []string) error {
 	opts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Label: labels.SelectorFromSet(pc.PartySelector), Transform: trimPod(pc.RoleLabelKey)},
+			&corev1.Pod{}: {Label: roleSelector(pc.RoleLabelKey), Transform: trimPod(pc.RoleLabelKey, pc.PartySelector)},
 		},
 	}
 	if len(namespaces) > 0 {
@@ -94,9 +112,20 @@ func (i *Inventory) Start(ctx context.Context, cfg *rest.Config, pc engine.Confi
 	return nil
 }
 
-// trimPod keeps only what the index reads — the role label and the Ready condition — so a large pool costs
-// little memory: a cached party pod is a few hundred bytes, not the several KiB of its labels, spec and status.
-func trimPod(roleKey string) toolscache.TransformFunc {
+// roleSelector selects the pods that carry the role label.
+func roleSelector(roleKey string) labels.Selector {
+	req, err := labels.NewRequirement(roleKey, selection.Exists, nil)
+	if err != nil {
+		// The key was validated with the configuration; a failure here is a bug.
+		panic(fmt.Sprintf("role label key %q: %v", roleKey, err))
+	}
+	return labels.NewSelector().Add(*req)
+}
+
+// trimPod keeps only what the indexes read — the role label, the party selector's labels and the Ready
+// condition — so a large pool costs little memory: a cached pod is a few hundred bytes, not the several KiB
+// of its labels, spec and status.
+func trimPod(roleKey string, selector map[string]string) toolscache.TransformFunc {
 	return func(obj any) (any, error) {
 		pod, ok := obj.(*corev1.Pod)
 		if !ok {
@@ -104,8 +133,11 @@ func trimPod(roleKey string) toolscache.TransformFunc {
 		}
 		trimmed := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID,
 			ResourceVersion: pod.ResourceVersion, DeletionTimestamp: pod.DeletionTimestamp}}
-		if role, ok := pod.Labels[roleKey]; ok {
-			trimmed.Labels = map[string]string{roleKey: role}
+		trimmed.Labels = make(map[string]string, len(selector)+1)
+		for _, k := range append(slices.Collect(maps.Keys(selector)), roleKey) {
+			if v, ok := pod.Labels[k]; ok {
+				trimmed.Labels[k] = v
+			}
 		}
 		for _, c := range pod.Status.Conditions {
 			if c.Type == corev1.PodReady {
@@ -121,9 +153,15 @@ func (i *Inventory) observe(obj any) {
 	if !ok {
 		return
 	}
-	counted := pod.Labels[i.roleKey] == vocab.RolePersistent && pod.DeletionTimestamp == nil && podReady(pod)
+	counted := pod.Labels[i.roleKey] == vocab.RolePersistent && i.selector.Matches(labels.Set(pod.Labels)) &&
+		pod.DeletionTimestamp == nil && podReady(pod)
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	if role, ok := pod.Labels[i.roleKey]; ok {
+		i.roles[pod.Namespace+"/"+pod.Name] = role
+	} else {
+		delete(i.roles, pod.Namespace+"/"+pod.Name)
+	}
 	if counted {
 		set := i.ready[pod.Namespace]
 		if set == nil {
@@ -146,6 +184,7 @@ func (i *Inventory) forget(obj any) {
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	delete(i.roles, pod.Namespace+"/"+pod.Name)
 	i.remove(pod.Namespace, pod.UID)
 }
 

@@ -19,6 +19,9 @@ type policyFlags struct {
 	enforcement    string
 	shareSecrets   []string
 	shareClaimPfxs []string
+	persistentSets []string
+	controllers    []string
+	breakGlass     []string
 	policyDir      string
 }
 
@@ -32,6 +35,12 @@ func (f *policyFlags) register(fs *pflag.FlagSet) {
 		"Secrets holding the persistent pool's shares, which delegate and temporary parties must not mount")
 	fs.StringSliceVar(&f.shareClaimPfxs, "share-claim-prefixes", nil,
 		"PersistentVolumeClaim name prefixes of the persistent pool's share storage")
+	fs.StringSliceVar(&f.persistentSets, "persistent-workloads", nil,
+		"StatefulSets of the persistent pool: only their pods may be persistent parties (default: any StatefulSet)")
+	fs.StringSliceVar(&f.controllers, "controller-users", vocab.DefaultControllerUsers,
+		"identities that create persistent party pods (the StatefulSet controller's)")
+	fs.StringSliceVar(&f.breakGlass, "break-glass-groups", []string{vocab.DefaultBreakGlassGroup},
+		"groups whose members may exec into persistent parties, debug them and copy share storage")
 	fs.StringVar(&f.policyDir, "policy-dir", "",
 		"replace the embedded policies with the *.rego files of this directory (*_test.rego excluded)")
 }
@@ -61,6 +70,9 @@ func (f *policyFlags) config() (engine.Config, error) {
 	}
 	cfg.ShareStorage.SecretNames = nonEmpty(f.shareSecrets)
 	cfg.ShareStorage.ClaimPrefixes = nonEmpty(f.shareClaimPfxs)
+	cfg.PersistentWorkloads = nonEmpty(f.persistentSets)
+	cfg.ControllerUsers = nonEmpty(f.controllers)
+	cfg.BreakGlassGroups = nonEmpty(f.breakGlass)
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return cfg, errs.ToAggregate()
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -75,26 +74,22 @@ Warnings and checks skipped for want of a cluster inventory go to stderr. Exit s
 	return cmd
 }
 
-// line is "<policy-id> <Kind> <namespace>/<name>: <message>", the message without its own
-// "[policy-id] Kind namespace/name: " prefix so the object is named once.
-func line(o validate.Object, r engine.Result) string {
-	head := fmt.Sprintf("%s %s/%s: ", o.Kind, o.Namespace, o.Name)
-	msg := strings.TrimPrefix(r.Message, "["+r.Policy+"] "+head)
-	return r.Policy + " " + head + msg
-}
+// line is "<policy-id> <Kind> <namespace>/<name>: <detail>": the engine keeps the object and the policy's
+// words apart, so nothing is stripped from a message here.
+func line(r engine.Result) string { return r.Policy + " " + r.Object + ": " + r.Detail }
 
 func writeText(out, errOut io.Writer, rep validate.Report) error {
 	for _, o := range rep.Objects {
 		for _, r := range o.Deny {
-			if _, err := fmt.Fprintln(out, line(o, r)); err != nil {
+			if _, err := fmt.Fprintln(out, line(r)); err != nil {
 				return err
 			}
 		}
 		for _, r := range o.Warn {
-			fmt.Fprintln(errOut, "warning:", line(o, r))
+			fmt.Fprintln(errOut, "warning:", line(r))
 		}
 		for _, r := range o.Skipped {
-			fmt.Fprintln(errOut, "skipped:", line(o, r))
+			fmt.Fprintln(errOut, "skipped:", line(r))
 		}
 	}
 	for _, e := range rep.Warnings {

@@ -25,6 +25,13 @@ type Config struct {
 	AllowedRoles  []string                `json:"allowed_roles"`
 	Enforcement   map[string]vocab.Action `json:"enforcement"`
 	ShareStorage  ShareStorage            `json:"share_storage"`
+	// PersistentWorkloads are the StatefulSets whose pods may be persistent parties; empty means any
+	// StatefulSet (the pod must still be created by a controller identity).
+	PersistentWorkloads []string `json:"persistent_workloads"`
+	// ControllerUsers are the identities that may create persistent party pods.
+	ControllerUsers []string `json:"controller_users"`
+	// BreakGlassGroups are the groups whose members may reach into persistent parties and copy share storage.
+	BreakGlassGroups []string `json:"break_glass_groups"`
 }
 
 // DefaultConfig returns design.md's defaults: every policy denies.
@@ -40,6 +47,10 @@ func DefaultConfig() Config {
 		AllowedRoles:  slices.Clone(vocab.Roles),
 		Enforcement:   enf,
 		ShareStorage:  ShareStorage{SecretNames: []string{}, ClaimPrefixes: []string{}},
+		// Each list is non-nil, so the policies always read an array.
+		PersistentWorkloads: []string{},
+		ControllerUsers:     slices.Clone(vocab.DefaultControllerUsers),
+		BreakGlassGroups:    []string{vocab.DefaultBreakGlassGroup},
 	}
 }
 
@@ -59,6 +70,15 @@ func (c Config) Validate() field.ErrorList {
 		}
 		for _, msg := range validation.IsValidLabelValue(c.PartySelector[k]) {
 			errs = append(errs, field.Invalid(p.Child("partySelector").Key(k), c.PartySelector[k], msg))
+		}
+	}
+	if len(c.ControllerUsers) == 0 {
+		errs = append(errs, field.Required(p.Child("controllerUsers"),
+			"the identities that create persistent party pods (the StatefulSet controller's); none would refuse every persistent party"))
+	}
+	for i, name := range c.PersistentWorkloads {
+		for _, msg := range validation.IsDNS1123Subdomain(name) {
+			errs = append(errs, field.Invalid(p.Child("persistentWorkloads").Index(i), name, msg))
 		}
 	}
 	if !slices.Contains(c.AllowedRoles, vocab.RolePersistent) {

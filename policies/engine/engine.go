@@ -17,9 +17,6 @@ import (
 	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
-// Query is the Rego entry point (policies/README.md).
-const Query = "data.mpcguard.main.decision"
-
 // Sentinel errors of the engine; wrapped with the details.
 var (
 	// ErrConfig means the configuration is invalid.
@@ -30,16 +27,24 @@ var (
 	ErrEval = errors.New("policy evaluation failed")
 )
 
-// Inventory answers how many Ready persistent party pods a namespace has. ok is false when the inventory is
-// not available (no cluster, or its cache not synced): the policies then skip what needs it, never guess.
+// Inventory is what the webhook's cluster cache knows. ok is false when it is not available (no cluster, or
+// its cache not synced): the policies then skip what needs it, never guess.
 type Inventory interface {
+	// PersistentReady is how many Ready persistent party pods a namespace has.
 	PersistentReady(namespace string) (ready int, ok bool)
+	// Role is the role label of a pod ("" when it has none or is not known).
+	Role(namespace, name string) (role string, ok bool)
 }
 
 // Result is one policy's outcome for one object.
 type Result struct {
-	Policy  string `json:"policy"`
+	Policy string `json:"policy"`
+	// Message is "[policy] Kind namespace/name: detail", what the webhook answers.
 	Message string `json:"message"`
+	// Object is "Kind namespace/name" ("Pod namespace/name (exec)" for a subresource), Detail what the policy
+	// says of it: the message without its prefix.
+	Object string `json:"-"`
+	Detail string `json:"-"`
 }
 
 // Decision is the policies' verdict on one object.
@@ -56,35 +61,44 @@ func (d Decision) Allowed() bool { return len(d.Deny) == 0 }
 
 // Engine evaluates the policies. It is prepared once and safe for concurrent use.
 //
-// The decision is main.rego's (data.mpcguard.main.decision), reached by a shorter road: the engine evaluates
-// only the module for the request's kind and sorts its violations into deny and warn by the configured
-// enforcement in Go, as main.rego does. The pod and workload modules are partially evaluated against the
-// configuration when the engine is prepared, so the configuration's lookups and constant helpers are folded
-// away once instead of on every review. The session module is not: its rules build on each other (t, n,
-// composition), and inlining them into every violation repeats that work. A test holds the two roads to the
-// same decision, message for message.
+// Each Rego module returns bare violations ({policy, msg}, "skipped": true for a check that could not run);
+// the engine alone names the object in front of each message and sorts the violations into deny, warn and
+// skipped by the configured enforcement, as Gatekeeper does. It evaluates only the module for the request's
+// kind (main.rego's dispatch, which a test holds it to), and modules other than the session's are partially
+// evaluated against the configuration when the engine is prepared, so the configuration's lookups and
+// constant helpers are folded away once instead of on every review. The session module is not: its rules
+// build on each other (t, n, composition), and inlining them into every violation repeats that work.
 type Engine struct {
 	cfg     Config
-	queries map[kindClass]prepared
+	ids     []string
+	queries map[vocab.Class]prepared
 }
 
-// prepared is the query for one kind.
+// prepared is the query for one class.
 type prepared struct {
-	query   string
-	partial bool // partially evaluated against the configuration at preparation (needs a single reference)
-	pq      rego.PreparedEvalQuery
+	query string
+	pq    rego.PreparedEvalQuery
 }
 
-// kindQueries are what the engine evaluates per kind. A partially evaluated query must be a single reference
-// and returns the violation set; the session query returns [violations, skipped].
-var kindQueries = map[kindClass]prepared{
-	classPod:      {query: "data.mpcguard.pod.violation", partial: true},
-	classWorkload: {query: "data.mpcguard.workload.violation", partial: true},
-	classSession:  {query: "[data.mpcguard.session.violation, data.mpcguard.session.skipped]"},
+// Query returns the Rego query the engine evaluates for a class: data.mpcguard.<class>.violation.
+func Query(class vocab.Class) string { return "data.mpcguard." + string(class) + ".violation" }
+
+// MainQuery is the entry point for callers that do not dispatch by kind themselves (policies/README.md).
+const MainQuery = "data.mpcguard.main.violation"
+
+// partial says which classes are partially evaluated against the configuration at preparation.
+var partial = map[vocab.Class]bool{
+	vocab.ClassPod: true, vocab.ClassWorkload: true, vocab.ClassBinding: true,
+	vocab.ClassConnect: true, vocab.ClassStorage: true,
 }
+
+// libPackages are the packages the engine reads besides the classes'.
+var libPackages = []string{"data.mpcguard.lib", "data.mpcguard.main"}
 
 // New validates cfg and compiles the given modules (the embedded policies when mods is nil) into prepared
-// queries. Compile errors name the module file and line.
+// queries. Compile errors name the module file and line. A module in a package the engine never reads, a
+// policy set that lacks a class's violation rule, and an enforcement for an id that no module defines are
+// errors, never silently ignored.
 func New(ctx context.Context, cfg Config, mods []policies.Module) (*Engine, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, errs.ToAggregate())
@@ -94,6 +108,23 @@ func New(ctx context.Context, cfg Config, mods []policies.Module) (*Engine, erro
 		if mods, err = policies.Modules(); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrCompile, err)
 		}
+	}
+	ids, err := checkModules(mods)
+	if err != nil {
+		return nil, err
+	}
+	var unknown []string
+	for id := range cfg.Enforcement {
+		// A built-in id that a replacement policy set leaves out is harmless (DefaultConfig names them all);
+		// any other id must be defined, or a typo would silently enforce nothing.
+		if !slices.Contains(ids, id) && !vocab.Known(id) {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return nil, fmt.Errorf("%w: enforcement names %s, which no policy module defines (defined: %s)",
+			ErrConfig, strings.Join(unknown, ", "), strings.Join(ids, ", "))
 	}
 	data, err := configData(cfg)
 	if err != nil {
@@ -110,49 +141,50 @@ func New(ctx context.Context, cfg Config, mods []policies.Module) (*Engine, erro
 	for _, m := range mods {
 		base = append(base, rego.Module(m.Name, m.Source))
 	}
-	main := rego.New(append(base, rego.Query(Query))...)
+	main := rego.New(append(base, rego.Query(MainQuery))...)
 	if _, err := main.PrepareForEval(ctx); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
 	}
-	e := &Engine{cfg: cfg, queries: make(map[kindClass]prepared, len(kindQueries))}
-	for class, q := range kindQueries {
+	e := &Engine{cfg: cfg, ids: ids, queries: make(map[vocab.Class]prepared, len(vocab.Classes))}
+	for _, class := range vocab.Classes {
+		q := prepared{query: Query(class)}
 		var popts []rego.PrepareOption
-		if q.partial {
+		if partial[class] {
 			popts = append(popts, rego.WithPartialEval())
 		}
-		var err error
 		if q.pq, err = rego.New(append(base, rego.Query(q.query))...).PrepareForEval(ctx, popts...); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrCompile, q.query, err)
 		}
 		// A policy set that lacks one of the rules the engine reads would answer every review of that kind with
 		// an error; say so now, so the webhook never turns ready with it.
-		probe := ast.NewObject(item("kind", ast.InternedTerm(probeKinds[class])), item("operation", ast.InternedTerm("CONNECT")))
+		probe := ast.NewObject(item("kind", ast.InternedTerm("probe")), item("operation", ast.InternedTerm("DELETE")))
 		if rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(probe)); err != nil || len(rs) != 1 {
 			return nil, fmt.Errorf("%w: the policies must define %s (a set, possibly empty; policies/README.md): "+
-				"evaluating it for a %s gave %d results, error %v", ErrCompile, q.query, probeKinds[class], len(rs), err)
+				"evaluating it gave %d results, error %v", ErrCompile, q.query, len(rs), err)
 		}
 		e.queries[class] = q
 	}
 	return e, nil
 }
 
-// probeKinds are the kinds New evaluates each query with once, to prove the policy set defines its rules.
-var probeKinds = map[kindClass]string{classPod: "Pod", classWorkload: "Deployment", classSession: "MPCSession"}
-
 // Config returns the configuration the engine was built with.
 func (e *Engine) Config() Config { return e.cfg }
+
+// PolicyIDs returns the ids of the policies the engine's modules define, sorted: the built-in ones and any
+// custom ones.
+func (e *Engine) PolicyIDs() []string { return slices.Clone(e.ids) }
 
 // Review evaluates one object. Kinds and operations the policies ignore return a zero Decision at once.
 // A malformed object returns an error wrapping ErrDecode; a failed evaluation one wrapping ErrEval.
 func (e *Engine) Review(ctx context.Context, req Request, inv Inventory) (Decision, error) {
-	in, err := buildInput(req, inv)
+	in, class, err := buildInput(req, inv)
 	if err != nil || in == nil {
 		return Decision{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		return Decision{}, fmt.Errorf("%w: %s %s/%s: not evaluated: %w", ErrEval, req.Kind.Kind, req.Namespace, req.Name, err)
 	}
-	q := e.queries[reviewed[req.Kind]]
+	q := e.queries[class]
 	rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(in), rego.EvalGenerateJSON(asTerm))
 	if err == nil && ctx.Err() != nil {
 		// The caller gave up while we evaluated; a late answer must not count as a verdict.
@@ -165,7 +197,8 @@ func (e *Engine) Review(ctx context.Context, req Request, inv Inventory) (Decisi
 		return Decision{}, fmt.Errorf("%w: %s returned %d results, want exactly one", ErrEval, q.query, len(rs))
 	}
 	var d Decision
-	if err := e.decide(&d, q, rs[0].Expressions[0].Value); err != nil {
+	obj := objectText(req, in)
+	if err := e.decide(&d, q.query, obj, rs[0].Expressions[0].Value); err != nil {
 		return Decision{}, fmt.Errorf("%w: %w", ErrEval, err)
 	}
 	for _, list := range [][]Result{d.Deny, d.Warn, d.Skipped} {
@@ -177,67 +210,89 @@ func (e *Engine) Review(ctx context.Context, req Request, inv Inventory) (Decisi
 	return d, nil
 }
 
+// objectText names the object in messages: "Kind namespace/name", and for a subresource of a pod
+// "Pod namespace/name (subresource)".
+func objectText(req Request, in ast.Value) string {
+	obj := in.(ast.Object)
+	str := func(k string) string {
+		if t := obj.Get(ast.InternedTerm(k)); t != nil {
+			if s, ok := t.Value.(ast.String); ok {
+				return string(s)
+			}
+		}
+		return ""
+	}
+	kind := req.Kind.Kind
+	if req.Subresource != "" {
+		return "Pod " + str("namespace") + "/" + str("name") + " (" + req.Subresource + ")"
+	}
+	return kind + " " + str("namespace") + "/" + str("name")
+}
+
 // asTerm hands the query's value over as it is, skipping the conversion to Go values.
 func asTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
 
-// decide reads a query's value — the violation set, or [violations, skipped] — and sorts it as main.rego
-// does: a violation goes to deny or warn by its policy's enforcement (deny unless configured warn or off; off
-// drops it), and a skipped check stays unless its policy is off.
-func (e *Engine) decide(d *Decision, q prepared, v any) error {
+// decide reads a violation set and sorts it: a violation marked skipped goes to skipped unless its policy is
+// off; any other goes to deny or warn by its policy's enforcement (deny unless configured warn or off; off
+// drops it). Each message is prefixed with "[policy] object: ".
+func (e *Engine) decide(d *Decision, query, obj string, v any) error {
 	t, ok := v.(*ast.Term)
 	if !ok {
-		return fmt.Errorf("%s returned %T, want a term", q.query, v)
+		return fmt.Errorf("%s returned %T, want a term", query, v)
 	}
-	violations, skipped := t, (*ast.Term)(nil)
-	if arr, ok := t.Value.(*ast.Array); ok && arr.Len() == 2 {
-		violations, skipped = arr.Elem(0), arr.Elem(1)
-	}
-	if err := e.sortSet(q.query, violations, func(r Result, a vocab.Action) {
-		if a == vocab.Warn {
-			d.Warn = append(d.Warn, r)
-		} else {
-			d.Deny = append(d.Deny, r)
-		}
-	}); err != nil {
-		return err
-	}
-	if skipped == nil {
-		return nil
-	}
-	return e.sortSet(q.query, skipped, func(r Result, _ vocab.Action) { d.Skipped = append(d.Skipped, r) })
-}
-
-// sortSet hands each {policy, msg} of a set whose policy is not off to add, with the policy's action.
-func (e *Engine) sortSet(query string, t *ast.Term, add func(Result, vocab.Action)) error {
 	set, ok := t.Value.(ast.Set)
 	if !ok {
 		return fmt.Errorf("%s returned %v, want a set", query, t)
 	}
 	var bad error
 	set.Foreach(func(x *ast.Term) {
-		r, err := readResult(x)
+		r, skipped, err := readResult(x)
 		if err != nil {
 			bad = fmt.Errorf("%s: %w", query, err)
 			return
 		}
-		if a := e.cfg.action(r.Policy); a != vocab.Off {
-			add(r, a)
+		a := e.cfg.action(r.Policy)
+		if a == vocab.Off {
+			return
+		}
+		r.Object = obj
+		r.Message = "[" + r.Policy + "] " + obj + ": " + r.Detail
+		switch {
+		case skipped:
+			d.Skipped = append(d.Skipped, r)
+		case a == vocab.Warn:
+			d.Warn = append(d.Warn, r)
+		default:
+			d.Deny = append(d.Deny, r)
 		}
 	})
 	return bad
 }
 
-// readResult reads one {"policy", "msg"} violation.
-func readResult(x *ast.Term) (Result, error) {
+func stringOf(obj ast.Object, key string) (ast.String, bool) {
+	t := obj.Get(ast.InternedTerm(key))
+	if t == nil {
+		return "", false
+	}
+	s, ok := t.Value.(ast.String)
+	return s, ok
+}
+
+// readResult reads one {"policy", "msg"} violation, and its "skipped" mark.
+func readResult(x *ast.Term) (Result, bool, error) {
 	obj, ok := x.Value.(ast.Object)
 	if ok {
-		p, ok1 := obj.Get(ast.InternedTerm("policy")).Value.(ast.String)
-		m, ok2 := obj.Get(ast.InternedTerm("msg")).Value.(ast.String)
+		p, ok1 := stringOf(obj, "policy")
+		m, ok2 := stringOf(obj, "msg")
+		skipped := false
+		if s := obj.Get(ast.InternedTerm("skipped")); s != nil {
+			skipped = s.Value.Compare(ast.Boolean(true)) == 0
+		}
 		if ok1 && ok2 {
-			return Result{Policy: string(p), Message: string(m)}, nil
+			return Result{Policy: string(p), Detail: string(m)}, skipped, nil
 		}
 	}
-	return Result{}, fmt.Errorf("a violation is not {policy, msg}: %v", x)
+	return Result{}, false, fmt.Errorf("a violation is not {policy, msg}: %v", x)
 }
 
 func configData(cfg Config) (map[string]any, error) {

@@ -2,14 +2,13 @@ package engine
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/mpcguard/mpcguard/internal/api/v1alpha1"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
 // Sentinel errors of the input adapter; wrapped with the details.
@@ -34,67 +33,53 @@ const (
 // Request is one object to review: what an AdmissionRequest carries, or one document of a manifest.
 type Request struct {
 	Operation Operation
-	// Kind is the object's group, version and kind.
+	// Kind is the object's group, version and kind (request.kind: for pods/exec, PodExecOptions).
 	Kind schema.GroupVersionKind
+	// Subresource is the request's subresource ("status", "ephemeralcontainers", "binding", "exec", ...).
+	Subresource string
 	// Namespace is the request's namespace; when empty, the object's own metadata.namespace is used.
 	Namespace string
 	// Name is the request's name, used when the object's metadata.name is empty (before generateName + "*").
-	Name      string
-	DryRun    bool
+	Name   string
+	DryRun bool
+	// User is who sends the request; nil offline, where the checks that need it are reported as skipped.
+	User      *User
 	Object    []byte // JSON
 	OldObject []byte // JSON, UPDATE only
 }
 
-// kindClass says which part of the input an object fills.
-type kindClass int
-
-const (
-	classNone kindClass = iota
-	classPod
-	classWorkload
-	classSession
-)
-
-// reviewed are the kinds the policies look at; everything else is allowed untouched.
-var reviewed = map[schema.GroupVersionKind]kindClass{
-	{Group: "", Version: "v1", Kind: "Pod"}:             classPod,
-	{Group: "apps", Version: "v1", Kind: "Deployment"}:  classWorkload,
-	{Group: "apps", Version: "v1", Kind: "StatefulSet"}: classWorkload,
-	{Group: "apps", Version: "v1", Kind: "ReplicaSet"}:  classWorkload,
-	{Group: "apps", Version: "v1", Kind: "DaemonSet"}:   classWorkload,
-	{Group: "batch", Version: "v1", Kind: "Job"}:        classWorkload,
-	{Group: "batch", Version: "v1", Kind: "CronJob"}:    classWorkload,
-	v1alpha1.GroupVersion.WithKind(v1alpha1.Kind):       classSession,
+// User is the requesting identity (request.userInfo).
+type User struct {
+	Username string
+	Groups   []string
 }
 
 // Reviewed reports whether the policies look at objects of this kind.
-func Reviewed(gvk schema.GroupVersionKind) bool { return reviewed[gvk] != classNone }
+func Reviewed(gvk schema.GroupVersionKind) bool { return classOf(gvk) != "" }
 
-// ReviewedKinds lists the kinds the policies look at.
-func ReviewedKinds() []schema.GroupVersionKind {
-	out := make([]schema.GroupVersionKind, 0, len(reviewed))
-	for k := range reviewed {
-		out = append(out, k)
-	}
-	return out
+func classOf(gvk schema.GroupVersionKind) vocab.Class {
+	return vocab.ClassOf(gvk.Group, gvk.Version, gvk.Kind)
 }
 
 // objectMeta is the metadata the policies read.
 type objectMeta struct {
-	Name         string            `json:"name"`
-	GenerateName string            `json:"generateName"`
-	Namespace    string            `json:"namespace"`
-	Labels       map[string]string `json:"labels"`
-	// labels are the labels as a term, read by the fastjson reader (pods and workloads); nil when absent.
+	Name         string
+	GenerateName string
+	Namespace    string
+	// labels are the labels as a term; nil when absent.
 	labels *ast.Term
 }
 
-// podShape is what the policies read of a pod or a pod template: its metadata and the share storage it could
-// mount — PersistentVolumeClaim names, and Secret names of secret volumes, projected secret sources and the
-// containers' env secretKeyRef and envFrom secretRef.
+// podShape is what the policies read of a pod or a pod template: its metadata and what could reach share
+// storage — PersistentVolumeClaim names, Secret names (secret volumes, projected sources, volume drivers'
+// secret references, the containers' env secretKeyRef and envFrom secretRef), hostPath paths, and the data
+// sources of its generic ephemeral volumes (and a StatefulSet's volumeClaimTemplates).
 type podShape struct {
-	meta            objectMeta
-	claims, secrets []string
+	meta                       objectMeta
+	claims, secrets, hostPaths []string
+	clones                     []dataSource
+	ephemeral                  int        // ephemeral containers
+	owner                      dataSource // the controller owner (pods only)
 }
 
 // workloadShape is what the policies read of a workload: its metadata and its pod template (nil when none).
@@ -103,59 +88,73 @@ type workloadShape struct {
 	template *podShape
 }
 
-type sessionObject struct {
-	Metadata objectMeta      `json:"metadata"`
-	Spec     json.RawMessage `json:"spec"`
-}
-
 // buildInput turns a request into the policy input (policies/README.md). It returns a nil value for kinds the
 // policies do not look at and for operations they ignore.
-func buildInput(req Request, inv Inventory) (ast.Value, error) {
-	class := reviewed[req.Kind]
-	if class == classNone || (req.Operation != Create && req.Operation != Update) {
-		return nil, nil
-	}
-	if len(bytes.TrimSpace(req.Object)) == 0 {
-		return nil, fmt.Errorf("%s %s: %w", req.Operation, req.Kind.Kind, ErrNoObject)
+func buildInput(req Request, inv Inventory) (ast.Value, vocab.Class, error) {
+	class := classOf(req.Kind)
+	switch {
+	case class == "":
+		return nil, "", nil
+	case class == vocab.ClassConnect:
+		if req.Operation != Connect {
+			return nil, "", nil
+		}
+	case req.Operation != Create && req.Operation != Update:
+		return nil, "", nil
 	}
 	kind := req.Kind.Kind
-	items := make([][2]*ast.Term, 0, 8)
+	if class != vocab.ClassConnect && len(bytes.TrimSpace(req.Object)) == 0 {
+		return nil, "", fmt.Errorf("%s %s: %w", req.Operation, kind, ErrNoObject)
+	}
+	old := req.OldObject
+	if req.Operation != Update || len(bytes.TrimSpace(old)) == 0 {
+		old = nil
+	}
+	items := make([][2]*ast.Term, 0, 12)
 	var meta objectMeta
+	var err error
 	switch class {
-	case classPod:
-		pod, err := readPod(req.Object)
-		if err != nil {
-			return nil, decodeError(kind, "object", err)
+	case vocab.ClassPod:
+		var pod podShape
+		if pod, err = readPod(req.Object); err != nil {
+			return nil, "", decodeError(kind, "object", err)
 		}
 		meta = pod.meta
 		items = append(items, item("pod", podTerm(pod)))
-		if req.Operation == Update && len(bytes.TrimSpace(req.OldObject)) > 0 {
-			old, err := readPod(req.OldObject)
+		if old != nil {
+			prev, err := readPod(old)
 			if err != nil {
-				return nil, decodeError(kind, "oldObject", err)
+				return nil, "", decodeError(kind, "oldObject", err)
 			}
-			items = append(items, item("old_pod", ast.ObjectTerm(item("labels", labelsOrEmpty(old.meta.labels)))))
+			items = append(items, item("old_pod", podTerm(prev)))
 		}
-	case classWorkload:
+	case vocab.ClassWorkload:
 		w, err := readWorkload(req.Object)
 		if err != nil {
-			return nil, decodeError(kind, "object", err)
+			return nil, "", decodeError(kind, "object", err)
 		}
 		meta = w.meta
 		if w.template != nil {
 			items = append(items, item("template", podTerm(*w.template)))
 		}
-	case classSession:
-		var s sessionObject
-		if err := json.Unmarshal(req.Object, &s); err != nil {
-			return nil, decodeError(kind, "object", err)
-		}
-		meta = s.Metadata
-		st, err := sessionTerm(s.Spec)
+	case vocab.ClassSession:
+		m, spec, err := readSession(req.Object)
 		if err != nil {
-			return nil, decodeError(kind, "spec", err)
+			return nil, "", decodeError(kind, "object", err)
 		}
-		items = append(items, item("session", st))
+		meta = m
+		if spec != nil {
+			items = append(items, item("session", spec))
+		}
+		if old != nil {
+			_, prev, err := readSession(old)
+			if err != nil {
+				return nil, "", decodeError(kind, "oldObject", err)
+			}
+			if prev != nil {
+				items = append(items, item("old_session", prev))
+			}
+		}
 		ready, ok := 0, false
 		if inv != nil {
 			ready, ok = inv.PersistentReady(namespaceOf(req, meta))
@@ -164,15 +163,59 @@ func buildInput(req Request, inv Inventory) (ast.Value, error) {
 			item("available", ast.BooleanTerm(ok)),
 			item("persistent_ready", ast.IntNumberTerm(ready)),
 		)))
+	case vocab.ClassBinding:
+		if meta, err = readBinding(req.Object); err != nil {
+			return nil, "", decodeError(kind, "object", err)
+		}
+		items = append(items, item("binding", ast.ObjectTerm(item("labels", labelsOrEmpty(meta.labels)))))
+	case vocab.ClassConnect:
+		// The object is the subresource's options; the pod is the request's namespace and name.
+		role, ok := "", false
+		if inv != nil {
+			role, ok = inv.Role(req.Namespace, req.Name)
+		}
+		target := []([2]*ast.Term){}
+		if role != "" {
+			target = append(target, item("role", ast.StringTerm(role)))
+		}
+		items = append(items,
+			item("target", ast.ObjectTerm(target...)),
+			item("inventory", ast.ObjectTerm(item("available", ast.BooleanTerm(ok)))))
+	case vocab.ClassStorage:
+		if kind == "VolumeSnapshot" {
+			c, err := readSnapshot(req.Object)
+			if err != nil {
+				return nil, "", decodeError(kind, "object", err)
+			}
+			meta = c.meta
+			items = append(items, item("snapshot", ast.ObjectTerm(item("claim", ast.StringTerm(c.source)))))
+		} else {
+			c, err := readClaim(req.Object)
+			if err != nil {
+				return nil, "", decodeError(kind, "object", err)
+			}
+			meta = c.meta
+			items = append(items, item("claim", ast.ObjectTerm(item("clones", clonesTerm(c.clones)))))
+		}
 	}
 	items = append(items,
 		item("operation", ast.InternedTerm(string(req.Operation))),
 		item("kind", ast.InternedTerm(kind)),
+		item("subresource", ast.InternedTerm(req.Subresource)),
 		item("namespace", ast.StringTerm(namespaceOf(req, meta))),
 		item("name", ast.StringTerm(nameOf(req, meta))),
 		item("dry_run", ast.BooleanTerm(req.DryRun)),
 	)
-	return ast.NewObject(items...), nil
+	if req.User != nil {
+		groups := make([]*ast.Term, len(req.User.Groups))
+		for i, g := range req.User.Groups {
+			groups[i] = interned.termOf(g)
+		}
+		items = append(items, item("user", ast.ObjectTerm(
+			item("username", interned.termOf(req.User.Username)),
+			item("groups", ast.ArrayTerm(groups...)))))
+	}
+	return ast.NewObject(items...), class, nil
 }
 
 func decodeError(kind, part string, err error) error {
@@ -215,38 +258,26 @@ func stringsTerm(ss []string) *ast.Term {
 	return ast.ArrayTerm(terms...)
 }
 
+func clonesTerm(ds []dataSource) *ast.Term {
+	terms := make([]*ast.Term, len(ds))
+	for i, d := range ds {
+		terms[i] = ast.ObjectTerm(item("kind", interned.termOf(d.kind)), item("name", interned.termOf(d.name)))
+	}
+	return ast.ArrayTerm(terms...)
+}
+
 func podTerm(p podShape) *ast.Term {
-	return ast.ObjectTerm(
+	items := []([2]*ast.Term){
 		item("labels", labelsOrEmpty(p.meta.labels)),
 		item("claims", stringsTerm(p.claims)),
 		item("secrets", stringsTerm(p.secrets)),
-	)
-}
-
-// sessionTerm decodes an MPCSession spec strictly (an unknown field is an error, as the API server's
-// structural schema would prune or reject it) and keeps the composition absent when the spec has none.
-func sessionTerm(raw json.RawMessage) (*ast.Term, error) {
-	var spec v1alpha1.MPCSessionSpec
-	if len(bytes.TrimSpace(raw)) > 0 && !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&spec); err != nil {
-			return nil, err
-		}
+		item("host_paths", stringsTerm(p.hostPaths)),
+		item("clones", clonesTerm(p.clones)),
+		item("ephemeral_containers", ast.IntNumberTerm(p.ephemeral)),
 	}
-	items := []([2]*ast.Term){
-		item("type", ast.StringTerm(string(spec.Type))),
-		item("threshold", ast.ObjectTerm(
-			item("t", ast.IntNumberTerm(int(spec.Threshold.T))),
-			item("n", ast.IntNumberTerm(int(spec.Threshold.N))),
-		)),
+	if p.owner.kind != "" {
+		items = append(items, item("owner", ast.ObjectTerm(
+			item("kind", interned.termOf(p.owner.kind)), item("name", interned.termOf(p.owner.name)))))
 	}
-	if c := spec.Composition; c != nil {
-		items = append(items, item("composition", ast.ObjectTerm(
-			item("persistent", ast.IntNumberTerm(int(c.Persistent))),
-			item("delegate", ast.IntNumberTerm(int(c.Delegate))),
-			item("temporary", ast.IntNumberTerm(int(c.Temporary))),
-		)))
-	}
-	return ast.ObjectTerm(items...), nil
+	return ast.ObjectTerm(items...)
 }

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -200,8 +202,132 @@ func readVolumes(spec *fastjson.Value, specPath *fieldPath, p *podShape) error {
 		if err := readProjected(it, &vp, p); err != nil {
 			return err
 		}
+		if hp, err := objectAt(it, "hostPath", &vp); err != nil {
+			return err
+		} else if hp != nil {
+			hpp := vp.field("hostPath")
+			path, err := stringAt(hp, "path", &hpp)
+			if err != nil {
+				return err
+			}
+			p.hostPaths = append(p.hostPaths, path)
+		}
+		if err := readVolumeSecretRefs(it, &vp, p); err != nil {
+			return err
+		}
+		if err := readEphemeral(it, &vp, p); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// volumeSecretRefs are the volume types that name a Secret besides secret and projected volumes: the node
+// reads the Secret to mount the volume, so naming a share Secret there hands it to the driver for this pod.
+// Each is {volume field, object holding the reference, the reference's name field}.
+var volumeSecretRefs = [][3]string{
+	{"csi", "nodePublishSecretRef", "name"},
+	{"cephfs", "secretRef", "name"},
+	{"rbd", "secretRef", "name"},
+	{"iscsi", "secretRef", "name"},
+	{"flexVolume", "secretRef", "name"},
+	{"scaleIO", "secretRef", "name"},
+	{"storageos", "secretRef", "name"},
+}
+
+// readVolumeSecretRefs appends the Secrets that a volume's driver reads (volumeSecretRefs, azureFile's
+// secretName) to p.
+func readVolumeSecretRefs(it *fastjson.Value, vp *fieldPath, p *podShape) error {
+	for _, ref := range volumeSecretRefs {
+		vol, err := objectAt(it, ref[0], vp)
+		if err != nil || vol == nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		volp := vp.field(ref[0])
+		r, err := objectAt(vol, ref[1], &volp)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			continue
+		}
+		rp := volp.field(ref[1])
+		name, err := stringAt(r, ref[2], &rp)
+		if err != nil {
+			return err
+		}
+		if name != "" {
+			p.secrets = append(p.secrets, name)
+		}
+	}
+	az, err := objectAt(it, "azureFile", vp)
+	if err != nil || az == nil {
+		return err
+	}
+	azp := vp.field("azureFile")
+	name, err := stringAt(az, "secretName", &azp)
+	if err != nil {
+		return err
+	}
+	if name != "" {
+		p.secrets = append(p.secrets, name)
+	}
+	return nil
+}
+
+// readEphemeral appends the data sources of a generic ephemeral volume's claim template to p.clones.
+func readEphemeral(it *fastjson.Value, vp *fieldPath, p *podShape) error {
+	eph, err := objectAt(it, "ephemeral", vp)
+	if err != nil || eph == nil {
+		return err
+	}
+	ep := vp.field("ephemeral")
+	vct, err := objectAt(eph, "volumeClaimTemplate", &ep)
+	if err != nil || vct == nil {
+		return err
+	}
+	vctp := ep.field("volumeClaimTemplate")
+	spec, err := objectAt(vct, "spec", &vctp)
+	if err != nil || spec == nil {
+		return err
+	}
+	sp := vctp.field("spec")
+	p.clones, err = readDataSources(spec, &sp, p.clones)
+	return err
+}
+
+// dataSource is the source a claim is filled from: a PersistentVolumeClaim (a clone), a VolumeSnapshot (a
+// restore) or a populator's object.
+type dataSource struct{ kind, name string }
+
+// readDataSources appends a claim spec's dataSource and dataSourceRef to out (both when they differ).
+func readDataSources(spec *fastjson.Value, specPath *fieldPath, out []dataSource) ([]dataSource, error) {
+	for _, key := range []string{"dataSource", "dataSourceRef"} {
+		ds, err := objectAt(spec, key, specPath)
+		if err != nil {
+			return out, err
+		}
+		if ds == nil {
+			continue
+		}
+		dp := specPath.field(key)
+		kind, err := stringAt(ds, "kind", &dp)
+		if err != nil {
+			return out, err
+		}
+		name, err := stringAt(ds, "name", &dp)
+		if err != nil {
+			return out, err
+		}
+		d := dataSource{kind: kind, name: name}
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
 
 // readProjected appends the secret names of a projected volume's sources to p.
@@ -257,7 +383,43 @@ func readPodShape(v *fastjson.Value, at *fieldPath, p *podShape) error {
 			return err
 		}
 	}
-	return nil
+	eph, err := arrayAt(spec, "ephemeralContainers", &sp)
+	p.ephemeral = len(eph)
+	return err
+}
+
+// readOwner reads the controller among metadata.ownerReferences (the one with controller: true).
+func readOwner(v *fastjson.Value, at *fieldPath) (dataSource, error) {
+	md, err := objectAt(v, "metadata", at)
+	if err != nil || md == nil {
+		return dataSource{}, err
+	}
+	mp := at.field("metadata")
+	refs, err := arrayAt(md, "ownerReferences", &mp)
+	if err != nil {
+		return dataSource{}, err
+	}
+	rp := mp.field("ownerReferences")
+	for i, r := range refs {
+		ip := rp.elem(i)
+		if r.Type() != fastjson.TypeObject {
+			return dataSource{}, typeError(ip, "an object", r)
+		}
+		c := child(r, "controller")
+		if c == nil || c.Type() != fastjson.TypeTrue {
+			continue
+		}
+		kind, err := stringAt(r, "kind", &ip)
+		if err != nil {
+			return dataSource{}, err
+		}
+		name, err := stringAt(r, "name", &ip)
+		if err != nil {
+			return dataSource{}, err
+		}
+		return dataSource{kind: kind, name: name}, nil
+	}
+	return dataSource{}, nil
 }
 
 // readContainerSecrets appends the Secrets that the containers of spec[list] read into their environment —
@@ -338,7 +500,13 @@ func readTemplate(v *fastjson.Value, key string, parent *fieldPath) (*podShape, 
 }
 
 func readPod(raw []byte) (pod podShape, err error) {
-	err = withObject(raw, func(v *fastjson.Value) error { return readPodShape(v, &fieldPath{}, &pod) })
+	err = withObject(raw, func(v *fastjson.Value) error {
+		if err := readPodShape(v, &fieldPath{}, &pod); err != nil {
+			return err
+		}
+		pod.owner, err = readOwner(v, &fieldPath{})
+		return err
+	})
 	return pod, err
 }
 
@@ -365,6 +533,7 @@ func readWorkload(raw []byte) (w workloadShape, err error) {
 		}
 		vctPath := sp.field("volumeClaimTemplates")
 		var vctClaims []string
+		var vctClones []dataSource
 		for i, vct := range vcts {
 			p := vctPath.elem(i)
 			if vct.Type() != fastjson.TypeObject {
@@ -375,6 +544,16 @@ func readWorkload(raw []byte) (w workloadShape, err error) {
 				return err
 			}
 			vctClaims = append(vctClaims, m.Name+"-"+w.meta.Name+"-0")
+			vspec, err := objectAt(vct, "spec", &p)
+			if err != nil {
+				return err
+			}
+			if vspec != nil {
+				vsp := p.field("spec")
+				if vctClones, err = readDataSources(vspec, &vsp, vctClones); err != nil {
+					return err
+				}
+			}
 		}
 		jt, err := objectAt(spec, "jobTemplate", &sp)
 		if err != nil {
@@ -395,8 +574,124 @@ func readWorkload(raw []byte) (w workloadShape, err error) {
 		}
 		if w.template != nil && len(vctClaims) > 0 {
 			w.template.claims = append(vctClaims, w.template.claims...)
+			w.template.clones = append(vctClones, w.template.clones...)
 		}
 		return nil
 	})
 	return w, err
+}
+
+// readBinding reads a Binding's metadata: the labels the API server copies onto the pod it binds.
+func readBinding(raw []byte) (meta objectMeta, err error) {
+	err = withObject(raw, func(v *fastjson.Value) error {
+		meta, err = readMeta(v, &fieldPath{})
+		return err
+	})
+	return meta, err
+}
+
+// claimShape is what the policies read of a PersistentVolumeClaim or a VolumeSnapshot.
+type claimShape struct {
+	meta   objectMeta
+	clones []dataSource // a claim's dataSource and dataSourceRef
+	source string       // a snapshot's spec.source.persistentVolumeClaimName
+}
+
+// readClaim reads a PersistentVolumeClaim's metadata and data sources.
+func readClaim(raw []byte) (c claimShape, err error) {
+	err = withObject(raw, func(v *fastjson.Value) error {
+		root := &fieldPath{}
+		if c.meta, err = readMeta(v, root); err != nil {
+			return err
+		}
+		spec, err := objectAt(v, "spec", root)
+		if err != nil || spec == nil {
+			return err
+		}
+		sp := root.field("spec")
+		c.clones, err = readDataSources(spec, &sp, nil)
+		return err
+	})
+	return c, err
+}
+
+// readSnapshot reads a VolumeSnapshot's metadata and the claim it copies.
+func readSnapshot(raw []byte) (c claimShape, err error) {
+	err = withObject(raw, func(v *fastjson.Value) error {
+		root := &fieldPath{}
+		if c.meta, err = readMeta(v, root); err != nil {
+			return err
+		}
+		spec, err := objectAt(v, "spec", root)
+		if err != nil || spec == nil {
+			return err
+		}
+		sp := root.field("spec")
+		src, err := objectAt(spec, "source", &sp)
+		if err != nil || src == nil {
+			return err
+		}
+		srcp := sp.field("source")
+		c.source, err = stringAt(src, "persistentVolumeClaimName", &srcp)
+		return err
+	})
+	return c, err
+}
+
+// readSession reads an MPCSession's metadata and its spec as sent, as a term (nil when absent): the policies
+// judge the spec without trusting the CRD schema, so nothing here checks or converts it.
+func readSession(raw []byte) (meta objectMeta, spec *ast.Term, err error) {
+	err = withObject(raw, func(v *fastjson.Value) error {
+		root := &fieldPath{}
+		if meta, err = readMeta(v, root); err != nil {
+			return err
+		}
+		if s := child(v, "spec"); s != nil {
+			spec, err = jsonTerm(s)
+		}
+		return err
+	})
+	return meta, spec, err
+}
+
+// jsonTerm converts a parsed JSON value into a term, numbers kept exact.
+func jsonTerm(v *fastjson.Value) (*ast.Term, error) {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		items := make([][2]*ast.Term, 0, o.Len())
+		var err error
+		o.Visit(func(k []byte, val *fastjson.Value) {
+			if err != nil {
+				return
+			}
+			var t *ast.Term
+			if t, err = jsonTerm(val); err == nil {
+				items = append(items, [2]*ast.Term{ast.StringTerm(string(k)), t})
+			}
+		})
+		return ast.ObjectTerm(items...), err
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		terms := make([]*ast.Term, len(a))
+		for i, x := range a {
+			t, err := jsonTerm(x)
+			if err != nil {
+				return nil, err
+			}
+			terms[i] = t
+		}
+		return ast.ArrayTerm(terms...), nil
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		return ast.StringTerm(string(b)), nil
+	case fastjson.TypeNumber:
+		return ast.NumberTerm(json.Number(v.String())), nil
+	case fastjson.TypeTrue:
+		return ast.BooleanTerm(true), nil
+	case fastjson.TypeFalse:
+		return ast.BooleanTerm(false), nil
+	default:
+		return ast.NullTerm(), nil
+	}
 }
