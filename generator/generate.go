@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mpcguard/mpcguard/generator/valuesdoc"
 	"github.com/mpcguard/mpcguard/internal/api/v1alpha1"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
 // The admission chart's name and version.
@@ -146,13 +148,18 @@ func mpcguardSettings(s *Spec, forParent bool) MpcguardSettings {
 		enforcement[k] = v
 	}
 	names := ShareStorageNames{SecretNames: []string{}, ClaimPrefixes: []string{}}
+	workloads := []string{}
 	if forParent {
 		for _, p := range s.Pools {
-			if p.Role != RolePersistent || p.ShareStorage == nil {
+			if p.Role != RolePersistent {
+				continue
+			}
+			workloads = append(workloads, poolNameTpl(p.Name))
+			if p.ShareStorage == nil {
 				continue
 			}
 			if vc := p.ShareStorage.VolumeClaim; vc != nil {
-				names.ClaimPrefixes = append(names.ClaimPrefixes, fmt.Sprintf("%s-{{ .Release.Name }}-%s-", vc.Name, p.Name))
+				names.ClaimPrefixes = append(names.ClaimPrefixes, fmt.Sprintf("%s-%s-", vc.Name, poolNameTpl(p.Name)))
 			}
 			if db := p.ShareStorage.DatabaseSecret; db != nil {
 				names.SecretNames = append(names.SecretNames, db.Name)
@@ -178,10 +185,20 @@ func mpcguardSettings(s *Spec, forParent bool) MpcguardSettings {
 			RBAC:           RBACValues{Create: true},
 			Resources:      resourcesValues(s.Webhook.Resources),
 		},
-		ShareStorage:  names,
-		NetworkPolicy: NetworkPolicyValues{Enabled: s.NetworkPolicies.Enabled},
-		Tests:         TestsValues{Image: image(s.Images.Test)},
+		ShareStorage:        names,
+		PersistentWorkloads: workloads,
+		ControllerUsers:     slices.Clone(vocab.DefaultControllerUsers),
+		BreakGlassGroups:    []string{vocab.DefaultBreakGlassGroup},
+		NetworkPolicy:       NetworkPolicyValues{Enabled: s.NetworkPolicies.Enabled},
+		Tests:               TestsValues{Image: image(s.Images.Test)},
 	}
+}
+
+// poolNameTpl is the name of a pool's workload (the persistent pool's StatefulSet) as a tpl string of the
+// mpc-system chart: its helper mpc-system.poolName, so that a long release name is truncated exactly as the
+// workload's own name is. The helper reads only the release name, which a dependency's tpl sees too.
+func poolNameTpl(pool string) string {
+	return fmt.Sprintf(`{{ include "mpc-system.poolName" (dict "root" . "pool" (dict "name" %q)) }}`, pool)
 }
 
 // SystemValuesFor returns the values of the mpc-system chart described by the spec.
@@ -299,6 +316,7 @@ func mpcguardChart(s *Spec) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
+	policySchema(schema)
 	files := []File{{Path: "Chart.yaml", Content: cy}, {Path: crdPath, Content: v1alpha1.CRDYAML}}
 	uf, err := userFiles(MpcguardValuesFor(s), schema, "Values of the mpcguard chart: the admission webhook.", mpcguardReadme(s))
 	if err != nil {
@@ -310,6 +328,11 @@ func mpcguardChart(s *Spec) ([]File, error) {
 		return nil, err
 	}
 	files = append(files, static...)
+	vt, err := vocabTemplate()
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, File{Path: vocabTemplatePath, Content: vt})
 	ci, err := mpcguardCI()
 	if err != nil {
 		return nil, err
@@ -386,7 +409,24 @@ func systemSchema() (*valuesdoc.Schema, error) {
 	global.Schema, global.Title = "", ""
 	global.Description = "Copied from the top-level global by Helm."
 	schema.Properties["mpcguard"].Properties["global"] = global
+	policySchema(schema.Properties["mpcguard"])
 	return schema, nil
+}
+
+// policySchema constrains webhook.enforcement of the mpcguard values (schema is their root) to the policy ids
+// and actions of package vocab: struct tags are constants, the vocabulary is not.
+func policySchema(schema *valuesdoc.Schema) {
+	enforcement := schema.Properties["webhook"].Properties["enforcement"]
+	ids := make([]any, 0, len(vocab.Policies))
+	for _, id := range vocab.PolicyIDs() {
+		ids = append(ids, id)
+	}
+	actions := make([]any, 0, len(vocab.Actions))
+	for _, a := range vocab.Actions {
+		actions = append(actions, string(a))
+	}
+	enforcement.PropertyNames = &valuesdoc.Schema{Enum: ids}
+	enforcement.AdditionalProperties = &valuesdoc.Schema{Type: "string", Enum: actions}
 }
 
 // ciFile is a chart-testing values file.

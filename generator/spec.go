@@ -8,24 +8,31 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
-// The fixed vocabulary of design.md.
+// The fixed vocabulary of design.md, from package vocab.
 const (
 	// DefaultRoleLabelKey is the label that carries a party's role.
-	DefaultRoleLabelKey = "party-role"
+	DefaultRoleLabelKey = vocab.DefaultRoleLabelKey
 	// RolePersistent parties keep key shares in durable storage.
-	RolePersistent = "persistent"
+	RolePersistent = vocab.RolePersistent
 	// RoleDelegate parties are stateless and act for a user.
-	RoleDelegate = "delegate"
+	RoleDelegate = vocab.RoleDelegate
 	// RoleTemporary parties are stateless stand-ins.
-	RoleTemporary = "temporary"
+	RoleTemporary = vocab.RoleTemporary
 )
 
-// DefaultPartySelector is the label selector that makes a pod a party pod: the coordinator discovers what it
-// matches and the webhook enforces roles on it.
+// DefaultPartySelector is the label selector that makes a pod a party pod (vocab.DefaultPartySelector as a
+// map): the coordinator discovers what it matches and the webhook enforces roles on it.
 func DefaultPartySelector() map[string]string {
-	return map[string]string{"app.kubernetes.io/component": "mpc-party"}
+	sel := map[string]string{}
+	for _, pair := range strings.Split(vocab.DefaultPartySelector, ",") {
+		k, v, _ := strings.Cut(pair, "=")
+		sel[k] = v
+	}
+	return sel
 }
 
 // Spec is the typed description of an MPC system from which the charts are generated.

@@ -56,7 +56,27 @@ func (s *Spec) Validate() (field.ErrorList, []Warning) {
 	hookErrs, hookWarns := validateWebhook(&s.Webhook, field.NewPath("webhook"))
 	errs = append(errs, hookErrs...)
 	warns = append(warns, hookWarns...)
+	errs = append(errs, validateScope(s)...)
 	return errs, warns
+}
+
+// validateScope is the rule the mpc-system chart's check (mpc-system.checkWebhook) applies to its values: with
+// the webhook on, it checks every namespace the coordinator discovers parties in. The release namespace is
+// checked always; the others must be among webhook.namespaces. The chart refuses the difference rather than
+// derive one list from the other (its template says why); the spec is refused with the same words.
+func validateScope(s *Spec) field.ErrorList {
+	if !s.Webhook.Enabled {
+		return nil
+	}
+	var errs field.ErrorList
+	p := field.NewPath("coordinator", "discovery", "namespaces")
+	for i, ns := range s.Coordinator.Discovery.Namespaces {
+		if !slices.Contains(s.Webhook.Namespaces, ns) {
+			errs = append(errs, field.Invalid(p.Index(i), ns,
+				"names a namespace the webhook does not check; add it to webhook.namespaces, or the coordinator discovers parties there that no policy checked"))
+		}
+	}
+	return errs
 }
 
 func validateChart(c *ChartSpec, p *field.Path) field.ErrorList {
@@ -267,7 +287,7 @@ func validatePools(pools []PoolSpec, th ThresholdSpec, p *field.Path) (field.Err
 		case RoleDelegate, RoleTemporary:
 			nonPersistent += pool.Replicas
 		default:
-			errs = append(errs, field.NotSupported(ip.Child("role"), pool.Role, []string{RolePersistent, RoleDelegate, RoleTemporary}))
+			errs = append(errs, field.NotSupported(ip.Child("role"), pool.Role, vocab.Roles))
 		}
 		if pool.Replicas < 1 {
 			errs = append(errs, field.Invalid(ip.Child("replicas"), pool.Replicas, "must be at least 1"))
@@ -408,8 +428,8 @@ func validateWebhook(w *WebhookSpec, p *field.Path) (field.ErrorList, []Warning)
 		if !vocab.Known(id) {
 			errs = append(errs, field.NotSupported(kp, id, vocab.PolicyIDs()))
 		}
-		if a := w.Enforcement[id]; !slices.Contains([]string{"deny", "warn", "off"}, a) {
-			errs = append(errs, field.NotSupported(kp, a, []string{"deny", "warn", "off"}))
+		if a := vocab.Action(w.Enforcement[id]); !slices.Contains(vocab.Actions, a) {
+			errs = append(errs, field.NotSupported(kp, a, vocab.Actions))
 		}
 	}
 	errs = append(errs, validateResources(&w.Resources, p.Child("resources"))...)

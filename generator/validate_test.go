@@ -69,6 +69,10 @@ func TestValidateRejectsBadSpecs(t *testing.T) {
 		"rejects an unknown certificate source":              {func(s *generator.Spec) { s.Webhook.Certificates = "vault" }, "webhook.certificates", "Unsupported value"},
 		"rejects a webhook URL over plain http":              {func(s *generator.Spec) { s.Webhook.URL = "http://127.0.0.1:9443/validate" }, "webhook.url", "https URL"},
 		"rejects enforcement of an unknown policy":           {func(s *generator.Spec) { s.Webhook.Enforcement = map[string]string{"no-such-policy": "warn"} }, "webhook.enforcement[no-such-policy]", "Unsupported value"},
+		"rejects a discovery namespace the webhook does not check": {func(s *generator.Spec) {
+			s.Coordinator.Discovery.Namespaces = []string{"mpc-parties", "team-b"}
+			s.Webhook.Namespaces = []string{"mpc-parties"}
+		}, "coordinator.discovery.namespaces[1]", "names a namespace the webhook does not check; add it to webhook.namespaces"},
 		"rejects an unknown enforcement action": {func(s *generator.Spec) {
 			s.Webhook.Enforcement = map[string]string{"session-persistent-available": "audit"}
 		}, "webhook.enforcement[session-persistent-available]", "Unsupported value"},
@@ -90,6 +94,45 @@ func TestValidateRejectsBadSpecs(t *testing.T) {
 			assert.ErrorIs(t, err, generator.ErrInvalidSpec, "Generate refuses it")
 		})
 	}
+}
+
+// TestValidateScope is the rule the mpc-system chart applies to its values (TestSystemChartRefusesWhatItDoesNotInstall):
+// with the webhook on, every discovery namespace is one the webhook checks.
+func TestValidateScope(t *testing.T) {
+	cases := map[string]struct {
+		mutate func(*generator.Spec)
+		want   []string
+	}{
+		"discovery namespaces among the webhook's are fine": {func(s *generator.Spec) {
+			s.Coordinator.Discovery.Namespaces = []string{"mpc-parties"}
+			s.Webhook.Namespaces = []string{"mpc-parties", "team-b"}
+		}, nil},
+		"without the webhook nothing is checked anywhere, so there is no drift": {func(s *generator.Spec) {
+			s.Coordinator.Discovery.Namespaces = []string{"mpc-parties"}
+			s.Webhook.Enabled = false
+		}, nil},
+		"every missing namespace is named": {func(s *generator.Spec) {
+			s.Coordinator.Discovery.Namespaces = []string{"a", "b"}
+		}, []string{
+			`coordinator.discovery.namespaces[0]: Invalid value: "a": names a namespace the webhook does not check; add it to webhook.namespaces, or the coordinator discovers parties there that no policy checked`,
+			`coordinator.discovery.namespaces[1]: Invalid value: "b": names a namespace the webhook does not check; add it to webhook.namespaces, or the coordinator discovers parties there that no policy checked`,
+		}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := generator.DefaultSpec()
+			tc.mutate(s)
+			errs, _ := s.Validate()
+			assert.Equal(t, tc.want, fieldErrorsOrNil(errs))
+		})
+	}
+}
+
+func fieldErrorsOrNil(errs field.ErrorList) []string {
+	if len(errs) == 0 {
+		return nil
+	}
+	return fieldErrors(errs)
 }
 
 func TestValidateReturnsEveryError(t *testing.T) {

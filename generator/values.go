@@ -19,7 +19,7 @@ type SystemValues struct {
 	Threshold        ThresholdValues     `json:"threshold" doc:"Default t-of-n of a session: any t of the n parties can sign, and a session without composition uses n persistent parties (tss-lib's threshold parameter is t-1). The PodDisruptionBudget of the persistent pool keeps at least t persistent parties through voluntary evictions."`
 	Coordinator      CoordinatorValues   `json:"coordinator" doc:"The session coordinator: it discovers party pods through the Kubernetes API."`
 	Parties          PartiesValues       `json:"parties" doc:"Settings common to every party pool."`
-	Pools            []PoolValues        `json:"pools" doc:"Party pools: exactly one persistent pool (a StatefulSet whose pod names are party ids) and any number of delegate or temporary pools (Deployments, no share storage). Workloads are named <release>-<pool name>. If you rename a pool or its storage, update mpcguard.shareStorage too (the chart refuses to render otherwise)."`
+	Pools            []PoolValues        `json:"pools" doc:"Party pools: exactly one persistent pool (a StatefulSet whose pod names are party ids) and any number of delegate or temporary pools (Deployments, no share storage). Workloads are named <release>-<pool name>. If you rename the persistent pool or its storage, update mpcguard.shareStorage and mpcguard.persistentWorkloads too (the chart refuses to render otherwise)."`
 	Placement        PlacementValues     `json:"placement" doc:"Spreading parties over failure domains."`
 	NetworkPolicy    NetworkPolicyValues `json:"networkPolicy" doc:"NetworkPolicies: parties accept traffic only from the coordinator and from each other, on the party port."`
 	Tests            TestsValues         `json:"tests" doc:"Pods run by helm test."`
@@ -176,14 +176,19 @@ type MpcguardValues struct {
 
 // MpcguardSettings are the mpcguard chart's own values (all but global).
 type MpcguardSettings struct {
-	Enabled          bool                `json:"enabled" doc:"Install the admission side; the condition of the dependency in a parent chart."`
-	NameOverride     string              `json:"nameOverride" doc:"Replaces the chart name in the names of resources."`
-	FullnameOverride string              `json:"fullnameOverride" doc:"Replaces the release-and-chart prefix of the names of resources."`
-	Image            ImageValues         `json:"image" doc:"Webhook image (runs mpcguard webhook)."`
-	Webhook          WebhookValues       `json:"webhook" doc:"The validating admission webhook."`
-	ShareStorage     ShareStorageNames   `json:"shareStorage" doc:"The persistent pool's share storage, which delegate and temporary parties must not mount. Entries are rendered with tpl."`
-	NetworkPolicy    NetworkPolicyValues `json:"networkPolicy" doc:"A NetworkPolicy admitting traffic to the webhook only on its port."`
-	Tests            TestsValues         `json:"tests" doc:"Pods run by helm test."`
+	Enabled          bool              `json:"enabled" doc:"Install the admission side; the condition of the dependency in a parent chart."`
+	NameOverride     string            `json:"nameOverride" doc:"Replaces the chart name in the names of resources."`
+	FullnameOverride string            `json:"fullnameOverride" doc:"Replaces the release-and-chart prefix of the names of resources."`
+	Image            ImageValues       `json:"image" doc:"Webhook image (runs mpcguard webhook)."`
+	Webhook          WebhookValues     `json:"webhook" doc:"The validating admission webhook."`
+	ShareStorage     ShareStorageNames `json:"shareStorage" doc:"The persistent pool's share storage, which delegate and temporary parties must not mount. Entries are rendered with tpl. With neither Secret names nor claim prefixes, the share-storage policies check nothing (NOTES says which)."`
+	// Webhook arguments, comma-joined: no entry may contain a comma. persistentWorkloads is rendered with tpl, so
+	// a parent chart derives it from its release and pools.
+	PersistentWorkloads []string            `json:"persistentWorkloads" doc:"Names of the StatefulSets of the persistent pool, in the release namespace: only their pods, created by a controller user, may be persistent parties (--persistent-workloads; party-persistent-origin). Empty: the pods of any StatefulSet, still created by a controller user. Entries are rendered with tpl." pattern:"^[^,]+$"`
+	ControllerUsers     []string            `json:"controllerUsers" doc:"Identities that create the pods of a StatefulSet (--controller-users): the StatefulSet controller's ServiceAccount under kube-controller-manager --use-service-account-credentials, kube-controller-manager otherwise." pattern:"^[^,\"]+$"`
+	BreakGlassGroups    []string            `json:"breakGlassGroups" doc:"Groups whose members may exec, attach, port-forward or proxy into a persistent party, or add a debug container to one (--break-glass-groups; party-access). Nobody is in them until a cluster admin grants it, typically by impersonation (kubectl --as-group), which the audit log records. Empty: nobody may." pattern:"^[^,\"]+$"`
+	NetworkPolicy       NetworkPolicyValues `json:"networkPolicy" doc:"A NetworkPolicy admitting traffic to the webhook only on its port."`
+	Tests               TestsValues         `json:"tests" doc:"Pods run by helm test."`
 }
 
 // ShareStorageNames name the share storage.
@@ -204,7 +209,7 @@ type WebhookValues struct {
 	HealthPort     int32                `json:"healthPort" doc:"Port serving /healthz and /readyz." minimum:"1" maximum:"65535"`
 	MetricsPort    int32                `json:"metricsPort" doc:"Port serving /metrics." minimum:"1" maximum:"65535"`
 	Inventory      bool                 `json:"inventory" doc:"Cache party pods for session-persistent-available (get, list and watch on pods in the checked namespaces)."`
-	Enforcement    map[string]string    `json:"enforcement" doc:"Enforcement action per policy id: deny, warn or off (--enforcement); unlisted policies deny." enum:"deny,warn,off" keys:"party-role-required,party-role-valid,party-role-immutable,workload-party-role,session-composition-nonempty,session-delegate-only-threshold,session-composition-sum,session-threshold-range,session-persistent-available,delegate-no-share-storage"`
+	Enforcement    map[string]string    `json:"enforcement" doc:"Enforcement action per policy id: deny, warn or off (--enforcement); unlisted policies deny."` // ids and actions from vocab: see policySchema
 	CertManager    CertManagerValues    `json:"certManager" doc:"Serving certificate."`
 	ServiceAccount ServiceAccountValues `json:"serviceAccount" doc:"The webhook's ServiceAccount."`
 	RBAC           RBACValues           `json:"rbac" doc:"Roles for the pod inventory, one per checked namespace."`

@@ -178,25 +178,60 @@ seccompProfile:
 {{- end }}
 {{- end }}
 {{- if .Values.mpcguard.enabled }}
-{{- $secrets := list }}
-{{- range .Values.mpcguard.shareStorage.secretNames }}
-{{- $secrets = append $secrets (tpl . $) }}
+{{- include "mpc-system.checkWebhook" (dict "root" $ "persistent" $persistent) }}
 {{- end }}
-{{- $prefixes := list }}
-{{- range .Values.mpcguard.shareStorage.claimPrefixes }}
-{{- $prefixes = append $prefixes (tpl . $) }}
 {{- end }}
+
+{{/* What the mpcguard dependency is told about this chart must be exactly what the chart renders; renders
+nothing or fails. Takes (dict "root" $ "persistent" $persistentPool).
+
+- shareStorage: the persistent pool's database Secret is among secretNames, and claimPrefixes are exactly
+  <volumeClaimTemplate>-<statefulset>- of its volume claim (the policies match claims <prefix><ordinal> only, so
+  any other prefix would guard nothing while looking as if it did).
+- persistentWorkloads are exactly the persistent pool's StatefulSet.
+- Every namespace the coordinator discovers parties in is checked by the webhook. The render refuses a
+  difference instead of widening the webhook's namespaces itself: a dependency cannot read its parent's values,
+  so deriving would mean a second copy of the list in global values; the webhook's namespaces are its security
+  boundary and its RBAC (a Role per namespace), which should be written where they are reviewed, not grown by a
+  change to discovery; and the generator's spec validation states the same rule with the same words, so the spec
+  and the values fail alike. */}}
+{{- define "mpc-system.checkWebhook" -}}
+{{- $root := .root }}
+{{- $persistent := .persistent }}
+{{- $guard := $root.Values.mpcguard }}
+{{- $statefulSet := include "mpc-system.poolName" (dict "root" $root "pool" $persistent) }}
+{{- $tplList := dict }}
+{{- range $key, $list := dict "secretNames" $guard.shareStorage.secretNames "claimPrefixes" $guard.shareStorage.claimPrefixes "persistentWorkloads" $guard.persistentWorkloads }}
+{{- $out := list }}
+{{- range $list }}
+{{- $out = append $out (tpl . $root) }}
+{{- end }}
+{{- $_ := set $tplList $key $out }}
+{{- end }}
+{{- $wantPrefixes := list }}
 {{- with $persistent.shareStorage.volumeClaim }}
-{{- $want := printf "%s-%s-" .name (include "mpc-system.poolName" (dict "root" $ "pool" $persistent)) }}
-{{- if not (has $want $prefixes) }}
-{{- fail (printf "mpc-system: mpcguard.shareStorage.claimPrefixes must contain %q so that delegates cannot mount the shares" $want) }}
+{{- $wantPrefixes = list (printf "%s-%s-" .name $statefulSet) }}
 {{- end }}
+{{- if ne (uniq $tplList.claimPrefixes | toJson) ($wantPrefixes | toJson) }}
+{{- fail (printf "mpc-system: mpcguard.shareStorage.claimPrefixes must be exactly %s, <volumeClaimTemplate>-<statefulset>- of the persistent pool %s (the policies match the claims <prefix><ordinal>), not %s" ($wantPrefixes | toJson) $persistent.name ($tplList.claimPrefixes | toJson)) }}
 {{- end }}
 {{- with $persistent.shareStorage.databaseSecret }}
-{{- if not (has .name $secrets) }}
+{{- if not (has .name $tplList.secretNames) }}
 {{- fail (printf "mpc-system: mpcguard.shareStorage.secretNames must contain %q so that delegates cannot mount the shares" .name) }}
 {{- end }}
 {{- end }}
+{{- if ne (uniq $tplList.persistentWorkloads | toJson) (list $statefulSet | toJson) }}
+{{- fail (printf "mpc-system: mpcguard.persistentWorkloads must be exactly [%q], the StatefulSet of the persistent pool %s, not %s" $statefulSet $persistent.name ($tplList.persistentWorkloads | toJson)) }}
+{{- end }}
+{{- $checked := prepend $guard.webhook.namespaces $root.Release.Namespace }}
+{{- $missing := list }}
+{{- range $root.Values.coordinator.discovery.namespaces }}
+{{- if not (has . $checked) }}
+{{- $missing = append $missing . }}
+{{- end }}
+{{- end }}
+{{- if $missing }}
+{{- fail (printf "mpc-system: coordinator.discovery.namespaces names namespaces the webhook does not check: %s; add them to mpcguard.webhook.namespaces, or the coordinator discovers parties there that no policy checked" (join ", " $missing)) }}
 {{- end }}
 {{- end }}
 
