@@ -7,7 +7,11 @@
 // them on disk. Nothing is produced by editing YAML text: Chart.yaml comes from Helm's chart.Metadata, the
 // values files, values.schema.json and the README values table from the typed values of values.go (package
 // valuesdoc), the CRD from internal/api/v1alpha1, and the templates are Helm templates embedded verbatim
-// from templates/. The output is deterministic: the same Spec gives byte-identical files.
+// from templates/. The one generated template, the mpcguard chart's templates/_vocab.tpl, hands the templates
+// what package policies/vocab says: the webhook entries and their rules (vocab.Routes), the policy ids and the
+// policies that need named share storage, so that a new route or policy touches vocab only. The values schema
+// takes the policy ids and enforcement actions from vocab too. The output is deterministic: the same Spec gives
+// byte-identical files.
 //
 // Decode reads a spec strictly (an unknown field is an error with its path) and Spec.Validate returns every
 // problem with its field path, including the cross-field ones: fewer persistent parties than the default t is

@@ -487,7 +487,7 @@ func mpcguardCI() ([]File, error) {
 		{"seed-values.yaml", "Guarding the seeds' raw manifests: their party pool's database Secret.",
 			map[string]any{
 				"shareStorage": map[string]any{"secretNames": []string{"mpc-secrets"}},
-				"webhook":      map[string]any{"enforcement": map[string]string{"session-persistent-available": "warn"}},
+				"webhook":      map[string]any{"enforcement": map[string]string{vocab.SessionPersistentAvailable: "warn"}},
 			}},
 	}
 	return ciFiles(list)

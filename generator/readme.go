@@ -37,11 +37,11 @@ Requires Kubernetes 1.30 or later (the webhook configuration's matchConditions, 
 kubernetes.io/metadata.name namespace label). Chart.yaml sets no kubeVersion, so that ` + "`helm template`" + ` works
 with any client.
 
-The chart refuses to render when what it tells mpcguard differs from what it installs:
-` + "`mpcguard.shareStorage`" + ` must name the persistent pool's storage (claim prefixes exactly
-` + "`<volumeClaimTemplate>-<statefulset>-`" + `), ` + "`mpcguard.persistentWorkloads`" + ` must be exactly its StatefulSet, and every
-namespace in ` + "`coordinator.discovery.namespaces`" + ` must be in ` + "`mpcguard.webhook.namespaces`" + ` (the render names the missing
-ones rather than widening the webhook's scope and RBAC by itself).
+The chart refuses to render when what it tells mpcguard differs from what it installs: ` + "`mpcguard.shareStorage`" + `
+must name the persistent pool's storage (claim prefixes exactly ` + "`<volumeClaimTemplate>-<statefulset>-`" + `),
+` + "`mpcguard.persistentWorkloads`" + ` must be exactly its StatefulSet, and every namespace in
+` + "`coordinator.discovery.namespaces`" + ` must be in ` + "`mpcguard.webhook.namespaces`" + `: the render names the missing ones
+rather than widen the webhook's scope and RBAC by itself.
 `)
 	return b.String()
 }
@@ -85,7 +85,8 @@ The rules come from package policies/vocab (` + "`vocab.Routes`" + `). Which of 
   ` + "`app.kubernetes.io/component NotIn [admission-webhook]`" + `, which exempted any workload that carried the label.
 
 With no share storage named (` + "`shareStorage.secretNames`" + ` and ` + "`shareStorage.claimPrefixes`" + ` empty),
-` + strings.Join(codeList(shareStoragePolicies), ", ") + ` check nothing; NOTES and the webhook's log say so.
+` + strings.Join(codeList(shareStoragePolicies), ", ") + `
+check nothing; NOTES and the webhook's log say so.
 
 Requires Kubernetes 1.30 or later (matchConditions are GA since 1.30).
 `
