@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/mpcguard/mpcguard/policies/engine"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
 // MaxBodyBytes bounds an AdmissionReview: an object and its old version, each at most the API server's
@@ -25,6 +27,19 @@ const MaxBodyBytes = 7 << 20
 
 // deadlineMargin is kept from the API server's timeout so our answer arrives before it gives up.
 const deadlineMargin = 100 * time.Millisecond
+
+// otherKind is the kind label of requests for kinds the policies do not review: the label's values are the
+// reviewed kinds and this, never a string taken from a request.
+const otherKind = "other"
+
+// reviewedKind holds the kinds the policies review, the only kind label values besides "other" and "unknown".
+var reviewedKind = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range vocab.Kinds {
+		m[k.Kind] = true
+	}
+	return m
+}()
 
 // errBadRequest marks input the handler cannot read.
 var errBadRequest = errors.New("bad admission review")
@@ -53,6 +68,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, nil, "", http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: send a POST", r.Method))
 		return
 	}
+	defer func() {
+		// A bug must cost one request, answered as an error (never an allow), not the process.
+		if p := recover(); p != nil {
+			h.Metrics.Errors.WithLabelValues("panic").Inc()
+			h.Log.Error(fmt.Errorf("panic: %v", p), "admission handler panicked", "stack", string(debug.Stack()))
+			h.fail(w, nil, "", http.StatusInternalServerError, "internal error while reviewing the request")
+		}
+	}()
 	sc := scratches.Get().(*scratch)
 	defer sc.release()
 	rv, code, err := readReview(w, r, sc)
@@ -77,7 +100,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !engine.Reviewed(preq.Kind) {
 		// Unknown kinds are allowed untouched: the webhook configuration decides what is sent here.
-		h.Metrics.Requests.WithLabelValues(preq.Kind.Kind, "allowed").Inc()
+		h.Metrics.Requests.WithLabelValues(otherKind, "allowed").Inc()
 		h.write(w, rv, http.StatusOK, allowed(req.UID, nil))
 		return
 	}
@@ -174,7 +197,11 @@ func (h *Handler) count(d engine.Decision) {
 		list   []engine.Result
 	}{{"deny", d.Deny}, {"warn", d.Warn}, {"skipped", d.Skipped}} {
 		for _, r := range part.list {
-			h.Metrics.Decisions.WithLabelValues(r.Policy, part.result).Inc()
+			policy := r.Policy
+			if !h.Engine.Defines(policy) {
+				policy = "unknown" // ids are bounded by the policy set; a metric label must never come from a request
+			}
+			h.Metrics.Decisions.WithLabelValues(policy, part.result).Inc()
 		}
 	}
 }
@@ -186,6 +213,9 @@ func (h *Handler) fail(w http.ResponseWriter, rv *review, kind string, code int,
 	}
 	if kind == "" {
 		kind = "unknown"
+	}
+	if kind != "unknown" && !reviewedKind[kind] {
+		kind = otherKind
 	}
 	h.Metrics.Requests.WithLabelValues(kind, result).Inc()
 	var uid types.UID

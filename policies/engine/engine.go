@@ -174,6 +174,12 @@ func (e *Engine) Config() Config { return e.cfg }
 // custom ones.
 func (e *Engine) PolicyIDs() []string { return slices.Clone(e.ids) }
 
+// Defines reports whether the engine's modules define the policy id.
+func (e *Engine) Defines(id string) bool {
+	_, found := slices.BinarySearch(e.ids, id)
+	return found
+}
+
 // Review evaluates one object. Kinds and operations the policies ignore return a zero Decision at once.
 // A malformed object returns an error wrapping ErrDecode; a failed evaluation one wrapping ErrEval.
 func (e *Engine) Review(ctx context.Context, req Request, inv Inventory) (Decision, error) {
@@ -201,13 +207,18 @@ func (e *Engine) Review(ctx context.Context, req Request, inv Inventory) (Decisi
 	if err := e.decide(&d, q.query, obj, rs[0].Expressions[0].Value); err != nil {
 		return Decision{}, fmt.Errorf("%w: %w", ErrEval, err)
 	}
+	sortDecision(&d)
+	d.Reviewed = true
+	return d, nil
+}
+
+// sortDecision orders each list by message, then policy, so answers are stable.
+func sortDecision(d *Decision) {
 	for _, list := range [][]Result{d.Deny, d.Warn, d.Skipped} {
 		slices.SortFunc(list, func(a, b Result) int {
 			return cmp.Or(strings.Compare(a.Message, b.Message), strings.Compare(a.Policy, b.Policy))
 		})
 	}
-	d.Reviewed = true
-	return d, nil
 }
 
 // objectText names the object in messages: "Kind namespace/name", and for a subresource of a pod

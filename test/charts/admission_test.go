@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
-	"slices"
 	"testing"
 
 	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -15,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/mpcguard/mpcguard/generator"
 )
 
 func webhookConfig(t *testing.T, r *rendered) *admissionv1.ValidatingWebhookConfiguration {
@@ -38,11 +39,13 @@ func TestWebhookConfiguration(t *testing.T) {
 		"mpcguard alone checks its release namespace": {"mpcguard", nil, []string{releaseNamespace}},
 		"mpcguard checks the listed namespaces too":   {"mpcguard", values("webhook.namespaces", []any{"team-a", "team-b"}), []string{releaseNamespace, "team-a", "team-b"}},
 	}
-	wantRules := map[string][]admissionv1.RuleWithOperations{
-		"pods.mpcguard.io":        {rule("", "v1", "pods")},
-		"workloads.mpcguard.io":   {rule("apps", "v1", "deployments", "statefulsets", "replicasets", "daemonsets"), rule("batch", "v1", "jobs", "cronjobs")},
-		"mpcsessions.mpcguard.io": {rule("mpc.mpcguard.io", "v1alpha1", "mpcsessions")},
+	// The rules are vocab.Routes, grouped by webhook (generator.WebhookEntries); here, what they must contain.
+	wantRules := map[string][]admissionv1.RuleWithOperations{}
+	for _, e := range generator.WebhookEntries() {
+		wantRules[e.Name] = e.Rules
 	}
+	require.Contains(t, wantRules["pods.mpcguard.io"], rule([]admissionv1.OperationType{admissionv1.Connect}, "", "v1", "pods/exec", "pods/attach", "pods/portforward", "pods/proxy"))
+	require.Contains(t, wantRules["workloads.mpcguard.io"], rule(nil, "batch", "v1", "jobs", "cronjobs"))
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			r := mustRender(t, loadChart(t, tc.chart), tc.values)
@@ -76,16 +79,9 @@ func TestWebhookConfiguration(t *testing.T) {
 				for _, n := range []string{"kube-system", "default", "other"} {
 					assert.False(t, ns.Matches(namespaceLabels(n)), "%s never matches namespace %s", w.Name, n)
 				}
-				// The webhook's own pods, Deployment and ReplicaSets (which carry the template's labels) are never sent to it.
-				var objSel labels.Selector = labels.Everything()
-				if w.ObjectSelector != nil {
-					objSel = selectorOf(t, w.ObjectSelector)
-				}
-				if slices.ContainsFunc(w.Rules, func(r admissionv1.RuleWithOperations) bool { return slices.Contains(r.Resources, "pods") }) ||
-					slices.ContainsFunc(w.Rules, func(r admissionv1.RuleWithOperations) bool { return slices.Contains(r.Resources, "replicasets") }) {
-					assert.False(t, objSel.Matches(labels.Set(hook.Spec.Template.Labels)), "%s skips the webhook's pods", w.Name)
-					assert.False(t, objSel.Matches(labels.Set(hook.Labels)), "%s skips the webhook's Deployment", w.Name)
-				}
+				// No object selector: an object's own labels must not opt it out. The webhook's own objects are
+				// excluded by matchConditions that name them (generator/chart_test.go checks their CEL).
+				assert.Nil(t, w.ObjectSelector, "%s has no object selector", w.Name)
 			}
 
 			t.Run("the webhook runs two replicas under a PodDisruptionBudget, spread by anti-affinity", func(t *testing.T) {
@@ -107,14 +103,16 @@ func TestWebhookConfiguration(t *testing.T) {
 		})
 	}
 
-	t.Run("party pods are pre-filtered by the party selector", func(t *testing.T) {
+	t.Run("every pod is sent, not only those matching the party selector", func(t *testing.T) {
 		r := mustRender(t, loadChart(t, "mpc-system"), nil)
 		pods := webhookConfig(t, r).Webhooks[0]
-		sel := selectorOf(t, pods.ObjectSelector)
-		for _, w := range partyWorkloads(t, r) {
-			assert.True(t, sel.Matches(labels.Set(w.template.Labels)), w.name)
+		require.Equal(t, "pods.mpcguard.io", pods.Name)
+		assert.Nil(t, pods.ObjectSelector)
+		var names []string
+		for _, c := range pods.MatchConditions {
+			names = append(names, c.Name)
 		}
-		assert.False(t, sel.Matches(labels.Set(coordinator(t, r).Spec.Template.Labels)))
+		assert.Equal(t, []string{"status-updates-that-change-labels", "bindings-that-set-party-labels", "not-the-webhooks-own-pods"}, names)
 	})
 
 	for name, vals := range map[string]map[string]any{
@@ -129,10 +127,14 @@ func TestWebhookConfiguration(t *testing.T) {
 	}
 }
 
-func rule(group, version string, resources ...string) admissionv1.RuleWithOperations {
+// rule is a namespaced rule; nil operations are CREATE and UPDATE.
+func rule(ops []admissionv1.OperationType, group, version string, resources ...string) admissionv1.RuleWithOperations {
 	scope := admissionv1.NamespacedScope
+	if ops == nil {
+		ops = []admissionv1.OperationType{admissionv1.Create, admissionv1.Update}
+	}
 	return admissionv1.RuleWithOperations{
-		Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+		Operations: ops,
 		Rule:       admissionv1.Rule{APIGroups: []string{group}, APIVersions: []string{version}, Resources: resources, Scope: &scope},
 	}
 }

@@ -209,8 +209,12 @@ func TestCoordinator(t *testing.T) {
 				require.Len(t, vwc, 1)
 				podHook := vwc[0].Webhooks[0]
 				require.Equal(t, "pods.mpcguard.io", podHook.Name)
-				assert.Equal(t, partySelector(t, r).String(), selectorOf(t, podHook.ObjectSelector).String(),
-					"party pods are pre-filtered by the same selector")
+				require.Len(t, podHook.MatchConditions, 3)
+				reqs, _ := partySelector(t, r).Requirements()
+				for _, req := range reqs {
+					assert.Contains(t, podHook.MatchConditions[1].Expression, fmt.Sprintf("%q", req.Key()),
+						"a Binding setting a party selector label is sent")
+				}
 			})
 
 			t.Run("the coordinator reads the seeds' environment", func(t *testing.T) {
@@ -394,7 +398,10 @@ func TestPodDisruptionBudgetKeepsTPersistentParties(t *testing.T) {
 				"resources":    map[string]any{"requests": map[string]any{"cpu": "1", "memory": "1Gi"}, "limits": map[string]any{"cpu": "1", "memory": "1Gi"}},
 				"shareStorage": map[string]any{"volumeClaim": map[string]any{"name": "shares", "size": "1Gi", "storageClassName": "", "mountPath": "/shares"}},
 			}}
-			vals["mpcguard"] = map[string]any{"shareStorage": map[string]any{"claimPrefixes": []any{"shares-{{ .Release.Name }}-p-"}}}
+			vals["mpcguard"] = map[string]any{
+				"shareStorage":        map[string]any{"claimPrefixes": []any{"shares-{{ .Release.Name }}-p-"}},
+				"persistentWorkloads": []any{"{{ .Release.Name }}-p"},
+			}
 			r := mustRender(t, ch, vals)
 			pdbs := objectsOf[*policyv1.PodDisruptionBudget](r)
 			sts := objectsOf[*appsv1.StatefulSet](r)
@@ -519,7 +526,7 @@ func TestShareStorage(t *testing.T) {
 	}
 	t.Run("a renamed claim the webhook does not know does not render", func(t *testing.T) {
 		_, err := render(t, ch, values("mpcguard.shareStorage.claimPrefixes", []any{"other-"}))
-		require.ErrorContains(t, err, `mpcguard.shareStorage.claimPrefixes must contain "shares-mpc-system-server-party-"`)
+		require.ErrorContains(t, err, `mpcguard.shareStorage.claimPrefixes must be exactly ["shares-mpc-system-server-party-"]`)
 	})
 }
 

@@ -107,7 +107,7 @@ func TestWithTheWebhookDownTheAPIServerRejectsExactlyPartyPodsAndSessionsInEnfor
 		var vwcs admissionregistrationv1.ValidatingWebhookConfigurationList
 		require.NoError(t, cl.List(ctx, &vwcs))
 		require.Len(t, vwcs.Items, 1)
-		require.Len(t, vwcs.Items[0].Webhooks, 3)
+		require.Len(t, vwcs.Items[0].Webhooks, 4, "pods, workloads, storage, mpcsessions")
 		for _, w := range vwcs.Items[0].Webhooks {
 			require.NotNil(t, w.FailurePolicy)
 			assert.Equal(t, admissionregistrationv1.Fail, *w.FailurePolicy, w.Name)
@@ -120,6 +120,14 @@ func TestWithTheWebhookDownTheAPIServerRejectsExactlyPartyPodsAndSessionsInEnfor
 	require.NoError(t, hook.Halt(), "stopping the webhook process")
 	require.Zero(t, readyStatus(ctx, hook.HealthURL+"/readyz"), "nothing answers on the webhook's probes")
 
+	own := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: fcNamespace, Name: "mpcguard-webhook-standby", Labels: webhookLabels},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: webhookLabels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: webhookLabels},
+				Spec: scenario.RestrictedPodSpec("ghcr.io/mpcguard/mpcguard:0.1.0")},
+		},
+	}
 	valid := &v1alpha1.Composition{Persistent: 2, Delegate: 1}
 	rejected := map[string]struct {
 		obj     client.Object
@@ -129,6 +137,13 @@ func TestWithTheWebhookDownTheAPIServerRejectsExactlyPartyPodsAndSessionsInEnfor
 		"a party pod with a valid role in the listed namespace":  {pod(fcExtra, "down-party", partyLabels("delegate")), "pods.mpcguard.io"},
 		"a valid MPCSession in the release namespace":            {session(fcNamespace, "down-session", valid), "mpcsessions.mpcguard.io"},
 		"a valid MPCSession in the listed namespace":             {session(fcExtra, "down-session", valid), "mpcsessions.mpcguard.io"},
+		// Inside the checked namespaces every pod and workload is reviewed, party or not: a pod that is no party
+		// yet can become one by relabelling in steps, and a non-party pod may mount share storage. With
+		// webhook.url the chart cannot name the webhook's own Deployment, so nothing is excluded by its labels.
+		"a pod that is no party pod in the release namespace": {pod(fcNamespace, "down-web", map[string]string{"app": "web"}), "pods.mpcguard.io"},
+		"a pod carrying the webhook's own labels in the release namespace": {pod(fcNamespace, "down-webhook", webhookLabels),
+			"pods.mpcguard.io"},
+		"a Deployment carrying the webhook's own labels": {own, "workloads.mpcguard.io"},
 	}
 	for name, tc := range rejected {
 		t.Run("with the webhook down, the API server rejects "+name, func(t *testing.T) {
@@ -142,22 +157,11 @@ func TestWithTheWebhookDownTheAPIServerRejectsExactlyPartyPodsAndSessionsInEnfor
 			assert.True(t, apierrors.IsNotFound(cl.Get(ctx, client.ObjectKeyFromObject(tc.obj), got)), "nothing was created")
 		})
 	}
-	own := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: fcNamespace, Name: "mpcguard-webhook-standby", Labels: webhookLabels},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: webhookLabels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: webhookLabels},
-				Spec: scenario.RestrictedPodSpec("ghcr.io/mpcguard/mpcguard:0.1.0")},
-		},
-	}
 	admitted := map[string]client.Object{
-		"a pod that is no party pod in the release namespace":               pod(fcNamespace, "down-web", map[string]string{"app": "web"}),
 		"a party pod in kube-system":                                        pod("kube-system", "down-party", partyLabels("persistent")),
 		"a party pod without a role in a namespace the chart does not list": pod(fcUnlisted, "down-party", partyLabels("")),
 		"an MPCSession with an empty composition in a namespace the chart does not list": session(fcUnlisted, "down-session",
 			&v1alpha1.Composition{}),
-		"a pod carrying the webhook's own labels in the release namespace":             pod(fcNamespace, "down-webhook", webhookLabels),
-		"a Deployment carrying the webhook's own labels, so the webhook can come back": own,
 	}
 	for name, obj := range admitted {
 		t.Run("with the webhook down, the API server admits "+name, func(t *testing.T) {
@@ -173,9 +177,9 @@ func TestWithTheWebhookDownTheAPIServerRejectsExactlyPartyPodsAndSessionsInEnfor
 		start := time.Now()
 		var last error
 		require.Eventually(t, func() bool {
-			last = cl.Create(ctx, pod(fcNamespace, "resumed-party", partyLabels("persistent")))
+			last = cl.Create(ctx, pod(fcNamespace, "resumed-party", partyLabels("delegate")))
 			return last == nil
-		}, 30*time.Second, 50*time.Millisecond, "a party pod with a valid role is admitted again; last error: %v", last)
+		}, 30*time.Second, 50*time.Millisecond, "a delegate party pod is admitted again (persistent ones come from the StatefulSet); last error: %v", last)
 		resumed = time.Since(start)
 		requireDenied(t, cl.Create(ctx, pod(fcNamespace, "resumed-unlabelled", partyLabels(""))), "party-role-required")
 		requireDenied(t, cl.Create(ctx, session(fcExtra, "resumed-delegates", &v1alpha1.Composition{Persistent: 1, Delegate: 2})),
