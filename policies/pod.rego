@@ -275,7 +275,7 @@ violation contains {"policy": "party-persistent-origin", "msg": msg} if {
 	input.operation == "CREATE"
 	is_string(input.user.username)
 	not input.user.username in config.controller_users
-	msg := sprintf("a persistent party pod may only be created by the StatefulSet controller (%s), not by %s; scale the persistent pool instead", [
+	msg := sprintf("a persistent party pod may only be created by the StatefulSet controller (%s), not by %q; scale the persistent pool instead", [
 		concat(", ", config.controller_users),
 		input.user.username,
 	])

@@ -609,7 +609,7 @@ test_denies_persistent_party_created_directly_by_a_user if {
 		with data.mpcguard.config as config
 	v == {{
 		"policy": "party-persistent-origin",
-		"msg": "a persistent party pod may only be created by the StatefulSet controller (system:serviceaccount:kube-system:statefulset-controller, system:kube-controller-manager), not by alice; scale the persistent pool instead",
+		"msg": "a persistent party pod may only be created by the StatefulSet controller (system:serviceaccount:kube-system:statefulset-controller, system:kube-controller-manager), not by \"alice\"; scale the persistent pool instead",
 	}}
 }
 

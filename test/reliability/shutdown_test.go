@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -47,9 +48,13 @@ func reviewBody(uid string, i int) ([]byte, error) {
 
 // podReview is an admission.k8s.io/v1 AdmissionReview of the CREATE of a pod named uid in mpc-system.
 func podReview(uid string, labels map[string]string) ([]byte, error) {
+	// As the StatefulSet controller creates a pod of the persistent pool: a persistent party is admitted
+	// only from there (party-persistent-origin).
 	pod, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Pod",
-		"metadata": map[string]any{"name": uid, "namespace": "mpc-system", "labels": labels},
-		"spec":     map[string]any{"containers": []any{map[string]any{"name": "c", "image": "mpc/party:1.0"}}}})
+		"metadata": map[string]any{"name": uid, "namespace": "mpc-system", "labels": labels,
+			"ownerReferences": []any{map[string]any{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "mpc-party",
+				"uid": "5f0c1d2e-0000-4000-8000-000000000001", "controller": true}}},
+		"spec": map[string]any{"containers": []any{map[string]any{"name": "c", "image": "mpc/party:1.0"}}}})
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +63,8 @@ func podReview(uid string, labels map[string]string) ([]byte, error) {
 		Request: &admissionv1.AdmissionRequest{UID: types.UID(uid), Operation: admissionv1.Create,
 			Kind:     metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
 			Resource: metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
-			Name:     uid, Namespace: "mpc-system", Object: runtime.RawExtension{Raw: pod}},
+			Name:     uid, Namespace: "mpc-system", Object: runtime.RawExtension{Raw: pod},
+			UserInfo: authenticationv1.UserInfo{Username: "system:serviceaccount:kube-system:statefulset-controller"}},
 	})
 }
 

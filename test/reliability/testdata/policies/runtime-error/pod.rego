@@ -6,6 +6,6 @@ package mpcguard.pod
 # METADATA
 # title: violation
 # description: The role label is a number above 3; to_number fails on a role that is no number.
-violation contains {"policy": "role-number", "msg": "[role-number] the role label is a number above 3"} if {
+violation contains {"policy": "role-number", "msg": "the role label is a number above 3"} if {
 	to_number(input.pod.labels["party-role"]) > 3
 }

@@ -7,8 +7,3 @@ package mpcguard.session
 # title: violation
 # description: None.
 violation := set()
-
-# METADATA
-# title: skipped
-# description: None.
-skipped := set()
