@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 	"net"
 	"os/signal"
 	"strings"
@@ -49,6 +50,15 @@ func newWebhookCmd() *cobra.Command {
 			log := zap.New(zap.UseDevMode(false))
 			ctrl.SetLogger(log)
 			opts.Log = log.WithName("mpcguard")
+			if len(cfg.ShareStorage.SecretNames)+len(cfg.ShareStorage.ClaimPrefixes) == 0 {
+				opts.Log.Info("no share storage configured (--share-secret-names, --share-claim-prefixes): "+
+					"these policies check nothing until it is", "inert", []string{vocab.DelegateNoShareStorage,
+					vocab.ShareStorageCopy, vocab.ShareStoragePersistentOnly})
+			}
+			if len(cfg.PersistentWorkloads) == 0 {
+				opts.Log.Info("no --persistent-workloads: any StatefulSet may run persistent parties "+
+					"(their pods must still come from a controller identity)", "policy", vocab.PartyPersistentOrigin)
+			}
 			if opts.Inventory {
 				if opts.RESTConfig, err = restConfig(kubeconfig); err != nil {
 					return fmt.Errorf("webhook: the inventory needs a cluster (or --inventory=false): %w", err)
