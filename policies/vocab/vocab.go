@@ -212,7 +212,8 @@ type Route struct {
 var Routes = []Route{
 	{Webhook: "pods", Group: "", Version: "v1", Resources: []string{"pods"}, Operations: []string{"CREATE", "UPDATE"}},
 	{Webhook: "pods", Group: "", Version: "v1", Resources: []string{"pods/status", "pods/ephemeralcontainers"}, Operations: []string{"UPDATE"}},
-	{Webhook: "pods", Group: "", Version: "v1", Resources: []string{"pods/binding"}, Operations: []string{"CREATE"}},
+	// The legacy top-level bindings resource binds a pod as pods/binding does, labels included.
+	{Webhook: "pods", Group: "", Version: "v1", Resources: []string{"pods/binding", "bindings"}, Operations: []string{"CREATE"}},
 	{Webhook: "pods", Group: "", Version: "v1", Resources: []string{"pods/exec", "pods/attach", "pods/portforward", "pods/proxy"}, Operations: []string{"CONNECT"}},
 	{Webhook: "workloads", Group: "apps", Version: "v1", Resources: []string{"deployments", "statefulsets", "replicasets", "daemonsets"}, Operations: []string{"CREATE", "UPDATE"}},
 	{Webhook: "workloads", Group: "batch", Version: "v1", Resources: []string{"jobs", "cronjobs"}, Operations: []string{"CREATE", "UPDATE"}},

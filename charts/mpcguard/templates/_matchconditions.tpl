@@ -83,7 +83,7 @@ party selector's labels. */}}
     (has(object.metadata.labels) ? object.metadata.labels : {}) != (has(oldObject.metadata.labels) ? oldObject.metadata.labels : {})
 - name: bindings-that-set-party-labels
   expression: |-
-    {{ $sub }} != "binding" ||
+    !({{ $sub }} == "binding" || request.resource.resource == "bindings") ||
     has(object.metadata.labels) && {{ toJson $partyKeys }}.exists(k, k in object.metadata.labels)
 {{- if include "mpcguard.excludesOwnObjects" $root }}
 - name: not-the-webhooks-own-pods

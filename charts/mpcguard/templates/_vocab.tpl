@@ -49,7 +49,8 @@ rules (vocab.Routes), the policy ids, and the policies that need named share sto
             "v1"
           ],
           "resources": [
-            "pods/binding"
+            "pods/binding",
+            "bindings"
           ],
           "scope": "Namespaced"
         },
