@@ -24,8 +24,9 @@ func (w logWriter) Write(p []byte) (int, error) {
 // TestWrapperIsFaithful starts the three servers, sends every review of the mix and the edge cases once to
 // each, and holds OPA's answers to mpcguard's: the same allowed, denial messages and warnings on every review.
 // The no-op allows everything. A short load run on each server then answers with no error and no mismatch.
-// It runs with the benchmark's configuration (the defaults), and with share storage named and a policy in warn
-// mode, which the defaults leave unexercised.
+// It runs with the benchmark's configuration (the defaults), where every review built to break a policy must
+// be denied by exactly the policies it was built to break; and with share storage and the persistent pool
+// named, a policy in warn mode and one off, which the defaults leave unexercised.
 func TestWrapperIsFaithful(t *testing.T) {
 	for name, tc := range map[string]struct {
 		policy bench.Policy
@@ -37,31 +38,67 @@ func TestWrapperIsFaithful(t *testing.T) {
 				var warned, multiDenied bool
 				for i, it := range items {
 					assert.Equal(t, it.WantAllowed, d[i].Allowed, "mpcguard on %q: %s", it.Name, d[i])
+					assert.Equal(t, it.WantDenied, deniedBy(d[i]), "the policies denying %q: %s", it.Name, d[i])
 					warned = warned || len(d[i].Warnings) > 0
 					multiDenied = multiDenied || len(d[i].Denials) > 1
 				}
 				assert.True(t, warned, "no review got a warning: the comparison of warnings is vacuous")
 				assert.True(t, multiDenied, "no review got several denials: the joining of messages is untested")
+				for _, want := range []string{"[party-access] Pod mpc-system/mpc-party-persistent-0 (exec): not checked",
+					"[session-persistent-available] MPCSession mpc-system/sign-41: not checked"} {
+					assert.True(t, mentions(d, false, want), "no warning starts with %q: skipped checks are not exercised", want)
+				}
 			},
 		},
-		"with share storage named and a policy in warn mode": {
-			policy: bench.Policy{ShareSecretNames: []string{"mpc-db", "mpc-db-2"},
-				ShareClaimPrefixes: []string{"share-data-mpc-party-persistent-"}, Enforcement: "session-composition-sum=warn"},
+		"with share storage and the persistent pool named, a policy in warn mode and one off": {
+			policy: bench.Policy{ShareSecretNames: []string{"mpc-db", "mpc-db-2", "mpc-db-csi", "mpc-db-azure"},
+				ShareClaimPrefixes: []string{"share-data-mpc-party-persistent-"}, PersistentWorkloads: []string{"mpc-party-persistent"},
+				Enforcement: "session-composition-sum=warn,party-access=off"},
 			check: func(t *testing.T, items []bench.Item, d []bench.Decision) {
 				for _, want := range []string{"[delegate-no-share-storage] Pod ", "[delegate-no-share-storage] StatefulSet ",
-					"PersistentVolumeClaim share-data-mpc-party-persistent-", "Secret mpc-db, Secret mpc-db-2"} {
+					"[share-storage-copy] Pod ", "[share-storage-copy] StatefulSet ", "[share-storage-copy] PersistentVolumeClaim ",
+					"[share-storage-copy] VolumeSnapshot ", "[share-storage-persistent-only] Pod ",
+					"[party-persistent-origin] StatefulSet mpc-system/mpc-party-persistent-copy: "} {
+					assert.True(t, mentions(d, true, want), "no denial starts with %q: share storage is not exercised", want)
+				}
+				for _, want := range []string{"PersistentVolumeClaim share-data-mpc-party-persistent-", "Secret mpc-db, Secret mpc-db-2",
+					"Secret mpc-db, Secret mpc-db-2, Secret mpc-db-azure, Secret mpc-db-csi", "hostPath /var/lib/mpc"} {
 					assert.True(t, slices.ContainsFunc(d, func(x bench.Decision) bool {
 						return slices.ContainsFunc(x.Denials, func(m string) bool { return strings.Contains(m, want) })
 					}), "no denial mentions %q: share storage is not exercised", want)
 				}
-				assert.True(t, slices.ContainsFunc(d, func(x bench.Decision) bool {
-					return slices.ContainsFunc(x.Warnings, func(m string) bool { return strings.HasPrefix(m, "[session-composition-sum]") })
-				}), "no warn-mode warning")
+				assert.True(t, mentions(d, false, "[session-composition-sum]"), "no warn-mode warning")
+				assert.False(t, mentions(d, true, "[party-access]") || mentions(d, false, "[party-access]"),
+					"party-access is off: neither its denial nor its skipped check may show")
 			},
 		},
 	} {
 		t.Run(name, func(t *testing.T) { testFaithful(t, tc.policy, tc.check) })
 	}
+}
+
+// deniedBy is the sorted ids of the policies whose messages deny d ("[id] ..."), without repeats.
+func deniedBy(d bench.Decision) []string {
+	var ids []string
+	for _, m := range d.Denials {
+		if id, _, ok := strings.Cut(strings.TrimPrefix(m, "["), "]"); ok && strings.HasPrefix(m, "[") {
+			ids = append(ids, id)
+		} else {
+			ids = append(ids, m)
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(ids)))
+}
+
+// mentions reports whether a denial (or, with denials false, a warning) of some decision starts with prefix.
+func mentions(d []bench.Decision, denials bool, prefix string) bool {
+	return slices.ContainsFunc(d, func(x bench.Decision) bool {
+		msgs := x.Warnings
+		if denials {
+			msgs = x.Denials
+		}
+		return slices.ContainsFunc(msgs, func(m string) bool { return strings.HasPrefix(m, prefix) })
+	})
 }
 
 func testFaithful(t *testing.T, pol bench.Policy, check func(*testing.T, []bench.Item, []bench.Decision)) {

@@ -13,6 +13,8 @@ type Policy struct {
 	// ShareSecretNames and ShareClaimPrefixes are --share-secret-names and --share-claim-prefixes.
 	ShareSecretNames   []string
 	ShareClaimPrefixes []string
+	// PersistentWorkloads is --persistent-workloads, the StatefulSets whose pods may be persistent parties.
+	PersistentWorkloads []string
 	// Enforcement is --enforcement, e.g. "session-composition-sum=warn".
 	Enforcement string
 }
@@ -26,6 +28,7 @@ func (p Policy) Config() (engine.Config, error) {
 	}
 	cfg.ShareStorage = engine.ShareStorage{SecretNames: nonEmpty(p.ShareSecretNames),
 		ClaimPrefixes: nonEmpty(p.ShareClaimPrefixes)}
+	cfg.PersistentWorkloads = nonEmpty(p.PersistentWorkloads)
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return cfg, fmt.Errorf("bench: %w", errs.ToAggregate())
 	}
@@ -40,6 +43,9 @@ func (p Policy) Args() []string {
 	}
 	if len(p.ShareClaimPrefixes) > 0 {
 		args = append(args, "--share-claim-prefixes", strings.Join(p.ShareClaimPrefixes, ","))
+	}
+	if len(p.PersistentWorkloads) > 0 {
+		args = append(args, "--persistent-workloads", strings.Join(p.PersistentWorkloads, ","))
 	}
 	if p.Enforcement != "" {
 		args = append(args, "--enforcement", p.Enforcement)
