@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -38,6 +39,9 @@ const ns = "mpc-system"
 // cluster is a running kube-apiserver + etcd whose admission calls an in-process mpcguard webhook.
 type cluster struct {
 	client.Client
+	// asController creates objects as the StatefulSet controller does (impersonating its ServiceAccount), the
+	// only identity that may create persistent party pods (party-persistent-origin).
+	asController client.Client
 }
 
 // startCluster starts the control plane, the webhook (with its party pod inventory) and registers the
@@ -65,6 +69,10 @@ func startCluster(t *testing.T) *cluster {
 	require.NoError(t, clientgoscheme.AddToScheme(scheme))
 	require.NoError(t, v1alpha1.AddToScheme(scheme))
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	ctrlCfg := rest.CopyConfig(cfg)
+	ctrlCfg.Impersonate = rest.ImpersonationConfig{UserName: vocab.DefaultControllerUsers[0]}
+	asController, err := client.New(ctrlCfg, client.Options{Scheme: scheme})
 	require.NoError(t, err)
 	ctx := t.Context()
 	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
@@ -98,7 +106,7 @@ func startCluster(t *testing.T) *cluster {
 		"webhook never ready (certificates served, inventory synced)")
 
 	require.NoError(t, c.Create(ctx, webhookConfiguration(fmt.Sprintf("https://127.0.0.1:%d%s", port, webhook.Path), ca.CertPEM)))
-	cl := &cluster{Client: c}
+	cl := &cluster{Client: c, asController: asController}
 	// The API server picks the configuration up asynchronously: wait until it enforces it.
 	require.Eventually(t, func() bool {
 		err := c.Create(ctx, pod("probe", map[string]string{"app.kubernetes.io/component": "mpc-party"}), client.DryRunAll)
@@ -158,6 +166,14 @@ func pod(name string, labels map[string]string) *corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "party", Image: "mpc/party:1.0"}}},
 	}
+}
+
+// persistentParty is a pod of the persistent StatefulSet mpc-party-persistent, as its controller makes it.
+func persistentParty(name string) *corev1.Pod {
+	p := party(name, vocab.RolePersistent)
+	p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "mpc-party-persistent",
+		UID: "6f1e2d3c-0000-4000-8000-000000000001", Controller: ptr.To(true)}}
+	return p
 }
 
 func party(name, role string) *corev1.Pod {
@@ -237,8 +253,8 @@ func TestTheAPIServerEnforcesThePoliciesThroughTheWebhook(t *testing.T) {
 
 	var persistent []*corev1.Pod
 	for i := range 3 {
-		p := party(fmt.Sprintf("mpc-party-persistent-%d", i), vocab.RolePersistent)
-		require.NoError(t, c.Create(ctx, p), "a labelled persistent party pod is admitted")
+		p := persistentParty(fmt.Sprintf("mpc-party-persistent-%d", i))
+		require.NoError(t, c.asController.Create(ctx, p), "a persistent party pod made by the StatefulSet controller is admitted")
 		persistent = append(persistent, p)
 	}
 	for _, p := range persistent[:2] {
