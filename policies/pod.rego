@@ -306,9 +306,11 @@ violation contains {"policy": "party-persistent-origin", "msg": msg} if {
 
 # METADATA
 # title: persistent party before
-# description: On UPDATE, the pod was a persistent party pod before.
+# description: |
+#   On UPDATE, the pod carried the persistent role before, party selector or not: a
+#   persistent pod whose party label was removed still holds what it held.
 old_persistent_party if {
-	old_party_pod
+	update
 	old_labels[role_key] == lib.persistent_role
 }
 

@@ -721,8 +721,15 @@ test_admits_debug_container_added_by_a_break_glass_user if {
 	v == set()
 }
 
-test_admits_debug_container_added_to_a_pod_outside_the_party_selector if {
+test_denies_debug_container_added_to_a_persistent_pod_whose_party_label_was_removed if {
 	request := with_pod(by(update({"party-role": "persistent"}, {"party-role": "persistent"}), alice), {"ephemeral_containers": 1})
+	v := pod.violation with input as request
+		with data.mpcguard.config as config
+	policies(v) == {"party-access"}
+}
+
+test_admits_debug_container_added_to_a_pod_without_a_role if {
+	request := with_pod(by(update({"app": "web"}, {"app": "web"}), alice), {"ephemeral_containers": 1})
 	v := pod.violation with input as request
 		with data.mpcguard.config as config
 	v == set()
