@@ -2,16 +2,28 @@ package engine
 
 import (
 	"encoding/json"
-	"github.com/mpcguard/mpcguard/policies/vocab"
 	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/mpcguard/mpcguard/policies"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
-func TestPolicyIDsAreDesignsTen(t *testing.T) {
+func TestPolicyIDsOfTheRegoAreTheVocabularysIDs(t *testing.T) {
+	mods, err := policies.Modules()
+	require.NoError(t, err)
+	fromAST, err := PolicyIDsOf(mods)
+	require.NoError(t, err)
+	want := vocab.PolicyIDs()
+	slices.Sort(want)
+	assert.Equal(t, want, fromAST, "the ids the violation rules of the embedded modules name, read from their AST")
+}
+
+func TestPolicyIDsBeginWithDesignsTen(t *testing.T) {
 	assert.Equal(t, []string{
 		"party-role-required",
 		"party-role-valid",
@@ -23,7 +35,61 @@ func TestPolicyIDsAreDesignsTen(t *testing.T) {
 		"session-threshold-range",
 		"session-persistent-available",
 		"delegate-no-share-storage",
-	}, vocab.PolicyIDs())
+	}, vocab.PolicyIDs()[:10])
+	for _, id := range vocab.PolicyIDs() {
+		assert.True(t, vocab.ValidID(id), "%q is spelt as a policy id", id)
+		assert.True(t, vocab.Known(id), id)
+	}
+	assert.False(t, vocab.Known("my-policy"))
+}
+
+func TestPolicyIDsOf(t *testing.T) {
+	tests := map[string]struct {
+		source  string
+		want    []string
+		wantErr string
+	}{
+		"reads the id of a rule head, and of a variable its body assigns, without duplicates": {
+			source: `package mpcguard.pod
+
+violation contains {"policy": "b-policy", "msg": "x"} if input.kind == "Pod"
+
+violation contains {"policy": id, "msg": "y"} if {
+	id := "a-policy"
+	input.kind == "Pod"
+}
+
+violation contains {"policy": "b-policy", "msg": "z", "skipped": true} if input.kind == "Pod"
+
+helper contains {"policy": "not-a-violation"} if true
+`,
+			want: []string{"a-policy", "b-policy"},
+		},
+		"reads no id from a module without violation rules": {
+			source: "package mpcguard.lib.extra\n\nx := 1\n",
+			want:   []string{},
+		},
+		"refuses a violation rule whose id is computed": {
+			source:  "package mpcguard.pod\n\nviolation contains {\"policy\": concat(\"-\", [\"a\", \"b\"]), \"msg\": \"x\"} if true\n",
+			wantErr: "custom/p.rego:3: a violation rule must name its policy id as a string",
+		},
+		"refuses a parse error, naming the file": {
+			source:  "package mpcguard.pod\n\nviolation contains {\n",
+			wantErr: "custom/p.rego:",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := PolicyIDsOf([]policies.Module{{Name: "custom/p.rego", Source: tc.source}})
+			if tc.wantErr != "" {
+				require.ErrorIs(t, err, ErrCompile)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
 }
 
 func TestDefaultConfig(t *testing.T) {
@@ -32,12 +98,15 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, "party-role", cfg.RoleLabelKey)
 	assert.Equal(t, map[string]string{"app.kubernetes.io/component": "mpc-party"}, cfg.PartySelector)
 	assert.Equal(t, []string{"persistent", "delegate", "temporary"}, cfg.AllowedRoles)
+	assert.Empty(t, cfg.PersistentWorkloads, "any StatefulSet, created by a controller identity")
+	assert.Equal(t, vocab.DefaultControllerUsers, cfg.ControllerUsers)
+	assert.Equal(t, []string{"mpcguard:break-glass"}, cfg.BreakGlassGroups)
 	require.Len(t, cfg.Enforcement, len(vocab.PolicyIDs()))
 	for _, id := range vocab.PolicyIDs() {
 		assert.Equal(t, vocab.Deny, cfg.Enforcement[id], id)
 	}
 
-	// The policies read the config as JSON: share storage lists must be [] rather than null.
+	// The policies read the config as JSON: share storage and persistent workloads must be [] rather than null.
 	b, err := json.Marshal(cfg)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{
@@ -49,9 +118,14 @@ func TestDefaultConfig(t *testing.T) {
 			"workload-party-role": "deny", "session-composition-nonempty": "deny",
 			"session-delegate-only-threshold": "deny", "session-composition-sum": "deny",
 			"session-threshold-range": "deny", "session-persistent-available": "deny",
-			"delegate-no-share-storage": "deny"
+			"delegate-no-share-storage": "deny", "party-persistent-origin": "deny", "party-access": "deny",
+			"party-binding-labels": "deny", "share-storage-copy": "deny", "share-storage-persistent-only": "deny",
+			"session-spec-valid": "deny"
 		},
-		"share_storage": {"secret_names": [], "claim_prefixes": []}
+		"share_storage": {"secret_names": [], "claim_prefixes": []},
+		"persistent_workloads": [],
+		"controller_users": ["system:serviceaccount:kube-system:statefulset-controller", "system:kube-controller-manager"],
+		"break_glass_groups": ["mpcguard:break-glass"]
 	}`, string(b))
 }
 
@@ -60,11 +134,17 @@ func TestDefaultConfigReturnsIndependentCopies(t *testing.T) {
 	a.PartySelector["tier"] = "mpc"
 	a.Enforcement[vocab.PartyRoleRequired] = vocab.Off
 	a.AllowedRoles[0] = "changed"
+	a.ControllerUsers[0] = "changed"
+	a.BreakGlassGroups[0] = "changed"
 
 	b := DefaultConfig()
 	assert.Equal(t, map[string]string{"app.kubernetes.io/component": "mpc-party"}, b.PartySelector)
 	assert.Equal(t, vocab.Deny, b.Enforcement[vocab.PartyRoleRequired])
 	assert.Equal(t, "persistent", b.AllowedRoles[0])
+	assert.Equal(t, vocab.DefaultControllerUsers[0], b.ControllerUsers[0])
+	assert.Equal(t, vocab.DefaultBreakGlassGroup, b.BreakGlassGroups[0])
+	assert.Equal(t, "system:serviceaccount:kube-system:statefulset-controller", vocab.DefaultControllerUsers[0],
+		"DefaultConfig must not share its lists with the vocabulary")
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -118,9 +198,32 @@ func TestConfigValidate(t *testing.T) {
 			mutate: func(c *Config) { c.AllowedRoles = []string{"delegate", "temporary"} },
 			want:   []string{"config.allowedRoles FieldValueInvalid"},
 		},
-		"rejects an unknown policy id in enforcement": {
-			mutate: func(c *Config) { c.Enforcement = map[string]vocab.Action{"party-role-requried": vocab.Deny} },
-			want:   []string{"config.enforcement[party-role-requried] FieldValueNotSupported"},
+		"accepts a well-spelt policy id the built-in set lacks (the engine checks that a module defines it)": {
+			mutate: func(c *Config) { c.Enforcement = map[string]vocab.Action{"my-policy": vocab.Warn} },
+		},
+		"rejects a policy id in enforcement that is not spelt as an id": {
+			mutate: func(c *Config) { c.Enforcement = map[string]vocab.Action{"Party_Role": vocab.Deny} },
+			want:   []string{"config.enforcement[Party_Role] FieldValueInvalid"},
+		},
+		"rejects a policy id with a doubled or trailing dash": {
+			mutate: func(c *Config) {
+				c.Enforcement = map[string]vocab.Action{"party--role": vocab.Deny, "party-role-": vocab.Deny}
+			},
+			want: []string{"config.enforcement[party--role] FieldValueInvalid", "config.enforcement[party-role-] FieldValueInvalid"},
+		},
+		"accepts persistent workloads named as StatefulSets are": {
+			mutate: func(c *Config) { c.PersistentWorkloads = []string{"mpc-party", "mpc.party-b"} },
+		},
+		"rejects a persistent workload that is not a valid StatefulSet name": {
+			mutate: func(c *Config) { c.PersistentWorkloads = []string{"mpc-party", "MPC_Party"} },
+			want:   []string{"config.persistentWorkloads[1] FieldValueInvalid"},
+		},
+		"rejects no controller users, which would refuse every persistent party": {
+			mutate: func(c *Config) { c.ControllerUsers = nil },
+			want:   []string{"config.controllerUsers FieldValueRequired"},
+		},
+		"accepts no break-glass groups (nobody may reach into a persistent party)": {
+			mutate: func(c *Config) { c.BreakGlassGroups = []string{} },
 		},
 		"rejects an unknown enforcement action": {
 			mutate: func(c *Config) { c.Enforcement[vocab.SessionThresholdRange] = "audit" },
@@ -135,14 +238,18 @@ func TestConfigValidate(t *testing.T) {
 				c.RoleLabelKey = ""
 				c.PartySelector = nil
 				c.AllowedRoles = nil
-				c.Enforcement = map[string]vocab.Action{"zz-unknown": vocab.Deny, vocab.PartyRoleValid: "maybe"}
+				c.ControllerUsers = []string{}
+				c.PersistentWorkloads = []string{"Bad Name"}
+				c.Enforcement = map[string]vocab.Action{"zz unknown": vocab.Deny, vocab.PartyRoleValid: "maybe"}
 			},
 			want: []string{
 				"config.roleLabelKey FieldValueInvalid",
 				"config.partySelector FieldValueRequired",
+				"config.controllerUsers FieldValueRequired",
+				"config.persistentWorkloads[0] FieldValueInvalid",
 				"config.allowedRoles FieldValueInvalid",
 				"config.enforcement[party-role-valid] FieldValueNotSupported",
-				"config.enforcement[zz-unknown] FieldValueNotSupported",
+				"config.enforcement[zz unknown] FieldValueInvalid",
 			},
 		},
 	}
@@ -251,9 +358,17 @@ func TestParseEnforcement(t *testing.T) {
 			in:      "party-role-required",
 			wantErr: `"party-role-required" is not policy-id=deny|warn|off`,
 		},
-		"rejects an unknown policy id and lists the known ones": {
-			in:      "party-role=warn",
-			wantErr: `unknown policy id "party-role" (known: party-role-required, party-role-valid,`,
+		"accepts a custom policy id spelt as an id (the engine checks that a module defines it)": {
+			in:   "my-policy=warn",
+			want: map[string]vocab.Action{vocab.PartyRoleRequired: vocab.Deny, vocab.SessionPersistentAvailable: vocab.Deny, "my-policy": vocab.Warn},
+		},
+		"rejects an id that is not spelt as a policy id and lists the built-in ones": {
+			in:      "Party_Role=warn",
+			wantErr: `"Party_Role" is not a policy id (built-in: party-role-required, party-role-valid,`,
+		},
+		"rejects an empty policy id": {
+			in:      "=warn",
+			wantErr: `"" is not a policy id`,
 		},
 		"rejects an unknown action": {
 			in:      "party-role-required=audit",

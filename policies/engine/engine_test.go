@@ -3,7 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/mpcguard/mpcguard/policies/vocab"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/mpcguard/mpcguard/policies"
 	"github.com/mpcguard/mpcguard/policies/engine"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
 var (
@@ -59,10 +60,15 @@ func defaultEngine(t testing.TB) *engine.Engine {
 // fakeInventory is a cluster inventory with a fixed answer.
 type fakeInventory struct {
 	ready int
+	roles map[string]string // namespace/name -> role
 	ok    bool
 }
 
 func (f fakeInventory) PersistentReady(string) (int, bool) { return f.ready, f.ok }
+
+func (f fakeInventory) Role(namespace, name string) (string, bool) {
+	return f.roles[namespace+"/"+name], f.ok
+}
 
 func readyInventory(n int) engine.Inventory { return fakeInventory{ready: n, ok: true} }
 
@@ -161,6 +167,32 @@ func createPod(t testing.TB, labels map[string]string, volumes ...string) engine
 	return engine.Request{Operation: engine.Create, Kind: podGVK, Namespace: "mpc-system", Object: podJSON(t, labels, volumes...)}
 }
 
+// statefulSetController is the identity that creates a StatefulSet's pods.
+const statefulSetController = "system:serviceaccount:kube-system:statefulset-controller"
+
+// ownedBy returns req with its object's controller owner set to kind/name, as a controller creates its pods.
+func ownedBy(t testing.TB, req engine.Request, kind, name string) engine.Request {
+	t.Helper()
+	var obj map[string]any
+	require.NoError(t, json.Unmarshal(req.Object, &obj))
+	obj["metadata"].(map[string]any)["ownerReferences"] = []any{map[string]any{
+		"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": "6f1c", "controller": true, "blockOwnerDeletion": true}}
+	req.Object = mustJSON(t, obj)
+	return req
+}
+
+// by returns req as sent by username in groups (an admission request; offline requests carry no user).
+func by(req engine.Request, username string, groups ...string) engine.Request {
+	req.User = &engine.User{Username: username, Groups: groups}
+	return req
+}
+
+// persistentPod is a persistent party pod created by the StatefulSet controller for the StatefulSet mpc-party.
+func persistentPod(t testing.TB, volumes ...string) engine.Request {
+	return by(ownedBy(t, createPod(t, party("persistent"), volumes...), "StatefulSet", "mpc-party"), statefulSetController,
+		"system:serviceaccounts", "system:authenticated")
+}
+
 func updatePod(t testing.TB, oldLabels, newLabels map[string]string) engine.Request {
 	return engine.Request{Operation: engine.Update, Kind: podGVK, Namespace: "mpc-system", Name: "p-0",
 		Object: podJSON(t, newLabels), OldObject: podJSON(t, oldLabels)}
@@ -223,9 +255,9 @@ func TestReview(t *testing.T) {
 			req: createPod(t, party("-")), object: "Pod mpc-system/p-0",
 			deny: []want{{"party-role-required", "[party-role-required] Pod mpc-system/p-0: party pod (app.kubernetes.io/component=mpc-party) has no party-role label; add party-role with one of persistent, delegate, temporary"}},
 		},
-		"admits a persistent party pod": {req: createPod(t, party("persistent"))},
-		"admits a delegate party pod":   {req: createPod(t, party("delegate"))},
-		"admits a temporary party pod":  {req: createPod(t, party("temporary"))},
+		"admits a persistent party pod the StatefulSet controller creates": {req: persistentPod(t)},
+		"admits a delegate party pod":                                      {req: createPod(t, party("delegate"))},
+		"admits a temporary party pod":                                     {req: createPod(t, party("temporary"))},
 		"admits a pod outside the party selector without a role label": {
 			req: createPod(t, map[string]string{"app": "web"}),
 		},
@@ -275,9 +307,12 @@ func TestReview(t *testing.T) {
 			req: updatePod(t, party("delegate"), map[string]string{"party-role": "persistent"}), object: "Pod mpc-system/p-0",
 			deny: []want{{"party-role-immutable", `[party-role-immutable] Pod mpc-system/p-0: party-role cannot change from "delegate" to "persistent"; delete the pod and create it with the role it should have`}},
 		},
-		"denies an UPDATE that changes the role while joining the party selector": {
+		"denies an UPDATE that changes the role while joining the party selector, and the persistent role it would earn": {
 			req: updatePod(t, map[string]string{"party-role": "delegate"}, party("persistent")), object: "Pod mpc-system/p-0",
-			deny: ids("party-role-immutable"),
+			deny: []want{
+				{"party-persistent-origin", "[party-persistent-origin] Pod mpc-system/p-0: a pod cannot become a persistent party by an update (app.kubernetes.io/component=mpc-party and party-role=persistent added); persistent parties are created by the persistent pool"},
+				{"party-role-immutable", ""},
+			},
 		},
 		"admits an UPDATE that keeps the role and changes other labels": {
 			req: updatePod(t, party("persistent"), func() map[string]string {
@@ -289,8 +324,9 @@ func TestReview(t *testing.T) {
 		"admits an UPDATE that adds a role to a party pod that had none": {
 			req: updatePod(t, party("-"), party("temporary")),
 		},
-		"admits an UPDATE that changes the role of a pod that never was a party pod": {
-			req: updatePod(t, map[string]string{"party-role": "delegate"}, map[string]string{"party-role": "persistent"}),
+		"denies an UPDATE that changes the role of a pod that never was a party pod, as the role label is immutable on every pod": {
+			req: updatePod(t, map[string]string{"party-role": "delegate"}, map[string]string{"party-role": "persistent"}), object: "Pod mpc-system/p-0",
+			deny: []want{{"party-role-immutable", `[party-role-immutable] Pod mpc-system/p-0: party-role cannot change from "delegate" to "persistent"; delete the pod and create it with the role it should have`}},
 		},
 		"admits an UPDATE without old object when the new pod is valid": {
 			req: engine.Request{Operation: engine.Update, Kind: podGVK, Namespace: "mpc-system", Object: podJSON(t, party("delegate"))},
@@ -343,15 +379,18 @@ func TestReview(t *testing.T) {
 			deny:   []want{{"delegate-no-share-storage", "[delegate-no-share-storage] Pod mpc-system/p-0: delegate party uses the persistent pool's share storage (Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares"}},
 		},
 		"admits a persistent pod mounting share storage": {
-			req: createPod(t, party("persistent"), "pvc:share-data-mpc-party-0", "secret:mpc-db"),
+			req: persistentPod(t, "pvc:share-data-mpc-party-0", "secret:mpc-db"),
 		},
 		"admits a delegate pod mounting unrelated storage": {
 			req: createPod(t, party("delegate"), "pvc:scratch", "secret:mpc-db-tls", "projected:tls", "emptydir"),
 		},
-		"denies a delegate StatefulSet whose volume claim template is share storage": {
-			req:    createWorkload(t, "StatefulSet", "mpc-party-delegates", party("delegate"), []string{"share-data"}),
-			object: "StatefulSet mpc-system/mpc-party-delegates",
-			deny:   []want{{"delegate-no-share-storage", "[delegate-no-share-storage] StatefulSet mpc-system/mpc-party-delegates: pod template with party-role=delegate uses the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-delegates-0); remove those volumes and env references: only persistent parties may hold key shares"}},
+		"denies a delegate StatefulSet whose volume claim template is share storage (the persistent pool's StatefulSet turned delegate)": {
+			req:    createWorkload(t, "StatefulSet", "mpc-party", party("delegate"), []string{"share-data"}),
+			object: "StatefulSet mpc-system/mpc-party",
+			deny:   []want{{"delegate-no-share-storage", "[delegate-no-share-storage] StatefulSet mpc-system/mpc-party: pod template with party-role=delegate uses the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-0); remove those volumes and env references: only persistent parties may hold key shares"}},
+		},
+		"admits a delegate StatefulSet whose claims only start like the share claims (share-data-mpc-party-delegates-0 is its own)": {
+			req: createWorkload(t, "StatefulSet", "mpc-party-delegates", party("delegate"), []string{"share-data"}),
 		},
 		"denies a temporary CronJob mounting the share secret": {
 			req: createWorkload(t, "CronJob", "refresh", party("temporary"), nil, "secret:mpc-db"), object: "CronJob mpc-system/refresh",
@@ -414,9 +453,16 @@ func TestReview(t *testing.T) {
 			req: createSession(`{"type": "sign", "threshold": {"t": 4, "n": 3}}`), object: "MPCSession mpc-system/sign-42",
 			deny: []want{{"session-threshold-range", "[session-threshold-range] MPCSession mpc-system/sign-42: threshold t=4 is outside 1..n (n=3); set 1 <= t <= n"}},
 		},
-		"denies absent t and n as zero": {
+		"denies absent t and n as an invalid spec, and as zero": {
 			req: createSession(`{"type": "sign", "threshold": {}}`), object: "MPCSession mpc-system/sign-42",
-			deny: []want{{"session-threshold-range", "[session-threshold-range] MPCSession mpc-system/sign-42: threshold t=0 is outside 1..n (n=0); set 1 <= t <= n"}},
+			deny: []want{
+				{"session-spec-valid", "[session-spec-valid] MPCSession mpc-system/sign-42: spec.threshold.n is (absent), not a whole number from 1; spec.threshold.t is (absent), not a whole number from 1; write the spec as the MPCSession CRD defines it"},
+				{"session-threshold-range", "[session-threshold-range] MPCSession mpc-system/sign-42: threshold t=0 is outside 1..n (n=0); set 1 <= t <= n"},
+			},
+		},
+		"denies an unknown session field as an invalid spec, not as an undecodable object": {
+			req: createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "delegates": 3}`), object: "MPCSession mpc-system/sign-42",
+			deny: []want{{"session-spec-valid", "[session-spec-valid] MPCSession mpc-system/sign-42: unknown field spec.delegates (fields are case-sensitive: type, threshold, composition); write the spec as the MPCSession CRD defines it"}},
 		},
 		"admits t=n":    {req: createSession(`{"type": "sign", "threshold": {"t": 3, "n": 3}}`)},
 		"admits 1-of-1": {req: createSession(`{"type": "sign", "threshold": {"t": 1, "n": 1}}`)},
@@ -582,7 +628,11 @@ func TestReviewCustomConfig(t *testing.T) {
 			deny: []want{{"party-role-required", "[party-role-required] Pod mpc-system/p-0: party pod (app=signer,tier=mpc) has no signer.example.com/role label; add signer.example.com/role with one of persistent, delegate, temporary"}},
 		},
 		"admits a pod matching the custom selector with the custom role key": {
-			req: createPod(t, signer(map[string]string{"signer.example.com/role": "persistent"})),
+			req: createPod(t, signer(map[string]string{"signer.example.com/role": "delegate"})),
+		},
+		"admits a persistent pod with the custom role key that the StatefulSet controller creates": {
+			req: by(ownedBy(t, createPod(t, signer(map[string]string{"signer.example.com/role": "persistent"})), "StatefulSet", "signer"),
+				"system:kube-controller-manager"),
 		},
 		"validates the custom role key's value": {
 			req:  createPod(t, signer(map[string]string{"signer.example.com/role": "DELEGATE"})),
@@ -605,7 +655,10 @@ func TestReviewCustomConfig(t *testing.T) {
 		"follows the custom role key on UPDATE": {
 			req: updatePod(t, signer(map[string]string{"signer.example.com/role": "temporary"}),
 				signer(map[string]string{"signer.example.com/role": "persistent"})),
-			deny: ids("party-role-immutable"),
+			deny: []want{
+				{"party-persistent-origin", "[party-persistent-origin] Pod mpc-system/p-0: a pod cannot become a persistent party by an update (app=signer,tier=mpc and signer.example.com/role=persistent added); persistent parties are created by the persistent pool"},
+				{"party-role-immutable", ""},
+			},
 		},
 	}
 	for name, tc := range tests {
@@ -648,8 +701,8 @@ func TestReviewBadInput(t *testing.T) {
 			req:     engine.Request{Operation: engine.Create, Kind: podGVK, Object: []byte(`{"metadata":`)},
 			wantErr: engine.ErrDecode,
 		},
-		"fails on an unknown session field": {
-			req:     createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "delegates": 3}`),
+		"fails on a session that is not JSON": {
+			req:     engine.Request{Operation: engine.Create, Kind: sessionGVK, Namespace: "mpc-system", Object: []byte(`{"spec": {"type": "sign"`)},
 			wantErr: engine.ErrDecode,
 		},
 		"fails on a CREATE without object": {
@@ -689,12 +742,14 @@ func TestReviewWithCancelledContextFails(t *testing.T) {
 func TestNewRejectsInvalidConfig(t *testing.T) {
 	cfg := engine.DefaultConfig()
 	cfg.RoleLabelKey = "party role"
-	cfg.Enforcement["party-role-requried"] = vocab.Warn
+	cfg.Enforcement["Party Role"] = vocab.Warn
+	cfg.Enforcement[vocab.PartyAccess] = "audit"
 	eng, err := engine.New(t.Context(), cfg, nil)
 	require.ErrorIs(t, err, engine.ErrConfig)
 	assert.Nil(t, eng)
 	assert.Contains(t, err.Error(), `config.roleLabelKey: Invalid value: "party role"`)
-	assert.Contains(t, err.Error(), `config.enforcement[party-role-requried]: Unsupported value`)
+	assert.Contains(t, err.Error(), `config.enforcement[Party Role]: Invalid value: "Party Role"`)
+	assert.Contains(t, err.Error(), `config.enforcement[party-access]: Unsupported value: "audit"`)
 	assert.NotErrorIs(t, err, engine.ErrCompile)
 }
 
@@ -748,4 +803,164 @@ func TestNewRejectsAPolicySetThatLacksARuleTheEngineReads(t *testing.T) {
 	_, err = engine.New(t.Context(), engine.DefaultConfig(), kept)
 	require.ErrorIs(t, err, engine.ErrCompile)
 	assert.Contains(t, err.Error(), "must define data.mpcguard.workload.violation")
+}
+
+// withModule returns the embedded modules and one more.
+func withModule(t *testing.T, name, source string) []policies.Module {
+	t.Helper()
+	mods, err := policies.Modules()
+	require.NoError(t, err)
+	return append(mods, policies.Module{Name: name, Source: source})
+}
+
+// teamLabelPolicy is a custom policy: a party pod must name its team.
+const teamLabelPolicy = `package mpcguard.pod
+
+import data.mpcguard.lib
+
+violation contains {"policy": "party-team-label", "msg": "party pod has no team label; add team"} if {
+	party_pod
+	not lib.labels(input.pod).team
+}
+`
+
+func TestNewAcceptsACustomPolicyWhoseIDEnforcementNames(t *testing.T) {
+	mods := withModule(t, "custom/team.rego", teamLabelPolicy)
+	cfg := shareConfig()
+	cfg.Enforcement["party-team-label"] = vocab.Warn
+	eng, err := engine.New(t.Context(), cfg, mods)
+	require.NoError(t, err)
+	assert.Contains(t, eng.PolicyIDs(), "party-team-label")
+	assert.True(t, eng.Defines("party-team-label"))
+	assert.True(t, eng.Defines(vocab.PartyRoleRequired))
+	assert.False(t, eng.Defines("party-team"))
+
+	d, err := eng.Review(t.Context(), createPod(t, party("-")), nil)
+	require.NoError(t, err)
+	assertResults(t, "deny", ids(vocab.PartyRoleRequired), d.Deny, "Pod mpc-system/p-0: ")
+	assertResults(t, "warn", []want{{"party-team-label", "[party-team-label] Pod mpc-system/p-0: party pod has no team label; add team"}},
+		d.Warn, "Pod mpc-system/p-0: ")
+	assert.False(t, d.Allowed())
+
+	l := party("delegate")
+	l["team"] = "signers"
+	d, err = eng.Review(t.Context(), createPod(t, l), nil)
+	require.NoError(t, err)
+	assert.Empty(t, d.Deny)
+	assert.Empty(t, d.Warn)
+
+	// Without an enforcement of its own, a custom policy denies, as every policy does by default.
+	eng, err = engine.New(t.Context(), shareConfig(), mods)
+	require.NoError(t, err)
+	d, err = eng.Review(t.Context(), createPod(t, party("delegate")), nil)
+	require.NoError(t, err)
+	assertResults(t, "deny", ids("party-team-label"), d.Deny, "Pod mpc-system/p-0: ")
+}
+
+func TestNewRefusesAnEnforcementIDNoModuleDefines(t *testing.T) {
+	tests := map[string]struct {
+		enforcement map[string]vocab.Action
+		mods        []policies.Module // nil: the embedded set
+		want        string
+	}{
+		"refuses a misspelt built-in id, which would silently enforce nothing": {
+			enforcement: map[string]vocab.Action{"party-role-requried": vocab.Warn},
+			want:        "enforcement names party-role-requried, which no policy module defines (defined: delegate-no-share-storage, party-access,",
+		},
+		"refuses a custom id when its module is not loaded": {
+			enforcement: map[string]vocab.Action{"party-team-label": vocab.Warn, "zz-other": vocab.Off},
+			want:        "enforcement names party-team-label, zz-other, which no policy module defines",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg := engine.DefaultConfig()
+			for id, a := range tc.enforcement {
+				cfg.Enforcement[id] = a
+			}
+			eng, err := engine.New(t.Context(), cfg, tc.mods)
+			require.ErrorIs(t, err, engine.ErrConfig)
+			assert.NotErrorIs(t, err, engine.ErrCompile)
+			assert.Nil(t, eng)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestNewAcceptsABuiltInIDAReplacementSetLeavesOut(t *testing.T) {
+	mods, err := policies.Modules()
+	require.NoError(t, err)
+	var kept []policies.Module
+	for _, m := range mods {
+		if strings.HasSuffix(m.Name, "/binding.rego") {
+			continue
+		}
+		kept = append(kept, m)
+	}
+	kept = append(kept, policies.Module{Name: "custom/binding.rego", Source: "package mpcguard.binding\n\nviolation := set()\n"})
+	cfg := engine.DefaultConfig()
+	cfg.Enforcement[vocab.PartyBindingLabels] = vocab.Warn
+	eng, err := engine.New(t.Context(), cfg, kept)
+	require.NoError(t, err, "DefaultConfig names every built-in id; a set without one of them must still start")
+	assert.NotContains(t, eng.PolicyIDs(), vocab.PartyBindingLabels)
+	assert.False(t, eng.Defines(vocab.PartyBindingLabels))
+}
+
+func TestNewRefusesAModuleInAPackageItNeverReads(t *testing.T) {
+	tests := map[string]struct {
+		source string
+		want   string
+	}{
+		"refuses a policy in a package of its own": {
+			source: "package mpcguard.pods\n\nviolation contains {\"policy\": \"x-policy\", \"msg\": \"x\"} if input.kind == \"Pod\"\n",
+			want:   "custom/extra.rego: package mpcguard.pods is never evaluated",
+		},
+		"refuses a policy outside data.mpcguard": {
+			source: "package kubernetes.admission\n\ndeny contains \"x\" if true\n",
+			want:   "custom/extra.rego: package kubernetes.admission is never evaluated",
+		},
+		"refuses a policy id that is not spelt as an id": {
+			source: "package mpcguard.pod\n\nviolation contains {\"policy\": \"Team_Label\", \"msg\": \"x\"} if input.kind == \"Pod\"\n",
+			want:   `policy id "Team_Label" is not lower-case letters, digits and single '-'`,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			eng, err := engine.New(t.Context(), engine.DefaultConfig(), withModule(t, "custom/extra.rego", tc.source))
+			require.ErrorIs(t, err, engine.ErrCompile)
+			assert.Nil(t, eng)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	t.Run("accepts helpers under data.mpcguard.lib", func(t *testing.T) {
+		mods := withModule(t, "custom/teams.rego", "package mpcguard.lib.teams\n\nknown := {\"signers\"}\n")
+		mods = append(mods, policies.Module{Name: "custom/team.rego", Source: `package mpcguard.pod
+
+import data.mpcguard.lib
+import data.mpcguard.lib.teams
+
+violation contains {"policy": "party-team-known", "msg": "unknown team"} if {
+	party_pod
+	not object.get(lib.labels(input.pod), "team", "") in teams.known
+}
+`})
+		eng, err := engine.New(t.Context(), engine.DefaultConfig(), mods)
+		require.NoError(t, err)
+		d, err := eng.Review(t.Context(), createPod(t, party("delegate")), nil)
+		require.NoError(t, err)
+		assertResults(t, "deny", ids("party-team-known"), d.Deny, "Pod mpc-system/p-0: ")
+		l := party("delegate")
+		l["team"] = "signers"
+		d, err = eng.Review(t.Context(), createPod(t, l), nil)
+		require.NoError(t, err)
+		assert.Empty(t, d.Deny)
+	})
+}
+
+func TestEnginePolicyIDsAreTheVocabularysForTheEmbeddedSet(t *testing.T) {
+	want := vocab.PolicyIDs()
+	slices.Sort(want)
+	assert.Equal(t, want, defaultEngine(t).PolicyIDs())
+	assert.Equal(t, []string{"data.mpcguard.binding", "data.mpcguard.connect", "data.mpcguard.lib", "data.mpcguard.main",
+		"data.mpcguard.pod", "data.mpcguard.session", "data.mpcguard.storage", "data.mpcguard.workload"}, engine.Packages())
 }

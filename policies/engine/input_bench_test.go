@@ -19,7 +19,7 @@ func BenchmarkBuildInputPartyPod(b *testing.B) {
 	b.SetBytes(int64(obj.Len()))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := buildInput(req, nil); err != nil {
+		if _, _, err := buildInput(req, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
