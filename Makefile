@@ -12,6 +12,9 @@ export MPCGUARD_CACHE := $(CACHE)
 TOOLS := $(CACHE)/bin
 BUILD_TOOL := test/tools/build.sh
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# The version flags of every mpcguard build: bin/mpcguard, the image (test/tools/image) and the Dockerfile.
+VERSION_LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
 OPA := $(TOOLS)/opa
@@ -31,7 +34,7 @@ help: ## Show the targets
 
 .PHONY: build
 build: ## Build bin/mpcguard
-	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/mpcguard ./cmd/mpcguard
+	go build -trimpath -ldflags "$(VERSION_LDFLAGS)" -o bin/mpcguard ./cmd/mpcguard
 
 .PHONY: tools
 tools: ## Build the pinned tools (opa, controller-gen, control plane, kwok, kubectl, helm, ct) and install yamllint

@@ -9,9 +9,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 // exitError carries a process exit code through cobra without printing twice.
 type exitError struct {
 	code int
@@ -29,19 +26,11 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newGenerateCmd(), newValidateCmd(), newWebhookCmd(), newVersionCmd())
+	// --version prints what `mpcguard version` prints. cobra renders the template when the flag is given.
+	root.Version = version
+	cobra.AddTemplateFunc("versionText", versionText)
+	root.SetVersionTemplate(`{{versionText}}`)
 	return root
-}
-
-func newVersionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print mpcguard's version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), "mpcguard", version)
-			return err
-		},
-	}
 }
 
 func main() {

@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mpcguard/mpcguard/policies"
 )
 
 // runCLI calls run(args) as main does, with stdin given and stdout and stderr captured. It swaps the process's
@@ -320,19 +323,46 @@ func TestValidateJSONOutput(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	code, stdout, stderr := runCLI(t, "", "version")
-	assert.Equal(t, 0, code)
-	assert.Equal(t, "mpcguard "+version+"\n", stdout)
-	assert.Empty(t, stderr)
+	mods, err := policies.Modules()
+	require.NoError(t, err)
+	want := digestModules(mods)
+	require.Regexp(t, `^sha256:[0-9a-f]{64}$`, want)
 
-	saved := version
-	t.Cleanup(func() { version = saved })
-	version = "v1.2.3"
-	_, stdout, _ = runCLI(t, "", "version")
-	assert.Equal(t, "mpcguard v1.2.3\n", stdout)
+	saved, savedCommit := version, commit
+	t.Cleanup(func() { version, commit = saved, savedCommit })
+	version, commit = "v1.2.3", "0123456789abcdef0123456789abcdef01234567"
+	wantText := "mpcguard v1.2.3\n" +
+		"commit:   0123456789abcdef0123456789abcdef01234567\n" +
+		"go:       " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n" +
+		"policies: " + want + "\n"
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, stdout, stderr := runCLI(t, "", args...)
+		assert.Equal(t, 0, code, args)
+		assert.Equal(t, wantText, stdout, args)
+		assert.Empty(t, stderr, args)
+	}
 
-	code, _, _ = runCLI(t, "", "version", "extra")
+	code, _, _ := runCLI(t, "", "version", "extra")
 	assert.Equal(t, 2, code)
+}
+
+func TestPolicyDigest(t *testing.T) {
+	a := []policies.Module{{Name: "policies/a.rego", Source: "package a"}, {Name: "policies/b.rego", Source: "package b"}}
+	d := digestModules(a)
+	// Any change of a name, a source or the order changes the digest; moving text across the boundary too.
+	assert.NotEqual(t, d, digestModules([]policies.Module{a[1], a[0]}))
+	assert.NotEqual(t, d, digestModules([]policies.Module{{Name: "policies/a.rego", Source: "package a "}, a[1]}))
+	assert.NotEqual(t, d, digestModules([]policies.Module{{Name: "policies/a.regop", Source: "ackage a"}, a[1]}))
+	assert.NotEqual(t, d, digestModules([]policies.Module{{Name: "policies/c.rego", Source: "package a"}, a[1]}))
+	assert.Equal(t, d, digestModules(append([]policies.Module(nil), a...)))
+}
+
+func TestBuildCommitFallback(t *testing.T) {
+	saved := commit
+	t.Cleanup(func() { commit = saved })
+	commit = ""
+	// Tests are built without -X main.commit and with -buildvcs=false here: no VCS stamp either.
+	assert.NotEmpty(t, buildCommit())
 }
 
 func TestExitErrorWithoutCause(t *testing.T) {
