@@ -443,7 +443,8 @@ func oraclePod(oc oracleConfig, p genPod) (deny, skipped []string) {
 	if p.hasOld {
 		oldDebug = p.oldVolumes.debug
 	}
-	if oldParty && oldRole == vocab.RolePersistent && hadRole && p.volumes.debug > oldDebug && !breakGlass(p.user) {
+	// A pod that carried the persistent role holds what it held, party selector or not.
+	if p.update && hadRole && oldRole == vocab.RolePersistent && p.volumes.debug > oldDebug && !breakGlass(p.user) {
 		deny = append(deny, vocab.PartyAccess)
 	}
 	return deny, skipped
