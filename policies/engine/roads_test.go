@@ -128,7 +128,7 @@ func TestReviewClosesTheRoadsAroundTheRoles(t *testing.T) {
 			deny:   ids("party-access"),
 		},
 		"denies a debug container added to a pod that carries the persistent role without the party label (it still holds its shares)": {
-			req: by(subresourceUpdate("ephemeralcontainers", rawPod(`{"party-role": "persistent"}`, podSpecJSON), rawPod(`{"party-role": "persistent"}`, debugSpecJSON)), "alice"),
+			req:    by(subresourceUpdate("ephemeralcontainers", rawPod(`{"party-role": "persistent"}`, podSpecJSON), rawPod(`{"party-role": "persistent"}`, debugSpecJSON)), "alice"),
 			object: "Pod mpc-system/p-0 (ephemeralcontainers)",
 			deny:   ids("party-access"),
 		},
