@@ -7,6 +7,7 @@
 # modules. Progress goes to stderr, because first builds take minutes on two cores.
 #
 # Tools: etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm ct opa controller-gen
+# golangci-lint
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +25,7 @@ module_of() {
     ct) echo "ct github.com/helm/chart-testing/v3/ct" ;;
     opa) echo "opa github.com/open-policy-agent/opa" ;;
     controller-gen) echo "controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen" ;;
+    golangci-lint) echo "golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint" ;;
     *) echo "build.sh: unknown tool '$1'" >&2; return 2 ;;
   esac
 }
