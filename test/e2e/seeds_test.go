@@ -53,6 +53,18 @@ func seedDeployment(name, role string, replicas int32) *appsv1.Deployment {
 	}
 }
 
+// seedStatefulSet is the seeds' persistent pool as a StatefulSet, the one workload whose pods the StatefulSet
+// controller creates: with the mpcguard chart alone (no persistentWorkloads), any StatefulSet may run persistent
+// parties, and only its controller may create them.
+func seedStatefulSet(name string, replicas int32) *appsv1.StatefulSet {
+	d := seedDeployment(name, vocab.RolePersistent, replicas)
+	return &appsv1.StatefulSet{
+		ObjectMeta: d.ObjectMeta,
+		Spec: appsv1.StatefulSetSpec{Replicas: d.Spec.Replicas, ServiceName: name, Selector: d.Spec.Selector,
+			Template: d.Spec.Template, PodManagementPolicy: appsv1.ParallelPodManagement},
+	}
+}
+
 func TestTheMpcguardChartAloneRejectsTheSeedsUnlabelledPartiesOnceItsSelectorMatches(t *testing.T) {
 	env := sharedEnv(t)
 	ctx := t.Context()
@@ -78,20 +90,23 @@ func TestTheMpcguardChartAloneRejectsTheSeedsUnlabelledPartiesOnceItsSelectorMat
 	t.Run("a seed Deployment whose template lacks the role is rejected at creation", func(t *testing.T) {
 		requireDenied(t, env.Client.Create(ctx, seedDeployment("mpc-server-party-legacy", "", 2)), vocab.WorkloadPartyRole)
 	})
-	t.Run("the seeds' labelled persistent and delegate pools are admitted and become Ready", func(t *testing.T) {
-		pools := []*appsv1.Deployment{
-			seedDeployment("mpc-server-party", vocab.RolePersistent, 3),
-			seedDeployment("mpc-server-party-api", vocab.RoleDelegate, 1),
-		}
-		for _, d := range pools {
-			require.NoError(t, env.Client.Create(ctx, d), "Deployment %s", d.Name)
-		}
+	t.Run("a persistent pool run by a Deployment, as the seeds run theirs, is rejected: persistent parties come from a StatefulSet", func(t *testing.T) {
+		err := env.Client.Create(ctx, seedDeployment("mpc-server-party", vocab.RolePersistent, 3))
+		requireDenied(t, err, vocab.PartyPersistentOrigin)
+		assert.Contains(t, err.Error(), "Deployment seed-mpc/mpc-server-party: only a StatefulSet may run persistent parties")
+	})
+	t.Run("the seeds' labelled pools are admitted and become Ready, the persistent one as a StatefulSet", func(t *testing.T) {
+		persistent := seedStatefulSet("mpc-server-party", 3)
+		delegate := seedDeployment("mpc-server-party-api", vocab.RoleDelegate, 1)
+		require.NoError(t, env.Client.Create(ctx, persistent), "StatefulSet %s", persistent.Name)
+		require.NoError(t, env.Client.Create(ctx, delegate), "Deployment %s", delegate.Name)
 		require.EventuallyWithT(t, func(ct *assert.CollectT) {
-			for _, d := range pools {
-				var got appsv1.Deployment
-				require.NoError(ct, env.Client.Get(ctx, client.ObjectKeyFromObject(d), &got))
-				assert.Equal(ct, *d.Spec.Replicas, got.Status.ReadyReplicas, "Deployment %s", d.Name)
-			}
+			var sts appsv1.StatefulSet
+			require.NoError(ct, env.Client.Get(ctx, client.ObjectKeyFromObject(persistent), &sts))
+			assert.Equal(ct, *persistent.Spec.Replicas, sts.Status.ReadyReplicas, "StatefulSet %s", persistent.Name)
+			var d appsv1.Deployment
+			require.NoError(ct, env.Client.Get(ctx, client.ObjectKeyFromObject(delegate), &d))
+			assert.Equal(ct, *delegate.Spec.Replicas, d.Status.ReadyReplicas, "Deployment %s", delegate.Name)
 		}, time.Minute, 250*time.Millisecond)
 	})
 }

@@ -76,12 +76,14 @@ func TestADelegatePartyPodCannotBeRelabelledPersistentNorLoseItsRole(t *testing.
 
 // A delegate or temporary party with access to the persistent pool's share storage is a persistent party in
 // disguise. The storage is what the chart gives its persistent pool: the volume claims of its
-// volumeClaimTemplates (shared release) and the database Secret (seed preset). Every object is created with a
+// volumeClaimTemplates (shared release) and the database Secret (seed preset). Only the persistent pool's own
+// parties, created by its StatefulSet controller, hold it: a persistent pod that a user creates with the same
+// storage is refused for where it comes from (party-persistent-origin). Every object is created with a
 // server-side dry run: the whole admission chain runs, nothing is stored.
 func TestDelegateAndTemporaryPartiesCannotMountThePersistentPoolsShareStorage(t *testing.T) {
 	env := sharedEnv(t)
 	ctx := t.Context()
-	seed := deploySeedRelease(t, env)
+	seed := seedRelease(t, env)
 
 	claim := shareClaimOf(t, env, env.Release)
 	claimVolume := corev1.Volume{Name: "shares", VolumeSource: corev1.VolumeSource{
@@ -98,23 +100,20 @@ func TestDelegateAndTemporaryPartiesCannotMountThePersistentPoolsShareStorage(t 
 		role      string
 		volume    corev1.Volume
 		workload  bool
-		mentions  string // "" = admitted
+		policy    string
+		mentions  string // what the denial names ("" = not checked)
 	}{
-		{"a delegate pod mounting the persistent pool's share claim", env.Namespace, vocab.RoleDelegate, claimVolume, false, "PersistentVolumeClaim " + claim},
-		{"a temporary pod mounting the persistent pool's share claim", env.Namespace, vocab.RoleTemporary, claimVolume, false, "PersistentVolumeClaim " + claim},
-		{"a Deployment whose delegate template mounts the share claim", env.Namespace, vocab.RoleDelegate, claimVolume, true, "PersistentVolumeClaim " + claim},
-		{"a persistent pod mounting the share claim", env.Namespace, vocab.RolePersistent, claimVolume, false, ""},
-		{"a delegate pod mounting the database Secret", seed.Namespace, vocab.RoleDelegate, secretVolume, false, "Secret " + secret},
-		{"a temporary pod mounting the database Secret through a projected volume", seed.Namespace, vocab.RoleTemporary, projectedVolume, false, "Secret " + secret},
-		{"a Deployment whose delegate template mounts the database Secret", seed.Namespace, vocab.RoleDelegate, secretVolume, true, "Secret " + secret},
-		{"a persistent pod mounting the database Secret", seed.Namespace, vocab.RolePersistent, secretVolume, false, ""},
+		{"a delegate pod mounting the persistent pool's share claim", env.Namespace, vocab.RoleDelegate, claimVolume, false, vocab.DelegateNoShareStorage, "PersistentVolumeClaim " + claim},
+		{"a temporary pod mounting the persistent pool's share claim", env.Namespace, vocab.RoleTemporary, claimVolume, false, vocab.DelegateNoShareStorage, "PersistentVolumeClaim " + claim},
+		{"a Deployment whose delegate template mounts the share claim", env.Namespace, vocab.RoleDelegate, claimVolume, true, vocab.DelegateNoShareStorage, "PersistentVolumeClaim " + claim},
+		{"a persistent pod that a user creates with the share claim", env.Namespace, vocab.RolePersistent, claimVolume, false, vocab.PartyPersistentOrigin, ""},
+		{"a delegate pod mounting the database Secret", seed.Namespace, vocab.RoleDelegate, secretVolume, false, vocab.DelegateNoShareStorage, "Secret " + secret},
+		{"a temporary pod mounting the database Secret through a projected volume", seed.Namespace, vocab.RoleTemporary, projectedVolume, false, vocab.DelegateNoShareStorage, "Secret " + secret},
+		{"a Deployment whose delegate template mounts the database Secret", seed.Namespace, vocab.RoleDelegate, secretVolume, true, vocab.DelegateNoShareStorage, "Secret " + secret},
+		{"a persistent pod that a user creates with the database Secret", seed.Namespace, vocab.RolePersistent, secretVolume, false, vocab.PartyPersistentOrigin, ""},
 	}
 	for _, tc := range cases {
-		verdict := "rejects "
-		if tc.mentions == "" {
-			verdict = "admits "
-		}
-		t.Run("the API server "+verdict+tc.name, func(t *testing.T) {
+		t.Run("the API server rejects "+tc.name, func(t *testing.T) {
 			name := "spoof-" + tc.role
 			pod := partyPod(tc.namespace, name, tc.role)
 			pod.Spec.Volumes = append(pod.Spec.Volumes, tc.volume)
@@ -130,16 +129,26 @@ func TestDelegateAndTemporaryPartiesCannotMountThePersistentPoolsShareStorage(t 
 				}}, "Deployment"
 			}
 			err := env.Client.Create(ctx, obj, client.DryRunAll)
-			if tc.mentions == "" {
-				require.NoError(t, err, "only persistent parties may hold key shares, and they may")
-				return
-			}
-			requireDeniedBy(t, err, vocab.DelegateNoShareStorage)
+			requireDeniedBy(t, err, tc.policy)
 			t.Log(err)
-			assert.Contains(t, err.Error(), "["+vocab.DelegateNoShareStorage+"] "+kind+" "+tc.namespace+"/"+name+": ")
-			assert.Contains(t, err.Error(), "("+tc.mentions+")")
+			assert.Contains(t, err.Error(), "["+tc.policy+"] "+kind+" "+tc.namespace+"/"+name+": ")
+			if tc.mentions != "" {
+				assert.Contains(t, err.Error(), "("+tc.mentions+")")
+			}
 		})
 	}
+
+	t.Run("the persistent pools' own parties, created by their StatefulSet controllers, hold the shares and are Ready", func(t *testing.T) {
+		for _, rel := range []*scenario.Release{env.Release, seed} {
+			parties, err := rel.Parties(ctx, vocab.RolePersistent)
+			require.NoError(t, err)
+			require.Len(t, parties, 3, "release %s", rel.Name)
+			for _, p := range parties {
+				assert.True(t, p.Ready, "persistent party %s/%s is Ready", rel.Namespace, p.Pod)
+			}
+		}
+		// shareClaimOf and shareSecretOf read the claim and the Secret from those parties and their pool.
+	})
 
 	// The seed preset's persistent parties read the Secret through an environment variable, not a volume: the
 	// policy input counts env secretKeyRef and envFrom secretRef as well (policies/README.md).
@@ -153,23 +162,22 @@ func TestDelegateAndTemporaryPartiesCannotMountThePersistentPoolsShareStorage(t 
 }
 
 // deploySeedRelease installs charts/mpc-system with ci/seed-values.yaml in spoofNamespace, its webhook a local
-// process with the arguments the chart gives it (--share-secret-names among them).
-func deploySeedRelease(t *testing.T, env *scenario.Env) *scenario.Release {
-	t.Helper()
+// process with the arguments the chart gives it (--share-secret-names among them). Tests get it from
+// seedRelease, which installs it once.
+func deploySeedRelease(env *scenario.Env) (*scenario.Release, error) {
 	chart := filepath.Join(env.Charts, "mpc-system")
 	data, err := os.ReadFile(filepath.Join(chart, "ci", "seed-values.yaml"))
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
 	var values map[string]any
-	require.NoError(t, yaml.Unmarshal(data, &values))
-	rel, err := env.Deploy(t.Context(), scenario.ReleaseOptions{Chart: chart, Name: "seed", Namespace: spoofNamespace,
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	return env.Deploy(ctx, scenario.ReleaseOptions{Chart: chart, Name: "seed", Namespace: spoofNamespace,
 		Values: values, Restricted: true})
-	require.NoError(t, err, "helm install seed charts/mpc-system -f ci/seed-values.yaml")
-	t.Cleanup(func() { // the release stays; nothing else uses its namespace
-		if rel.Webhook != nil {
-			assert.NoError(t, rel.Webhook.Stop())
-		}
-	})
-	return rel
 }
 
 // shareClaimOf is the share volume claim of the release's first persistent party, as the StatefulSet
