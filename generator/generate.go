@@ -12,7 +12,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/Masterminds/semver/v3"
 	"helm.sh/helm/v3/pkg/chart"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
 	"github.com/mpcguard/mpcguard/generator/valuesdoc"
@@ -20,11 +22,33 @@ import (
 	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
-// The admission chart's name and version.
+// The admission chart's name and version. MpcguardChartVersion is the version of the checked-in charts; a
+// release generates them with GenerateRelease and the version of its git tag (`mpcguard generate --release`).
 const (
 	MpcguardChartName    = "mpcguard"
 	MpcguardChartVersion = "0.1.0"
 )
+
+// Release is the mpcguard release the generated charts belong to. Its version is the mpcguard chart's version
+// and appVersion; the release flow also sets the system chart's version and the webhook image (tag and digest)
+// from the same git tag (see SetRelease).
+type Release struct {
+	Version string
+}
+
+// SetRelease makes s describe the mpcguard release version: the chart's version and appVersion and the webhook
+// image's tag become version; repository and digest, when not empty, replace the webhook image's. `make
+// publish` pins the digest it pushed.
+func SetRelease(s *Spec, version, repository, digest string) {
+	s.Chart.Version, s.Chart.AppVersion = version, version
+	s.Images.Webhook.Tag = version
+	if repository != "" {
+		s.Images.Webhook.Repository = repository
+	}
+	if digest != "" {
+		s.Images.Webhook.Digest = digest
+	}
+}
 
 // crdPath is where each chart ships the MPCSession CRD (Helm installs crds/ before templates and never
 // deletes it).
@@ -45,15 +69,26 @@ type File struct {
 // Generate validates the spec and builds the files of both charts: <chart.name>/ (with mpcguard vendored
 // under charts/) and mpcguard/. It returns the spec's warnings; a spec with errors yields ErrInvalidSpec.
 func Generate(s *Spec) ([]File, []Warning, error) {
+	return GenerateRelease(s, Release{Version: MpcguardChartVersion})
+}
+
+// GenerateRelease is Generate for the mpcguard release r.
+func GenerateRelease(s *Spec, r Release) ([]File, []Warning, error) {
 	errs, warns := s.Validate()
+	if r.Version == "" {
+		r.Version = MpcguardChartVersion
+	}
+	if _, err := semver.StrictNewVersion(r.Version); err != nil {
+		errs = append(errs, field.Invalid(field.NewPath("release", "version"), r.Version, "must be a SemVer 2 version: "+err.Error()))
+	}
 	if len(errs) > 0 {
 		return nil, warns, fmt.Errorf("%w: %w", ErrInvalidSpec, errs.ToAggregate())
 	}
-	guard, err := mpcguardChart(s)
+	guard, err := mpcguardChart(s, r)
 	if err != nil {
 		return nil, warns, err
 	}
-	system, err := systemChart(s, guard)
+	system, err := systemChart(s, r, guard)
 	if err != nil {
 		return nil, warns, err
 	}
@@ -293,20 +328,21 @@ func userFiles(values any, schema *valuesdoc.Schema, header, readmeIntro string)
 	}, nil
 }
 
-func mpcguardChart(s *Spec) ([]File, error) {
+func mpcguardChart(s *Spec, r Release) ([]File, error) {
 	md := &chart.Metadata{
 		APIVersion:  chart.APIVersionV2,
 		Name:        MpcguardChartName,
-		Version:     MpcguardChartVersion,
+		Version:     r.Version,
 		AppVersion:  s.Images.Webhook.Tag,
 		Description: "The mpcguard admission side: a validating webhook enforcing MPC party roles and session compositions, its RBAC, its certificates and the MPCSession CRD.",
 		Type:        "application",
 		Keywords:    []string{"mpc", "threshold-signing", "admission-webhook", "policy"},
 		Home:        "https://github.com/mpcguard/mpcguard",
 		Sources:     []string{"https://github.com/mpcguard/mpcguard"},
+		Annotations: artifactHub(imageEntry{"mpcguard", s.Images.Webhook}),
 	}
 	if md.AppVersion == "" {
-		md.AppVersion = MpcguardChartVersion
+		md.AppVersion = r.Version
 	}
 	cy, err := chartYAML(md)
 	if err != nil {
@@ -340,7 +376,7 @@ func mpcguardChart(s *Spec) ([]File, error) {
 	return append(files, ci...), nil
 }
 
-func systemChart(s *Spec, guard []File) ([]File, error) {
+func systemChart(s *Spec, r Release, guard []File) ([]File, error) {
 	md := &chart.Metadata{
 		APIVersion:  chart.APIVersionV2,
 		Name:        s.Chart.Name,
@@ -352,7 +388,9 @@ func systemChart(s *Spec, guard []File) ([]File, error) {
 		Home:        "https://github.com/mpcguard/mpcguard",
 		Sources:     []string{"https://github.com/mpcguard/mpcguard"},
 		// The dependency is vendored in charts/: no repository, nothing to download.
-		Dependencies: []*chart.Dependency{{Name: MpcguardChartName, Version: MpcguardChartVersion, Condition: "mpcguard.enabled"}},
+		Dependencies: []*chart.Dependency{{Name: MpcguardChartName, Version: r.Version, Condition: "mpcguard.enabled"}},
+		Annotations: artifactHub(imageEntry{"mpc-session-coordinator", s.Images.Coordinator},
+			imageEntry{"mpc-server-party", s.Images.Party}, imageEntry{"mpcguard", s.Images.Webhook}),
 	}
 	if md.AppVersion == "" {
 		md.AppVersion = md.Version

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -11,7 +12,7 @@ import (
 )
 
 func newGenerateCmd() *cobra.Command {
-	var specFile, preset, output string
+	var specFile, preset, output, release, webhookImage string
 	cmd := &cobra.Command{
 		Use:   "generate (--spec FILE | --preset NAME) --output DIR",
 		Short: "Generate the mpc-system and mpcguard Helm charts from a spec",
@@ -25,7 +26,15 @@ func newGenerateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			files, warnings, err := generator.Generate(spec)
+			r := generator.Release{Version: generator.MpcguardChartVersion}
+			if release != "" {
+				repo, digest, _ := strings.Cut(webhookImage, "@")
+				generator.SetRelease(spec, release, repo, digest)
+				r.Version = release
+			} else if webhookImage != "" {
+				return errors.New("--webhook-image needs --release")
+			}
+			files, warnings, err := generator.GenerateRelease(spec, r)
 			for _, w := range warnings {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
 			}
@@ -42,6 +51,8 @@ func newGenerateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&specFile, "spec", "", "YAML spec of the MPC system")
 	cmd.Flags().StringVar(&preset, "preset", "", "built-in spec: "+strings.Join(generator.PresetNames(), "|"))
 	cmd.Flags().StringVarP(&output, "output", "o", "", "directory receiving the charts")
+	cmd.Flags().StringVar(&release, "release", "", "mpcguard release (SemVer, from the git tag): the charts' version and appVersion and the webhook image tag")
+	cmd.Flags().StringVar(&webhookImage, "webhook-image", "", "with --release: the webhook image REPOSITORY[@sha256:DIGEST] the charts default to")
 	cmd.MarkFlagsMutuallyExclusive("spec", "preset")
 	cmd.MarkFlagsOneRequired("spec", "preset")
 	_ = cmd.MarkFlagRequired("output")
