@@ -322,6 +322,7 @@ func (s *Server) waitReady(ctx context.Context, client *http.Client) error {
 			}
 		}
 		if s.exited() {
+			//nolint:errorlint // the exit status is nil after a clean exit (early all the same); ErrNotReady is the cause
 			return fmt.Errorf("%w: %s exited (%v); the end of %s:\n%s", ErrNotReady, s.Name, s.err, s.LogPath, s.Logs(20))
 		}
 		select {

@@ -219,7 +219,7 @@ func TestCoordinator(t *testing.T) {
 
 			t.Run("the coordinator reads the seeds' environment", func(t *testing.T) {
 				assert.Equal(t, "fieldRef:metadata.namespace", env["K8S_NAMESPACE"])
-				var sts []*appsv1.StatefulSet = objectsOf[*appsv1.StatefulSet](r)
+				sts := objectsOf[*appsv1.StatefulSet](r)
 				require.Len(t, sts, 1)
 				assert.Equal(t, sts[0].Spec.ServiceName, env["MPC_PARTY_SERVICE_NAME"])
 				var headless *corev1.Service

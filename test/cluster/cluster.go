@@ -358,6 +358,7 @@ func (c *Cluster) waitFor(ctx context.Context, what string, timeout time.Duratio
 			for _, p := range procs {
 				fmt.Fprintf(&tails, "\n--- %s:\n%s", p.name, p.tail(10))
 			}
+			//nolint:errorlint // the last error, possibly nil, is for the reader; the cause is ctx.Err()
 			return fmt.Errorf("%s not ready within %s (last error: %v): %w%s", what, timeout, lastErr, ctx.Err(), tails.String())
 		case <-tick.C:
 		}

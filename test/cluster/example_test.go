@@ -23,7 +23,11 @@ func ExampleStart() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer c.Stop()
+	defer func() {
+		if err := c.Stop(); err != nil {
+			log.Print(err)
+		}
+	}()
 	nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		log.Fatal(err)

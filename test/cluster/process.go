@@ -57,6 +57,7 @@ func (p *process) exited() bool {
 
 // exitError describes an early exit, with the end of the log.
 func (p *process) exitError() error {
+	//nolint:errorlint // the exit status is nil after a clean exit, which is early all the same
 	return fmt.Errorf("%s exited early (%v); the end of %s:\n%s", p.name, p.waitErr, p.logPath, p.tail(25))
 }
 

@@ -3,9 +3,9 @@ package v1alpha1
 import (
 	_ "embed"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 // The API's names, fixed by design.md.
@@ -19,8 +19,9 @@ const (
 var (
 	// GroupVersion is the group and version of the MPCSession API.
 	GroupVersion = schema.GroupVersion{Group: Group, Version: Version}
-	// SchemeBuilder registers the types with a runtime.Scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	// SchemeBuilder registers the types with a runtime.Scheme. It is apimachinery's, not controller-runtime's
+	// (deprecated there), so the API package needs nothing beyond k8s.io/apimachinery.
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 	// AddToScheme adds the MPCSession types to a scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
@@ -30,8 +31,10 @@ var (
 //go:embed crd/mpc.mpcguard.io_mpcsessions.yaml
 var CRDYAML []byte
 
-func init() {
-	SchemeBuilder.Register(&MPCSession{}, &MPCSessionList{})
+func addKnownTypes(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion, &MPCSession{}, &MPCSessionList{})
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
 }
 
 // GroupResource returns the group-qualified resource, for errors.

@@ -94,6 +94,7 @@ func waitEnforced(ctx context.Context, cs kubernetes.Interface, want string) err
 		last = err
 		select {
 		case <-ctx.Done():
+			//nolint:errorlint // the last answer, possibly nil, is for the reader; the cause is ctx.Err()
 			return fmt.Errorf("a party pod without a role was not refused with %q (last answer: %v): %w", want, last, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}

@@ -116,8 +116,11 @@ func (l *loader) post(ctx context.Context, body []byte) (allowed bool, err error
 	var out struct {
 		Response *admissionv1.AdmissionResponse `json:"response"`
 	}
-	if err := json.Unmarshal(data, &out); err != nil || out.Response == nil {
-		return false, fmt.Errorf("status %d, not an AdmissionReview (%v): %.200s", resp.StatusCode, err, data)
+	if err := json.Unmarshal(data, &out); err != nil {
+		return false, fmt.Errorf("status %d, not an AdmissionReview (%w): %.200s", resp.StatusCode, err, data)
+	}
+	if out.Response == nil {
+		return false, fmt.Errorf("status %d, an AdmissionReview without a response: %.200s", resp.StatusCode, data)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return false, fmt.Errorf("status %d: %.200s", resp.StatusCode, data)
@@ -148,6 +151,7 @@ func (l *loader) waitInventory(ctx context.Context, want int) (time.Duration, er
 		}
 		select {
 		case <-ctx.Done():
+			//nolint:errorlint // the last error, possibly nil, is for the reader; the cause is ctx.Err()
 			return 0, fmt.Errorf("the webhook's inventory never counted %d Ready persistent parties (last error: %v): %w",
 				want, err, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
