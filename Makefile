@@ -21,6 +21,7 @@ OPA := $(TOOLS)/opa
 CONTROLLER_GEN := $(TOOLS)/controller-gen
 HELM := $(TOOLS)/helm
 CT := $(TOOLS)/ct
+GOLANGCI_LINT := $(TOOLS)/golangci-lint
 
 # The control plane for integration tests (envtest reads etcd and kube-apiserver from KUBEBUILDER_ASSETS).
 export KUBEBUILDER_ASSETS := $(TOOLS)
@@ -69,12 +70,14 @@ verify: generate ## Regenerate everything and fail if the checked-in files drift
 	  { git status --porcelain -- internal/api charts; echo "untracked generated files: commit them" >&2; exit 1; }
 
 .PHONY: lint
-lint: ## gofmt, go vet, opa fmt and opa check --strict
-	@$(BUILD_TOOL) opa >/dev/null
+lint: ## gofmt, go mod tidy, go vet, golangci-lint (.golangci.yml: default linters, depguard, errorlint), opa fmt and check
+	@$(BUILD_TOOL) opa golangci-lint >/dev/null
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	@go mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy'" >&2; exit 1; }
 	go vet ./...
-	$(OPA) fmt --fail --list policies/
-	$(OPA) check --strict policies/
+	$(GOLANGCI_LINT) run ./...
+	$(OPA) fmt --fail --list policies/ test/bench/opa/
+	$(OPA) check --strict policies/ test/bench/opa/
 
 ##@ Test
 
