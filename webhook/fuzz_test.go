@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 
-	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/mpcguard/mpcguard/policies/engine"
@@ -22,6 +24,12 @@ func FuzzHandler(f *testing.F) {
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE","namespace":"ns","object":{"metadata":{"name":"p","labels":{"app.kubernetes.io/component":"mpc-party"}}}}}`))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"2","kind":{"group":"mpc.mpcguard.io","version":"v1alpha1","kind":"MPCSession"},"operation":"CREATE","object":{"metadata":{"name":"s"},"spec":{"type":"sign","threshold":{"t":2,"n":3},"composition":{}}}}}`))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"3","kind":{"group":"apps","version":"v1","kind":"CronJob"},"operation":"UPDATE","object":{"spec":{"jobTemplate":null}},"oldObject":7}}`))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"4","kind":{"version":"v1","kind":"Pod"},"subResource":"ephemeralcontainers","operation":"UPDATE","namespace":"ns","userInfo":{"username":"alice","groups":["system:authenticated","mpcguard:break-glass"]},"object":{"metadata":{"name":"p","labels":{"app.kubernetes.io/component":"mpc-party","party-role":"persistent"},"ownerReferences":[{"kind":"StatefulSet","name":"mpc-party","controller":true}]},"spec":{"ephemeralContainers":[{"name":"d"}],"volumes":[{"name":"h","hostPath":{"path":"/"}},{"name":"c","csi":{"nodePublishSecretRef":{"name":"mpc-db"}}},{"name":"e","ephemeral":{"volumeClaimTemplate":{"spec":{"dataSource":{"kind":"PersistentVolumeClaim","name":"share-0"}}}}}]}},"oldObject":{"metadata":{"name":"p","labels":{"party-role":"persistent"}}}}}`))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"5","kind":{"version":"v1","kind":"Binding"},"subResource":"binding","operation":"CREATE","namespace":"ns","name":"p","userInfo":{"username":"system:kube-scheduler"},"object":{"metadata":{"name":"p","labels":{"party-role":"persistent"}},"target":{"name":"n"}}}}`))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"6","kind":{"version":"v1","kind":"PodExecOptions"},"subResource":"exec","operation":"CONNECT","namespace":"ns","name":"p","userInfo":{"username":"alice","groups":7},"object":{"command":["sh"]}}}`))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"7","kind":{"version":"v1","kind":"PersistentVolumeClaim"},"operation":"CREATE","namespace":"ns","userInfo":null,"object":{"spec":{"dataSource":{"kind":"PersistentVolumeClaim","name":"a"},"dataSourceRef":{"kind":"VolumeSnapshot","name":1}}}}}`))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"8","kind":{"group":"snapshot.storage.k8s.io","version":"v1","kind":"VolumeSnapshot"},"operation":"CREATE","namespace":"ns","subResource":null,"object":{"spec":{"source":{"persistentVolumeClaimName":"share-0"}}}}}`))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"9","kind":{"group":"mpc.mpcguard.io","version":"v1alpha1","kind":"MPCSession"},"operation":"UPDATE","object":{"spec":{"Threshold":{"t":"2"},"composition":[1]}},"oldObject":{"spec":null}}}`))
 	f.Add([]byte(`{"request":null}`))
 	f.Add([]byte(`[[[[[[[[[[`))
 	f.Add([]byte{})
@@ -30,12 +38,22 @@ func FuzzHandler(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h := &webhook.Handler{Engine: eng, Metrics: webhook.NewMetrics(), Log: logr.Discard()}
+	// The handler answers a panic with a 500 so that it costs one request; the fuzzer must still see it.
+	var panicked atomic.Value
+	log := funcr.New(func(_, args string) {
+		if strings.Contains(args, "admission handler panicked") {
+			panicked.Store(args)
+		}
+	}, funcr.Options{})
+	h := &webhook.Handler{Engine: eng, Metrics: webhook.NewMetrics(), Log: log}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, webhook.Path+"?timeout=5s", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
+		if p := panicked.Load(); p != nil {
+			t.Fatalf("the handler panicked on %q: %v", body, p)
+		}
 
 		var out struct {
 			APIVersion string                         `json:"apiVersion"`

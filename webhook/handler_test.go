@@ -1,6 +1,8 @@
 package webhook_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,6 +21,9 @@ var (
 	deployKind  = metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
 	sessionKind = metav1.GroupVersionKind{Group: "mpc.mpcguard.io", Version: "v1alpha1", Kind: "MPCSession"}
 	cmKind      = metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+	bindingKind = metav1.GroupVersionKind{Version: "v1", Kind: "Binding"}
+	execKind    = metav1.GroupVersionKind{Version: "v1", Kind: "PodExecOptions"}
+	claimKind   = metav1.GroupVersionKind{Version: "v1", Kind: "PersistentVolumeClaim"}
 )
 
 const v1 = "admission.k8s.io/v1"
@@ -33,6 +38,47 @@ func partyPod(name string, labels map[string]string) map[string]any {
 		"spec":     map[string]any{"containers": []any{map[string]any{"name": "party", "image": "mpc/party:1.0"}}}}
 }
 
+// ownedBy sets a pod's controller owner, as the controller that creates it does.
+func ownedBy(pod map[string]any, kind, name string) map[string]any {
+	pod["metadata"].(map[string]any)["ownerReferences"] = []any{map[string]any{"apiVersion": "apps/v1", "kind": kind, "name": name,
+		"uid": "0d7c0b5e", "controller": true, "blockOwnerDeletion": true}}
+	return pod
+}
+
+// statefulSetController is the identity that creates a StatefulSet's pods.
+const statefulSetController = "system:serviceaccount:kube-system:statefulset-controller"
+
+// as returns a review whose request is sent by username in groups, as the API server says in request.userInfo.
+func as(t *testing.T, review []byte, username string, groups ...string) []byte {
+	t.Helper()
+	var rv map[string]any
+	require.NoError(t, json.Unmarshal(review, &rv))
+	rv["request"].(map[string]any)["userInfo"] = map[string]any{"username": username, "groups": groups}
+	return mustJSON(t, rv)
+}
+
+// on returns a review whose request is for a subresource (request.subResource).
+func on(t *testing.T, review []byte, subresource string) []byte {
+	t.Helper()
+	var rv map[string]any
+	require.NoError(t, json.Unmarshal(review, &rv))
+	rv["request"].(map[string]any)["subResource"] = subresource
+	return mustJSON(t, rv)
+}
+
+// persistentPod is a persistent party pod of the StatefulSet mpc-party; ephemeral debug containers when debug > 0.
+func persistentPod(name string, debug int) map[string]any {
+	p := ownedBy(partyPod(name, map[string]string{"party-role": "persistent"}), "StatefulSet", "mpc-party")
+	if debug > 0 {
+		var eph []any
+		for i := range debug {
+			eph = append(eph, map[string]any{"name": fmt.Sprint("debugger-", i), "image": "busybox"})
+		}
+		p["spec"].(map[string]any)["ephemeralContainers"] = eph
+	}
+	return p
+}
+
 func session(name string, t, n int, composition map[string]any) map[string]any {
 	spec := map[string]any{"type": "sign", "threshold": map[string]any{"t": t, "n": n}}
 	if composition != nil {
@@ -45,6 +91,7 @@ func session(name string, t, n int, composition map[string]any) map[string]any {
 func TestHandlerDecisions(t *testing.T) {
 	cfg := engine.DefaultConfig()
 	cfg.Enforcement[vocab.SessionCompositionSum] = vocab.Warn
+	cfg.ShareStorage.ClaimPrefixes = []string{"share-data-mpc-party-"}
 	ts := startServer(t, cfg)
 
 	cases := map[string]struct {
@@ -62,9 +109,68 @@ func TestHandlerDecisions(t *testing.T) {
 			messages: []string{"[party-role-required] Pod mpc-system/p-0: party pod (app.kubernetes.io/component=mpc-party) " +
 				"has no party-role label; add party-role with one of persistent, delegate, temporary"},
 		},
-		"admits a party pod labelled persistent": {
-			body:    reviewOf(t, v1, admissionv1.Create, podKind, "mpc-system", "p-1", partyPod("p-1", map[string]string{"party-role": "persistent"}), nil, false),
+		"admits a persistent party pod that the StatefulSet controller creates for its StatefulSet": {
+			body: as(t, reviewOf(t, v1, admissionv1.Create, podKind, "mpc-system", "p-1", persistentPod("p-1", 0), nil, false),
+				statefulSetController, "system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"),
 			allowed: true, code: http.StatusOK,
+		},
+		"denies a persistent party pod that a user creates, naming the user": {
+			body: as(t, reviewOf(t, v1, admissionv1.Create, podKind, "mpc-system", "p-1", persistentPod("p-1", 0), nil, false),
+				"alice", "system:authenticated"),
+			code: http.StatusForbidden,
+			messages: []string{`[party-persistent-origin] Pod mpc-system/p-1: a persistent party pod may only be created by the StatefulSet ` +
+				`controller (system:serviceaccount:kube-system:statefulset-controller, system:kube-controller-manager), not by "alice"`},
+			lines: 1,
+		},
+		"denies a persistent party pod without an owner, whoever creates it": {
+			body: as(t, reviewOf(t, v1, admissionv1.Create, podKind, "mpc-system", "p-1", partyPod("p-1", map[string]string{"party-role": "persistent"}), nil, false),
+				statefulSetController),
+			code:     http.StatusForbidden,
+			messages: []string{"[party-persistent-origin] Pod mpc-system/p-1: a persistent party pod must be created by a StatefulSet (its controller owner: none)"},
+			lines:    1,
+		},
+		"denies a debug container added to a persistent party through pods/ephemeralcontainers": {
+			body: as(t, on(t, reviewOf(t, v1, admissionv1.Update, podKind, "mpc-system", "p-7", persistentPod("p-7", 1), persistentPod("p-7", 0), false),
+				"ephemeralcontainers"), "alice", "system:authenticated"),
+			code:     http.StatusForbidden,
+			messages: []string{"[party-access] Pod mpc-system/p-7 (ephemeralcontainers): a debug container in a persistent party reaches its key shares"},
+		},
+		"admits a debug container a member of the break-glass group adds": {
+			body: as(t, on(t, reviewOf(t, v1, admissionv1.Update, podKind, "mpc-system", "p-7", persistentPod("p-7", 1), persistentPod("p-7", 0), false),
+				"ephemeralcontainers"), "alice", "system:authenticated", vocab.DefaultBreakGlassGroup),
+			allowed: true, code: http.StatusOK,
+		},
+		"denies a pod that becomes a persistent party through pods/status": {
+			body: as(t, on(t, reviewOf(t, v1, admissionv1.Update, podKind, "mpc-system", "p-8", persistentPod("p-8", 0),
+				partyPod("p-8", map[string]string{"party-role": "temporary"}), false), "status"), "system:node:node-1", "system:nodes"),
+			code:     http.StatusForbidden,
+			messages: []string{"[party-role-immutable] Pod mpc-system/p-8 (status): party-role cannot change from \"temporary\" to \"persistent\""},
+		},
+		"denies a Binding that sets the role label": {
+			body: as(t, on(t, reviewOf(t, v1, admissionv1.Create, bindingKind, "mpc-system", "p-9", map[string]any{"apiVersion": "v1", "kind": "Binding",
+				"metadata": map[string]any{"name": "p-9", "namespace": "mpc-system", "labels": map[string]any{"party-role": "persistent"}},
+				"target":   map[string]any{"apiVersion": "v1", "kind": "Node", "name": "node-1"}}, nil, false), "binding"), "system:kube-scheduler"),
+			code:     http.StatusForbidden,
+			messages: []string{"[party-binding-labels] Pod mpc-system/p-9 (binding): a Binding would set the pod's party-role label(s)"},
+		},
+		"admits the scheduler's Binding": {
+			body: as(t, on(t, reviewOf(t, v1, admissionv1.Create, bindingKind, "mpc-system", "p-9", map[string]any{"apiVersion": "v1", "kind": "Binding",
+				"metadata": map[string]any{"name": "p-9", "namespace": "mpc-system"},
+				"target":   map[string]any{"apiVersion": "v1", "kind": "Node", "name": "node-1"}}, nil, false), "binding"), "system:kube-scheduler"),
+			allowed: true, code: http.StatusOK,
+		},
+		"admits an exec with a warning that it was not checked, without a cluster inventory": {
+			body: as(t, on(t, reviewOf(t, v1, admissionv1.Connect, execKind, "mpc-system", "mpc-party-0", map[string]any{"apiVersion": "v1",
+				"kind": "PodExecOptions", "command": []any{"sh"}, "stdin": true, "tty": true}, nil, false), "exec"), "alice"),
+			allowed: true, code: http.StatusOK,
+			warnings: []string{"[party-access] Pod mpc-system/mpc-party-0 (exec): not checked: no cluster inventory to tell whether the pod is a persistent party (exec)"},
+		},
+		"denies a claim that clones a share claim": {
+			body: as(t, reviewOf(t, v1, admissionv1.Create, claimKind, "mpc-system", "copy", map[string]any{"apiVersion": "v1",
+				"kind": "PersistentVolumeClaim", "metadata": map[string]any{"name": "copy", "namespace": "mpc-system"},
+				"spec": map[string]any{"dataSource": map[string]any{"kind": "PersistentVolumeClaim", "name": "share-data-mpc-party-0"}}}, nil, false), "alice"),
+			code:     http.StatusForbidden,
+			messages: []string{"[share-storage-copy] PersistentVolumeClaim mpc-system/copy: claim clones the persistent pool's share storage (PersistentVolumeClaim share-data-mpc-party-0)"},
 		},
 		"denies a role in the wrong case": {
 			body: reviewOf(t, v1, admissionv1.Create, podKind, "mpc-system", "p-2", partyPod("p-2", map[string]string{"party-role": "Persistent"}), nil, false),

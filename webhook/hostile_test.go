@@ -133,9 +133,9 @@ func TestHandlerJudgesObjectsWithoutMetadata(t *testing.T) {
 			kind: sessionKind, name: "s-null", obj: json.RawMessage("null"),
 			want: outcome{status: http.StatusBadRequest, message: "CREATE MPCSession: request has no object"},
 		},
-		"denies a session that is an empty object: no threshold is no valid threshold": {
+		"denies a session that is an empty object: no spec is no valid spec": {
 			kind: sessionKind, name: "s-empty", obj: map[string]any{},
-			want: outcome{status: http.StatusOK, message: "[session-threshold-range] MPCSession mpc-system/s-empty"},
+			want: outcome{status: http.StatusOK, message: "[session-spec-valid] MPCSession mpc-system/s-empty: spec is missing or not an object"},
 		},
 		"rejects a session that is a string": {
 			kind: sessionKind, name: "s-str", obj: json.RawMessage(`"sign-42"`),
@@ -218,11 +218,16 @@ func TestHandlerRoundTripsAV1beta1SessionReview(t *testing.T) {
 			obj:    session("s-beta-ok", 2, 3, map[string]any{"persistent": 2, "delegate": 1}),
 			status: http.StatusOK, allowed: true, code: http.StatusOK,
 		},
-		"rejects a session spec with an unknown field with 400": {
+		"denies a session spec with an unknown field as an invalid spec": {
 			obj: map[string]any{"apiVersion": "mpc.mpcguard.io/v1alpha1", "kind": "MPCSession",
 				"metadata": map[string]any{"name": "s-beta-bad", "namespace": "mpc-system"},
 				"spec":     map[string]any{"type": "sign", "threshold": map[string]any{"t": 1, "n": 1}, "parties": 3}},
-			status: http.StatusBadRequest, code: http.StatusBadRequest, message: `unknown field "parties"`,
+			status: http.StatusOK, code: http.StatusForbidden,
+			message: "[session-spec-valid] MPCSession mpc-system/s-beta-bad: unknown field spec.parties (fields are case-sensitive: type, threshold, composition)",
+		},
+		"rejects a session that is not JSON with 400": {
+			obj:    json.RawMessage(`{"apiVersion": "mpc.mpcguard.io/v1alpha1", "kind": "MPCSession", "spec": ` + strings.Repeat("[", 400) + strings.Repeat("]", 400) + `}`),
+			status: http.StatusBadRequest, code: http.StatusBadRequest, message: "cannot decode object: MPCSession object: malformed JSON",
 		},
 	}
 	for name, tc := range cases {
@@ -256,7 +261,7 @@ func TestHandlerRoundTripsAV1beta1SessionReview(t *testing.T) {
 
 func TestHandlerSurvivesDeepNestingInsideTheObject(t *testing.T) {
 	ts := startServer(t, engine.DefaultConfig())
-	role := map[string]string{"party-role": "persistent"}
+	role := map[string]string{"party-role": "delegate"}
 	podWith := func(field string, depth int) map[string]any {
 		p := partyPod("p-deep", role)
 		p["spec"].(map[string]any)[field] = nested(depth)
@@ -295,8 +300,20 @@ func TestHandlerSurvivesDeepNestingInsideTheObject(t *testing.T) {
 			}(),
 			want: outcome{status: http.StatusBadRequest, message: "cannot decode object: Deployment object: malformed JSON"},
 		},
-		"admits a valid session with 5000 levels of nesting in an annotation the policies do not read": {
-			kind: sessionKind, obj: sessionWith(5000), want: outcome{status: http.StatusOK, allowed: true},
+		"admits a valid session with 100 levels of nesting in a field the policies do not read": {
+			kind: sessionKind, obj: sessionWith(100), want: outcome{status: http.StatusOK, allowed: true},
+		},
+		"rejects a session with 5000 levels of nesting in a field the policies do not read with 400, as malformed, as a pod": {
+			kind: sessionKind, obj: sessionWith(5000), want: outcome{status: http.StatusBadRequest, message: "cannot decode object: MPCSession object: malformed JSON"},
+		},
+		"denies a session with 200 levels of nesting in its spec as an invalid spec": {
+			kind: sessionKind,
+			obj: func() map[string]any {
+				s := session("s-deep-spec", 2, 3, nil)
+				s["spec"].(map[string]any)["threshold"] = nested(200)
+				return s
+			}(),
+			want: outcome{status: http.StatusOK, message: "[session-spec-valid] MPCSession mpc-system/s-deep-spec: spec.threshold is missing or not an object"},
 		},
 		"rejects a session with deep nesting in its spec with 400": {
 			kind: sessionKind,
@@ -305,7 +322,7 @@ func TestHandlerSurvivesDeepNestingInsideTheObject(t *testing.T) {
 				s["spec"].(map[string]any)["threshold"] = nested(3000)
 				return s
 			}(),
-			want: outcome{status: http.StatusBadRequest, message: "cannot decode object: MPCSession spec"},
+			want: outcome{status: http.StatusBadRequest, message: "cannot decode object: MPCSession object: malformed JSON"},
 		},
 	}
 	for name, tc := range cases {
