@@ -14,14 +14,18 @@ import (
 
 // The AdmissionReview envelope is read with a pooled fastjson parser: decoding it with encoding/json cost
 // more than evaluating the policies on the pod inside it. Only the fields the handler uses are read, each with
-// its type checked; the object and old object are handed on as compact JSON. When it cannot read a body, the
-// handler falls back to encoding/json, so a malformed review gets the same answer as before.
+// its type checked; the object and old object are handed to the engine as the parsed values they are, so a
+// review is parsed once. When it cannot read a body, the handler falls back to encoding/json, so a malformed
+// review gets the same answer as before.
 
 var reviewParsers fastjson.ParserPool
 
-// scratch holds one review's body and the compact JSON of its objects. Every review needs a few KiB of each,
-// so they are pooled and reused once the answer is written.
-type scratch struct{ body, objects []byte }
+// scratch holds one review's body and the parser whose values point into it. Every review needs a few KiB,
+// so they are pooled and reused once the answer is written; the parsed object stays valid until then.
+type scratch struct {
+	body   []byte
+	parser *fastjson.Parser
+}
 
 var scratches = sync.Pool{New: func() any { return new(scratch) }}
 
@@ -29,10 +33,14 @@ var scratches = sync.Pool{New: func() any { return new(scratch) }}
 const maxPooled = 256 << 10
 
 func (sc *scratch) release() {
-	if cap(sc.body) > maxPooled || cap(sc.objects) > maxPooled {
+	if sc.parser != nil {
+		reviewParsers.Put(sc.parser)
+		sc.parser = nil
+	}
+	if cap(sc.body) > maxPooled {
 		return
 	}
-	sc.body, sc.objects = sc.body[:0], sc.objects[:0]
+	sc.body = sc.body[:0]
 	scratches.Put(sc)
 }
 
@@ -56,9 +64,10 @@ func decodeReview(body []byte, sc *scratch) (*review, error) {
 	if err := fastjson.ValidateBytes(body); err != nil {
 		return nil, notAReview(err)
 	}
-	p := reviewParsers.Get()
-	defer reviewParsers.Put(p)
-	v, err := p.ParseBytes(body)
+	if sc.parser == nil {
+		sc.parser = reviewParsers.Get()
+	}
+	v, err := sc.parser.ParseBytes(body)
 	if err != nil {
 		return nil, notAReview(err)
 	}
@@ -79,7 +88,7 @@ func decodeReview(body []byte, sc *scratch) (*review, error) {
 	if rq.Type() != fastjson.TypeObject {
 		return nil, notAReview(fmt.Errorf("request: want an object, got %s", rq.Type()))
 	}
-	if rv.Request, err = decodeRequest(rq, sc); err != nil {
+	if rv.Request, rv.object, rv.oldObject, err = decodeRequest(rq); err != nil {
 		return nil, notAReview(err)
 	}
 	return rv, nil
@@ -89,23 +98,24 @@ func notAReview(err error) error {
 	return fmt.Errorf("%w: body is not an AdmissionReview: %w", errBadRequest, err)
 }
 
-func decodeRequest(rq *fastjson.Value, sc *scratch) (*admissionv1.AdmissionRequest, error) {
-	r := &admissionv1.AdmissionRequest{}
+// decodeRequest reads the request; the object and old object are returned as parsed values, not copied.
+func decodeRequest(rq *fastjson.Value) (r *admissionv1.AdmissionRequest, object, oldObject *fastjson.Value, err error) {
+	r = &admissionv1.AdmissionRequest{}
 	uid, err := stringField(rq, "uid", "request.")
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	r.UID = types.UID(uid)
 	if k := present(rq, "kind"); k != nil {
 		if k.Type() != fastjson.TypeObject {
-			return nil, fmt.Errorf("request.kind: want an object, got %s", k.Type())
+			return nil, nil, nil, fmt.Errorf("request.kind: want an object, got %s", k.Type())
 		}
 		for _, f := range []struct {
 			key string
 			dst *string
 		}{{"group", &r.Kind.Group}, {"version", &r.Kind.Version}, {"kind", &r.Kind.Kind}} {
 			if *f.dst, err = stringField(k, f.key, "request.kind."); err != nil {
-				return nil, err
+				return nil, nil, nil, err
 			}
 		}
 	}
@@ -115,29 +125,23 @@ func decodeRequest(rq *fastjson.Value, sc *scratch) (*admissionv1.AdmissionReque
 		dst *string
 	}{{"operation", &op}, {"namespace", &r.Namespace}, {"name", &r.Name}, {"subResource", &r.SubResource}} {
 		if *f.dst, err = stringField(rq, f.key, "request."); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if u := present(rq, "userInfo"); u != nil {
 		if err := decodeUser(u, &r.UserInfo); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 	r.Operation = admissionv1.Operation(op)
 	if d := present(rq, "dryRun"); d != nil {
 		b, err := d.Bool()
 		if err != nil {
-			return nil, fmt.Errorf("request.dryRun: want a boolean, got %s", d.Type())
+			return nil, nil, nil, fmt.Errorf("request.dryRun: want a boolean, got %s", d.Type())
 		}
 		r.DryRun = &b
 	}
-	if o := present(rq, "object"); o != nil {
-		r.Object.Raw = sc.compact(o)
-	}
-	if o := present(rq, "oldObject"); o != nil {
-		r.OldObject.Raw = sc.compact(o)
-	}
-	return r, nil
+	return r, present(rq, "object"), present(rq, "oldObject"), nil
 }
 
 // decodeUser reads request.userInfo's username and groups, the identity the policies check.
@@ -166,13 +170,6 @@ func decodeUser(u *fastjson.Value, dst *authenticationv1.UserInfo) error {
 		dst.Groups[i] = string(b)
 	}
 	return nil
-}
-
-// compact appends v's compact JSON to sc.objects and returns it (valid until sc is released).
-func (sc *scratch) compact(v *fastjson.Value) []byte {
-	start := len(sc.objects)
-	sc.objects = v.MarshalTo(sc.objects)
-	return sc.objects[start:len(sc.objects):len(sc.objects)]
 }
 
 // present returns v[key], or nil when it is absent or null.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/valyala/fastjson"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -58,6 +59,9 @@ type review struct {
 	metav1.TypeMeta `json:",inline"`
 	Request         *admissionv1.AdmissionRequest  `json:"request,omitempty"`
 	Response        *admissionv1.AdmissionResponse `json:"response,omitempty"`
+	// object and oldObject are the request's objects as the fast reader parsed them (nil when encoding/json
+	// read the review, which leaves them in Request as raw JSON).
+	object, oldObject *fastjson.Value
 }
 
 var supportedVersions = map[string]bool{"admission.k8s.io/v1": true, "admission.k8s.io/v1beta1": true}
@@ -88,15 +92,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 
 	preq := engine.Request{
-		Operation:   engine.Operation(req.Operation),
-		Kind:        schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
-		Subresource: req.SubResource,
-		Namespace:   req.Namespace,
-		Name:        req.Name,
-		DryRun:      req.DryRun != nil && *req.DryRun,
-		User:        &engine.User{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups},
-		Object:      req.Object.Raw,
-		OldObject:   req.OldObject.Raw,
+		Operation:      engine.Operation(req.Operation),
+		Kind:           schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
+		Subresource:    req.SubResource,
+		Namespace:      req.Namespace,
+		Name:           req.Name,
+		DryRun:         req.DryRun != nil && *req.DryRun,
+		User:           &engine.User{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups},
+		Object:         req.Object.Raw,
+		OldObject:      req.OldObject.Raw,
+		ObjectValue:    rv.object,
+		OldObjectValue: rv.oldObject,
 	}
 	if !engine.Reviewed(preq.Kind) {
 		// Unknown kinds are allowed untouched: the webhook configuration decides what is sent here.

@@ -1,12 +1,13 @@
 package engine
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/valyala/fastjson"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	"github.com/mpcguard/mpcguard/policies/vocab"
 )
@@ -46,6 +47,10 @@ type Request struct {
 	User      *User
 	Object    []byte // JSON
 	OldObject []byte // JSON, UPDATE only
+	// ObjectValue and OldObjectValue are Object and OldObject already parsed, for a caller that read them as
+	// part of a larger document (the webhook reads the whole AdmissionReview once): a value, when set, is
+	// read instead of the bytes. They must stay valid until Review returns.
+	ObjectValue, OldObjectValue *fastjson.Value
 }
 
 // User is the requesting identity (request.userInfo).
@@ -103,11 +108,12 @@ func buildInput(req Request, inv Inventory) (ast.Value, vocab.Class, error) {
 		return nil, "", nil
 	}
 	kind := req.Kind.Kind
-	if class != vocab.ClassConnect && len(bytes.TrimSpace(req.Object)) == 0 {
+	obj := doc{raw: req.Object, v: req.ObjectValue}
+	if class != vocab.ClassConnect && obj.empty() {
 		return nil, "", fmt.Errorf("%s %s: %w", req.Operation, kind, ErrNoObject)
 	}
-	old := req.OldObject
-	if req.Operation != Update || len(bytes.TrimSpace(old)) == 0 {
+	old := &doc{raw: req.OldObject, v: req.OldObjectValue}
+	if req.Operation != Update || old.empty() {
 		old = nil
 	}
 	items := make([][2]*ast.Term, 0, 12)
@@ -116,20 +122,20 @@ func buildInput(req Request, inv Inventory) (ast.Value, vocab.Class, error) {
 	switch class {
 	case vocab.ClassPod:
 		var pod podShape
-		if pod, err = readPod(req.Object); err != nil {
+		if pod, err = readPod(obj); err != nil {
 			return nil, "", decodeError(kind, "object", err)
 		}
 		meta = pod.meta
 		items = append(items, item("pod", podTerm(pod)))
 		if old != nil {
-			prev, err := readPod(old)
+			prev, err := readPod(*old)
 			if err != nil {
 				return nil, "", decodeError(kind, "oldObject", err)
 			}
 			items = append(items, item("old_pod", podTerm(prev)))
 		}
 	case vocab.ClassWorkload:
-		w, err := readWorkload(req.Object)
+		w, err := readWorkload(obj)
 		if err != nil {
 			return nil, "", decodeError(kind, "object", err)
 		}
@@ -138,7 +144,7 @@ func buildInput(req Request, inv Inventory) (ast.Value, vocab.Class, error) {
 			items = append(items, item("template", podTerm(*w.template)))
 		}
 	case vocab.ClassSession:
-		m, spec, err := readSession(req.Object)
+		m, spec, err := readSession(obj)
 		if err != nil {
 			return nil, "", decodeError(kind, "object", err)
 		}
@@ -147,7 +153,7 @@ func buildInput(req Request, inv Inventory) (ast.Value, vocab.Class, error) {
 			items = append(items, item("session", spec))
 		}
 		if old != nil {
-			_, prev, err := readSession(old)
+			_, prev, err := readSession(*old)
 			if err != nil {
 				return nil, "", decodeError(kind, "oldObject", err)
 			}
@@ -164,15 +170,21 @@ func buildInput(req Request, inv Inventory) (ast.Value, vocab.Class, error) {
 			item("persistent_ready", ast.IntNumberTerm(ready)),
 		)))
 	case vocab.ClassBinding:
-		if meta, err = readBinding(req.Object); err != nil {
+		if meta, err = readBinding(obj); err != nil {
 			return nil, "", decodeError(kind, "object", err)
 		}
 		items = append(items, item("binding", ast.ObjectTerm(item("labels", labelsOrEmpty(meta.labels)))))
 	case vocab.ClassConnect:
 		// The object is the subresource's options; the pod is the request's namespace and name.
+		// pods/proxy names its target [scheme:]name[:port], as the API server's pod proxy splits it; the
+		// role is the pod's, whatever form the request used.
+		meta.Name = req.Name
+		if _, name, _, valid := utilnet.SplitSchemeNamePort(req.Name); valid {
+			meta.Name = name
+		}
 		role, ok := "", false
 		if inv != nil {
-			role, ok = inv.Role(req.Namespace, req.Name)
+			role, ok = inv.Role(req.Namespace, meta.Name)
 		}
 		target := []([2]*ast.Term){}
 		if role != "" {
@@ -183,14 +195,14 @@ func buildInput(req Request, inv Inventory) (ast.Value, vocab.Class, error) {
 			item("inventory", ast.ObjectTerm(item("available", ast.BooleanTerm(ok)))))
 	case vocab.ClassStorage:
 		if kind == "VolumeSnapshot" {
-			c, err := readSnapshot(req.Object)
+			c, err := readSnapshot(obj)
 			if err != nil {
 				return nil, "", decodeError(kind, "object", err)
 			}
 			meta = c.meta
 			items = append(items, item("snapshot", ast.ObjectTerm(item("claim", ast.StringTerm(c.source)))))
 		} else {
-			c, err := readClaim(req.Object)
+			c, err := readClaim(obj)
 			if err != nil {
 				return nil, "", decodeError(kind, "object", err)
 			}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -18,11 +19,27 @@ import (
 
 var parsers fastjson.ParserPool
 
-// withObject parses raw and calls fill with its root object; parsed values are valid only inside fill.
-func withObject(raw []byte, fill func(*fastjson.Value) error) error {
+// doc is an object to read: its JSON, or its value already parsed as part of a larger document (the
+// webhook's AdmissionReview), which is then not parsed twice.
+type doc struct {
+	raw []byte
+	v   *fastjson.Value
+}
+
+func (d doc) empty() bool { return d.v == nil && len(bytes.TrimSpace(d.raw)) == 0 }
+
+// withObject calls fill with d's root object, parsing d.raw with a pooled parser when d is not parsed yet;
+// parsed values are valid only inside fill.
+func withObject(d doc, fill func(*fastjson.Value) error) error {
+	if d.v != nil {
+		if d.v.Type() != fastjson.TypeObject {
+			return fmt.Errorf("want a JSON object, got %s", d.v.Type())
+		}
+		return fill(d.v)
+	}
 	p := parsers.Get()
 	defer parsers.Put(p)
-	v, err := p.ParseBytes(raw)
+	v, err := p.ParseBytes(d.raw)
 	if err != nil {
 		return fmt.Errorf("malformed JSON: %s", shortJSONError(err))
 	}
@@ -499,8 +516,8 @@ func readTemplate(v *fastjson.Value, key string, parent *fieldPath) (*podShape, 
 	return &p, readPodShape(t, &tp, &p)
 }
 
-func readPod(raw []byte) (pod podShape, err error) {
-	err = withObject(raw, func(v *fastjson.Value) error {
+func readPod(d doc) (pod podShape, err error) {
+	err = withObject(d, func(v *fastjson.Value) error {
 		if err := readPodShape(v, &fieldPath{}, &pod); err != nil {
 			return err
 		}
@@ -513,8 +530,8 @@ func readPod(raw []byte) (pod podShape, err error) {
 // readWorkload reads a workload's metadata and pod template: spec.template, or a CronJob's
 // spec.jobTemplate.spec.template. A StatefulSet's volumeClaimTemplates add the claims of its first pod,
 // <template>-<statefulset>-0, which stands for all its pods.
-func readWorkload(raw []byte) (w workloadShape, err error) {
-	err = withObject(raw, func(v *fastjson.Value) error {
+func readWorkload(d doc) (w workloadShape, err error) {
+	err = withObject(d, func(v *fastjson.Value) error {
 		root := &fieldPath{}
 		if w.meta, err = readMeta(v, root); err != nil {
 			return err
@@ -582,8 +599,8 @@ func readWorkload(raw []byte) (w workloadShape, err error) {
 }
 
 // readBinding reads a Binding's metadata: the labels the API server copies onto the pod it binds.
-func readBinding(raw []byte) (meta objectMeta, err error) {
-	err = withObject(raw, func(v *fastjson.Value) error {
+func readBinding(d doc) (meta objectMeta, err error) {
+	err = withObject(d, func(v *fastjson.Value) error {
 		meta, err = readMeta(v, &fieldPath{})
 		return err
 	})
@@ -598,8 +615,8 @@ type claimShape struct {
 }
 
 // readClaim reads a PersistentVolumeClaim's metadata and data sources.
-func readClaim(raw []byte) (c claimShape, err error) {
-	err = withObject(raw, func(v *fastjson.Value) error {
+func readClaim(d doc) (c claimShape, err error) {
+	err = withObject(d, func(v *fastjson.Value) error {
 		root := &fieldPath{}
 		if c.meta, err = readMeta(v, root); err != nil {
 			return err
@@ -616,8 +633,8 @@ func readClaim(raw []byte) (c claimShape, err error) {
 }
 
 // readSnapshot reads a VolumeSnapshot's metadata and the claim it copies.
-func readSnapshot(raw []byte) (c claimShape, err error) {
-	err = withObject(raw, func(v *fastjson.Value) error {
+func readSnapshot(d doc) (c claimShape, err error) {
+	err = withObject(d, func(v *fastjson.Value) error {
 		root := &fieldPath{}
 		if c.meta, err = readMeta(v, root); err != nil {
 			return err
@@ -640,8 +657,8 @@ func readSnapshot(raw []byte) (c claimShape, err error) {
 
 // readSession reads an MPCSession's metadata and its spec as sent, as a term (nil when absent): the policies
 // judge the spec without trusting the CRD schema, so nothing here checks or converts it.
-func readSession(raw []byte) (meta objectMeta, spec *ast.Term, err error) {
-	err = withObject(raw, func(v *fastjson.Value) error {
+func readSession(d doc) (meta objectMeta, spec *ast.Term, err error) {
+	err = withObject(d, func(v *fastjson.Value) error {
 		root := &fieldPath{}
 		if meta, err = readMeta(v, root); err != nil {
 			return err
