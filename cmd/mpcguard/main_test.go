@@ -53,12 +53,14 @@ func writeManifest(t *testing.T, name, content string) string {
 }
 
 const (
+	// cleanManifest is a persistent party pod as its StatefulSet creates it, and an object the policies ignore.
 	cleanManifest = `apiVersion: v1
 kind: Pod
 metadata:
   name: p-0
   namespace: mpc-system
   labels: {app.kubernetes.io/component: mpc-party, party-role: persistent}
+  ownerReferences: [{apiVersion: apps/v1, kind: StatefulSet, name: mpc-party, uid: 6f1c, controller: true}]
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -72,6 +74,8 @@ metadata:
   labels: {app.kubernetes.io/component: mpc-party}
 `
 	deniedLine = "party-role-required Pod mpc-system/p-0: party pod (app.kubernetes.io/component=mpc-party) has no party-role label; add party-role with one of persistent, delegate, temporary\n"
+	// skippedOrigin is what validate says of cleanManifest's pod: offline, nobody sends it.
+	skippedOrigin = "skipped: party-persistent-origin Pod mpc-system/p-0: creator identity not checked: no user in the request (admission checks it)\n"
 )
 
 func TestValidateExitCodes(t *testing.T) {
@@ -85,6 +89,14 @@ spec:
   type: sign
   threshold: {t: 2, "n": 3}
   composition: {persistent: 1, delegate: 2}
+`)
+	strayPersistent := writeManifest(t, "stray.yaml", `apiVersion: v1
+kind: Pod
+metadata:
+  name: p-9
+  namespace: mpc-system
+  labels: {app.kubernetes.io/component: mpc-party, party-role: persistent}
+  ownerReferences: [{apiVersion: apps/v1, kind: StatefulSet, name: mpc-party-copy, uid: 7a2d, controller: true}]
 `)
 	customParty := writeManifest(t, "custom.yaml", `apiVersion: v1
 kind: Pod
@@ -100,10 +112,43 @@ metadata:
 		wantStdout string   // exact
 		wantStderr []string // each contained
 	}{
-		"exits 0 on a clean manifest": {
+		"exits 0 on a clean manifest, reporting the creator check it cannot run offline as skipped": {
 			args:       []string{"validate", "-f", clean},
 			wantCode:   0,
-			wantStderr: []string{"2 objects (1 reviewed): 0 denied, 0 warnings, 0 unreadable\n"},
+			wantStderr: []string{skippedOrigin, "2 objects (1 reviewed): 0 denied, 0 warnings, 0 unreadable\n"},
+		},
+		"exits 1 on a persistent party pod that no StatefulSet owns": {
+			args:     []string{"validate", "-f", "-"},
+			stdin:    strings.Replace(cleanManifest, "  ownerReferences: [{apiVersion: apps/v1, kind: StatefulSet, name: mpc-party, uid: 6f1c, controller: true}]\n", "", 1),
+			wantCode: 1,
+			wantStdout: "party-persistent-origin Pod mpc-system/p-0: a persistent party pod must be created by a StatefulSet (its controller owner: none); " +
+				"run persistent parties only in the persistent pool\n",
+			wantStderr: []string{skippedOrigin},
+		},
+		"admits a persistent party pod of any StatefulSet by default": {
+			args:       []string{"validate", "-f", strayPersistent},
+			wantCode:   0,
+			wantStderr: []string{"skipped: party-persistent-origin Pod mpc-system/p-9: creator identity not checked"},
+		},
+		"applies --persistent-workloads": {
+			args:     []string{"validate", "-f", strayPersistent, "-f", clean, "--persistent-workloads", "mpc-party"},
+			wantCode: 1,
+			wantStdout: "party-persistent-origin Pod mpc-system/p-9: a persistent party pod must be created by StatefulSet mpc-party " +
+				"(its controller owner: StatefulSet mpc-party-copy); run persistent parties only in the persistent pool\n",
+		},
+		"exits 2 on a persistent workload that is not a StatefulSet name": {
+			args:       []string{"validate", "-f", clean, "--persistent-workloads", "MPC_Party"},
+			wantCode:   2,
+			wantStderr: []string{"config.persistentWorkloads[0]: Invalid value"},
+		},
+		"exits 2 on no --controller-users, which would refuse every persistent party": {
+			args:       []string{"validate", "-f", clean, "--controller-users", ""},
+			wantCode:   2,
+			wantStderr: []string{"config.controllerUsers: Required value"},
+		},
+		"accepts no --break-glass-groups": {
+			args:     []string{"validate", "-f", clean, "--break-glass-groups", ""},
+			wantCode: 0,
 		},
 		"exits 1 on a denied manifest, printing the violation on stdout": {
 			args:       []string{"validate", "-f", denied},
@@ -204,6 +249,16 @@ spec:
 			args:       []string{"validate", "-f", clean, "--enforcement", "party-role-required=audit"},
 			wantCode:   2,
 			wantStderr: []string{"--enforcement: ", `action "audit"`},
+		},
+		"exits 2 on an --enforcement id that is not spelt as a policy id": {
+			args:       []string{"validate", "-f", clean, "--enforcement", "Party_Role=warn"},
+			wantCode:   2,
+			wantStderr: []string{"--enforcement: ", `"Party_Role" is not a policy id`},
+		},
+		"exits 2 on an --enforcement id that no policy defines": {
+			args:       []string{"validate", "-f", clean, "--enforcement", "party-role-requried=warn"},
+			wantCode:   2,
+			wantStderr: []string{"party-role-requried, which no policy module defines"},
 		},
 		"exits 2 on a bad --output": {
 			args:       []string{"validate", "-f", clean, "-o", "yaml"},

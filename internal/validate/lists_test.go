@@ -30,13 +30,15 @@ items:
     name: party-0
     namespace: mpc-system
     labels: {app.kubernetes.io/component: mpc-party, party-role: persistent}
+    ownerReferences: [{apiVersion: apps/v1, kind: StatefulSet, name: party, uid: 6f1c, controller: true}]
 - metadata:
     name: party-1
     namespace: mpc-system
     labels: {app.kubernetes.io/component: mpc-party}
 `,
 			want: []summary{
-				{Source: "in", Document: 1, Line: 1, Item: "items[0]", Kind: "Pod", Namespace: "mpc-system", Name: "party-0", Reviewed: true},
+				{Source: "in", Document: 1, Line: 1, Item: "items[0]", Kind: "Pod", Namespace: "mpc-system", Name: "party-0", Reviewed: true,
+					Skipped: []string{"party-persistent-origin"}},
 				{Source: "in", Document: 1, Line: 1, Item: "items[1]", Kind: "Pod", Namespace: "mpc-system", Name: "party-1", Reviewed: true,
 					Deny: []string{"party-role-required"}},
 			},
@@ -138,12 +140,12 @@ items:
 			},
 		},
 		"reads every object of a JSON stream written one per line, as jq -c writes it": {
-			input: `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p0","labels":{"app.kubernetes.io/component":"mpc-party","party-role":"persistent"}}}
+			input: `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p0","labels":{"app.kubernetes.io/component":"mpc-party","party-role":"persistent"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"StatefulSet","name":"p","uid":"u","controller":true}]}}
 {"apiVersion":"v1","kind":"Pod","metadata":{"name":"p1","labels":{"app.kubernetes.io/component":"mpc-party","party-role":"leader"}}}
 {"apiVersion":"v1","kind":"Pod","metadata":{"name":"p2","labels":{"app.kubernetes.io/component":"mpc-party"}}}
 `,
 			want: []summary{
-				{Source: "in", Document: 1, Line: 1, Kind: "Pod", Namespace: "ns", Name: "p0", Reviewed: true},
+				{Source: "in", Document: 1, Line: 1, Kind: "Pod", Namespace: "ns", Name: "p0", Reviewed: true, Skipped: []string{"party-persistent-origin"}},
 				{Source: "in", Document: 2, Line: 2, Kind: "Pod", Namespace: "ns", Name: "p1", Reviewed: true, Deny: []string{"party-role-valid"}},
 				{Source: "in", Document: 3, Line: 3, Kind: "Pod", Namespace: "ns", Name: "p2", Reviewed: true, Deny: []string{"party-role-required"}},
 			},
@@ -287,12 +289,29 @@ kind: MPCSessionList
 items:
 - metadata: {name: ok}
   spec: {type: sign, threshold: {t: 2, "n": 3}}
-- metadata: {name: bad}
-  spec: {type: sign, threshold: {t: two, "n": 3}}
+- metadata: {name: bad, labels: {team: [a]}}
+  spec: {type: sign, threshold: {t: 2, "n": 3}}
 `,
 			want: []summary{{Source: "in", Document: 1, Line: 1, Item: "items[0]", Kind: "MPCSession", Namespace: "ns", Name: "ok", Reviewed: true,
 				Skipped: []string{"session-persistent-available"}}},
-			wantErrors: []located{{Source: "in", Document: 1, Line: 1, Item: "items[1]", ErrorContains: "in: document 1 (line 1): items[1]: "}},
+			wantErrors: []located{{Source: "in", Document: 1, Line: 1, Item: "items[1]",
+				ErrorContains: "in: document 1 (line 1): items[1]: cannot decode object: MPCSession object: metadata.labels.team: want a string, got array"}},
+		},
+		"denies an MPCSession item whose spec the schema would refuse, by its index": {
+			input: `apiVersion: mpc.mpcguard.io/v1alpha1
+kind: MPCSessionList
+items:
+- metadata: {name: ok}
+  spec: {type: sign, threshold: {t: 2, "n": 3}}
+- metadata: {name: bad}
+  spec: {type: sign, threshold: {t: 2, "n": 3, "N": 4}}
+`,
+			want: []summary{
+				{Source: "in", Document: 1, Line: 1, Item: "items[0]", Kind: "MPCSession", Namespace: "ns", Name: "ok", Reviewed: true,
+					Skipped: []string{"session-persistent-available"}},
+				{Source: "in", Document: 1, Line: 1, Item: "items[1]", Kind: "MPCSession", Namespace: "ns", Name: "bad", Reviewed: true,
+					Deny: []string{"session-spec-valid"}, Skipped: []string{"session-persistent-available"}},
+			},
 		},
 	}
 	for name, tc := range tests {
@@ -355,11 +374,12 @@ func TestPathsReadsAPIListsInAJSONStream(t *testing.T) {
 	rep := validator(t, "default").Paths(t.Context(), []string{file}, nil)
 	assert.Empty(t, rep.Errors)
 	assert.Equal(t, []summary{
-		{Source: file, Document: 1, Line: 1, Item: "items[0]", Kind: "Pod", Namespace: "mpc-system", Name: "mpc-party-persistent-0", Reviewed: true},
+		{Source: file, Document: 1, Line: 1, Item: "items[0]", Kind: "Pod", Namespace: "mpc-system", Name: "mpc-party-persistent-0", Reviewed: true,
+			Skipped: []string{"party-persistent-origin"}},
 		{Source: file, Document: 1, Line: 1, Item: "items[1]", Kind: "Pod", Namespace: "mpc-system", Name: "mpc-party-delegate-7d9f8-x2k4q", Reviewed: true},
 		{Source: file, Document: 1, Line: 1, Item: "items[2]", Kind: "Pod", Namespace: "mpc-system", Name: "stray-party", Reviewed: true,
 			Deny: []string{"party-role-required"}},
-		{Source: file, Document: 2, Line: 66, Item: "items[0]", Kind: "MPCSession", Namespace: "mpc-system", Name: "sign-42", Reviewed: true,
+		{Source: file, Document: 2, Line: 67, Item: "items[0]", Kind: "MPCSession", Namespace: "mpc-system", Name: "sign-42", Reviewed: true,
 			Deny: []string{"session-delegate-only-threshold"}, Skipped: []string{"session-persistent-available"}},
 	}, summarize(rep.Objects))
 	assert.Equal(t, 2, rep.Denied())

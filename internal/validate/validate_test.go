@@ -92,6 +92,7 @@ metadata:
   name: good
   namespace: mpc-system
   labels: {app.kubernetes.io/component: mpc-party, party-role: persistent}
+  ownerReferences: [{apiVersion: apps/v1, kind: StatefulSet, name: mpc-party, uid: 6f1c, controller: true}]
 ---
 # a document of comments only
 # is skipped
@@ -118,11 +119,13 @@ spec:
 	assert.Empty(t, rep.Errors)
 	assert.Empty(t, rep.Warnings)
 	assert.Equal(t, []summary{
-		{Source: "manifest.yaml", Document: 1, Line: 1, Kind: "Pod", Namespace: "mpc-system", Name: "good", Reviewed: true},
-		{Source: "manifest.yaml", Document: 2, Line: 13, Kind: "Pod", Namespace: "team-a", Name: "no-role", Reviewed: true,
+		// Offline, nobody sends the pod: the check of its creator is skipped, never passed.
+		{Source: "manifest.yaml", Document: 1, Line: 1, Kind: "Pod", Namespace: "mpc-system", Name: "good", Reviewed: true,
+			Skipped: []string{"party-persistent-origin"}},
+		{Source: "manifest.yaml", Document: 2, Line: 14, Kind: "Pod", Namespace: "team-a", Name: "no-role", Reviewed: true,
 			Deny: []string{"party-role-required"}},
-		{Source: "manifest.yaml", Document: 3, Line: 20, Kind: "ConfigMap", Namespace: "team-a", Name: "cfg"},
-		{Source: "manifest.yaml", Document: 4, Line: 26, Kind: "MPCSession", Namespace: "team-a", Name: "sign-42", Reviewed: true,
+		{Source: "manifest.yaml", Document: 3, Line: 21, Kind: "ConfigMap", Namespace: "team-a", Name: "cfg"},
+		{Source: "manifest.yaml", Document: 4, Line: 27, Kind: "MPCSession", Namespace: "team-a", Name: "sign-42", Reviewed: true,
 			Skipped: []string{"session-persistent-available"}},
 	}, summarize(rep.Objects))
 	assert.Equal(t, 1, rep.Denied())
@@ -318,20 +321,19 @@ metadata:
 			wantErrors: []located{{Source: "in.yaml", Document: 1, Line: 1, ErrorContains: `apiVersion "a/b/c"`}},
 			wantNames:  []string{},
 		},
-		"reports an MPCSession with an unknown spec field": {
+		"reports an MPCSession whose label is not a string": {
 			input: `apiVersion: v1
 kind: ConfigMap
 metadata: {name: before}
 ---
 apiVersion: mpc.mpcguard.io/v1alpha1
 kind: MPCSession
-metadata: {name: sign-42}
+metadata: {name: sign-42, labels: {team: [a, b]}}
 spec:
   type: sign
   threshold: {t: 2, "n": 3}
-  delegates: 2
 `,
-			wantErrors: []located{{Source: "in.yaml", Document: 2, Line: 5, ErrorContains: "delegates"}},
+			wantErrors: []located{{Source: "in.yaml", Document: 2, Line: 5, ErrorContains: "metadata.labels.team: want a string, got array"}},
 			wantNames:  []string{"before"},
 		},
 		"reports a null mapping key by its path": {
@@ -361,12 +363,31 @@ spec:
 func TestBytesErrorUnwrapsToThePolicyError(t *testing.T) {
 	rep := validator(t, "ns").Bytes(t.Context(), "s.yaml", []byte(`apiVersion: mpc.mpcguard.io/v1alpha1
 kind: MPCSession
-metadata: {name: s}
-spec: {type: sign, threshold: {t: two, "n": 3}}
+metadata: {name: s, labels: {team: 7}}
+spec: {type: sign, threshold: {t: 2, "n": 3}}
 `))
 	require.Len(t, rep.Errors, 1)
 	assert.ErrorIs(t, rep.Errors[0], engine.ErrDecode)
 	assert.Empty(t, rep.Objects)
+}
+
+// The schema is not trusted: a spec it would refuse is read as written and judged by session-spec-valid, so
+// offline validation says what is wrong with it instead of failing to read it.
+func TestBytesJudgesASessionSpecTheSchemaWouldRefuse(t *testing.T) {
+	rep := validator(t, "ns").Bytes(t.Context(), "s.yaml", []byte(`apiVersion: mpc.mpcguard.io/v1alpha1
+kind: MPCSession
+metadata: {name: s}
+spec: {type: sign, threshold: {t: two, "n": 3}, delegates: 2}
+`))
+	assert.Empty(t, rep.Errors)
+	require.Len(t, rep.Objects, 1)
+	assert.Equal(t, []summary{{Source: "s.yaml", Document: 1, Line: 1, Kind: "MPCSession", Namespace: "ns", Name: "s", Reviewed: true,
+		Deny: []string{"session-spec-valid", "session-threshold-range"}, Skipped: []string{"session-persistent-available"}}},
+		summarize(rep.Objects))
+	assert.Equal(t, "[session-spec-valid] MPCSession ns/s: spec.threshold.t is two, not a whole number from 1; "+
+		"unknown field spec.delegates (fields are case-sensitive: type, threshold, composition); write the spec as the MPCSession CRD defines it",
+		rep.Objects[0].Deny[0].Message)
+	assert.Equal(t, 2, rep.Denied(), "one denial per violated policy")
 }
 
 func TestBytesWarnsAboutYAML11BooleanKeys(t *testing.T) {
