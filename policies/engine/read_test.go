@@ -439,3 +439,25 @@ func TestBuildInputIgnoresOperationsOfTheNewClasses(t *testing.T) {
 		})
 	}
 }
+
+func TestBuildInputConnectNamesThePodBehindAProxyName(t *testing.T) {
+	proxy := schema.GroupVersionKind{Version: "v1", Kind: "PodProxyOptions"}
+	tests := map[string]struct {
+		name, want string
+	}{
+		"a bare pod name":                   {name: "mpc-party-0", want: "mpc-party-0"},
+		"a pod name and a port":             {name: "mpc-party-0:8443", want: "mpc-party-0"},
+		"a scheme, a pod name and a port":   {name: "https:mpc-party-0:8443", want: "mpc-party-0"},
+		"a scheme and a pod name, no port":  {name: "http:mpc-party-0:", want: "mpc-party-0"},
+		"a form the API server refuses too": {name: "ftp:mpc-party-0:21", want: "ftp:mpc-party-0:21"},
+	}
+	for name, tc := range tests {
+		t.Run("looks up the role of "+name, func(t *testing.T) {
+			inv := &recordingInventory{role: "persistent", ok: true}
+			got, _, err := buildInput(Request{Operation: Connect, Kind: proxy, Subresource: "proxy", Namespace: "mpc-system", Name: tc.name}, inv)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"mpc-system/" + tc.want}, inv.asked)
+			assert.JSONEq(t, `"`+tc.want+`"`, inputField(t, inputJSON(t, got), "name"))
+		})
+	}
+}

@@ -159,6 +159,14 @@ func TestReviewClosesTheRoadsAroundTheRoles(t *testing.T) {
 		"denies proxy into a persistent party": {
 			req: by(connect("PodProxyOptions", "proxy"), "alice"), object: "Pod mpc-system/mpc-party-0 (proxy)", deny: ids("party-access"),
 		},
+		"denies proxy into a persistent party named with a scheme and a port, as the API server's pod proxy names it": {
+			req: by(func() engine.Request {
+				r := connect("PodProxyOptions", "proxy")
+				r.Name = "https:mpc-party-0:8443"
+				return r
+			}(), "alice"),
+			object: "Pod mpc-system/mpc-party-0 (proxy)", deny: ids("party-access"),
+		},
 		"admits exec into a persistent party by a break-glass user": {
 			req: by(connect("PodExecOptions", "exec"), "alice", "system:authenticated", breakGlass),
 		},
