@@ -45,6 +45,7 @@ func TestWrapperIsFaithful(t *testing.T) {
 				assert.True(t, warned, "no review got a warning: the comparison of warnings is vacuous")
 				assert.True(t, multiDenied, "no review got several denials: the joining of messages is untested")
 				for _, want := range []string{"[party-access] Pod mpc-system/mpc-party-persistent-0 (exec): not checked",
+					"[party-access] Pod mpc-system/mpc-party-persistent-0 (proxy): not checked",
 					"[session-persistent-available] MPCSession mpc-system/sign-41: not checked"} {
 					assert.True(t, mentions(d, false, want), "no warning starts with %q: skipped checks are not exercised", want)
 				}

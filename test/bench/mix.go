@@ -214,6 +214,7 @@ var (
 	sessionGVK     = metav1.GroupVersionKind{Group: v1alpha1.Group, Version: v1alpha1.Version, Kind: v1alpha1.Kind}
 	bindingGVK     = metav1.GroupVersionKind{Version: "v1", Kind: "Binding"}
 	execGVK        = metav1.GroupVersionKind{Version: "v1", Kind: "PodExecOptions"}
+	proxyGVK       = metav1.GroupVersionKind{Version: "v1", Kind: "PodProxyOptions"}
 	claimGVK       = metav1.GroupVersionKind{Version: "v1", Kind: "PersistentVolumeClaim"}
 	snapshotGVK    = metav1.GroupVersionKind{Group: "snapshot.storage.k8s.io", Version: "v1", Kind: "VolumeSnapshot"}
 )
@@ -417,6 +418,12 @@ func EdgeCases() ([]Item, error) {
 			subresource: "binding", obj: binding(nil), user: &scheduler},
 		{name: "CONNECT pods/exec (skipped without an inventory)", op: admissionv1.Connect, gvk: execGVK, resource: "pods",
 			subresource: "exec", obj: exec, reqName: "mpc-party-persistent-0", user: &alice},
+		{name: "CONNECT pods/proxy to scheme:name:port (skipped without an inventory)", op: admissionv1.Connect,
+			gvk: proxyGVK, resource: "pods", subresource: "proxy", reqName: "https:mpc-party-persistent-0:8443", user: &alice,
+			obj: &corev1.PodProxyOptions{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodProxyOptions"}, Path: "/metrics"}},
+		{name: "CONNECT pods/proxy to a name that does not split (skipped without an inventory)", op: admissionv1.Connect,
+			gvk: proxyGVK, resource: "pods", subresource: "proxy", reqName: "ftp:mpc-party-persistent-0:21", user: &alice,
+			obj: &corev1.PodProxyOptions{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodProxyOptions"}}},
 		{name: "PersistentVolumeClaim CREATE cloning a share claim", op: admissionv1.Create, gvk: claimGVK,
 			resource: "persistentvolumeclaims", obj: clone, user: &alice},
 		{name: "VolumeSnapshot CREATE of a share claim", op: admissionv1.Create, gvk: snapshotGVK,

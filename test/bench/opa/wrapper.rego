@@ -293,10 +293,28 @@ spec := spec_of(obj)
 
 # METADATA
 # title: object meta
-# description: The metadata the input names the object by; a CONNECT's object is the subresource's options, not the pod.
-object_meta := {} if {
+# description: |
+#   The metadata the input names the object by. A CONNECT's object is the subresource's
+#   options: it names the pod the request names, which pods/proxy spells [scheme:]name[:port].
+object_meta := {"name": connect_pod_name(text(object.get(request, "name", "")))} if {
 	class == "connect"
 } else := meta(obj)
+
+# METADATA
+# title: connect pod name
+# description: |
+#   The pod of a CONNECT's request name, split as the API server's pod proxy splits it
+#   (k8s.io/apimachinery's SplitSchemeNamePort); the name as it is when it does not split.
+connect_pod_name(id) := parts[0] if {
+	parts := split(id, ":")
+	count(parts) <= 2
+	parts[0] != ""
+} else := parts[1] if {
+	parts := split(id, ":")
+	count(parts) == 3
+	parts[1] != ""
+	parts[0] in {"", "http", "https"}
+} else := id
 
 # METADATA
 # title: namespace
