@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/valyala/fastjson"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/mpcguard/mpcguard/policies/vocab"
@@ -460,4 +461,52 @@ func TestBuildInputConnectNamesThePodBehindAProxyName(t *testing.T) {
 			assert.JSONEq(t, `"`+tc.want+`"`, inputField(t, inputJSON(t, got), "name"))
 		})
 	}
+}
+
+func TestBuildInputReadsAParsedObjectAsItReadsItsJSON(t *testing.T) {
+	pod := `{"metadata": {"name": "p-0", "labels": {"app.kubernetes.io/component": "mpc-party", "party-role": "delegate"},
+		"ownerReferences": [{"kind": "StatefulSet", "name": "s", "controller": true}]},
+		"spec": {"volumes": [{"name": "h", "hostPath": {"path": "/x"}}, {"name": "c", "csi": {"nodePublishSecretRef": {"name": "mpc-db"}}}],
+			"ephemeralContainers": [{"name": "d"}]}}`
+	tests := map[string]Request{
+		"a pod update": {Operation: Update, Kind: podKind, Subresource: "ephemeralcontainers", Namespace: "ns",
+			Object: []byte(pod), OldObject: []byte(`{"metadata": {"name": "p-0", "labels": {"party-role": "delegate"}}}`)},
+		"a StatefulSet": {Operation: Create, Kind: schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}, Namespace: "ns",
+			Object: []byte(`{"metadata": {"name": "s"}, "spec": {"template": ` + pod + `,
+				"volumeClaimTemplates": [{"metadata": {"name": "d"}, "spec": {"dataSource": {"kind": "PersistentVolumeClaim", "name": "x"}}}]}}`)},
+		"a session update": {Operation: Update, Kind: sessionKind, Namespace: "ns",
+			Object:    []byte(`{"metadata": {"name": "s"}, "spec": {"type": "sign", "threshold": {"t": 2.0, "n": 3}, "Extra": [null, true]}}`),
+			OldObject: []byte(`{"metadata": {"name": "s"}, "spec": {"type": "keygen"}}`)},
+		"a Binding":  {Operation: Create, Kind: bindingKind, Namespace: "ns", Object: []byte(`{"metadata": {"name": "p", "labels": {"a": "b"}}}`)},
+		"a claim":    {Operation: Create, Kind: claimKind, Namespace: "ns", Object: []byte(`{"metadata": {"name": "c"}, "spec": {"dataSourceRef": {"kind": "VolumeSnapshot", "name": "v"}}}`)},
+		"a snapshot": {Operation: Create, Kind: snapshotKind, Namespace: "ns", Object: []byte(`{"metadata": {"name": "v"}, "spec": {"source": {"persistentVolumeClaimName": "c"}}}`)},
+	}
+	for name, req := range tests {
+		t.Run("reads "+name, func(t *testing.T) {
+			want, wantClass, err := buildInput(req, nil)
+			require.NoError(t, err)
+			var p, q fastjson.Parser
+			parsed := req
+			parsed.Object, parsed.OldObject = nil, nil
+			parsed.ObjectValue, err = p.ParseBytes(req.Object)
+			require.NoError(t, err)
+			if req.OldObject != nil {
+				parsed.OldObjectValue, err = q.ParseBytes(req.OldObject)
+				require.NoError(t, err)
+			}
+			got, gotClass, err := buildInput(parsed, nil)
+			require.NoError(t, err)
+			assert.Equal(t, wantClass, gotClass)
+			assert.JSONEq(t, inputJSON(t, want), inputJSON(t, got))
+		})
+	}
+	t.Run("refuses a parsed value that is not an object", func(t *testing.T) {
+		var p fastjson.Parser
+		v, err := p.Parse(`[1]`)
+		require.NoError(t, err)
+		got, _, err := buildInput(Request{Operation: Create, Kind: podKind, ObjectValue: v}, nil)
+		require.ErrorIs(t, err, ErrDecode)
+		assert.Nil(t, got)
+		assert.Contains(t, err.Error(), "Pod object: want a JSON object, got array")
+	})
 }
