@@ -211,7 +211,10 @@ func deployRoadsRelease(env *scenario.Env) (*scenario.Release, error) {
 			return rel, nil
 		}
 		if time.Now().After(deadline) {
-			return rel, fmt.Errorf("the API server does not send %s's pods to the webhook within 30s: %v", roadsNamespace, err)
+			if err == nil {
+				return rel, fmt.Errorf("the API server does not send %s's pods to the webhook within 30s: the probe was admitted", roadsNamespace)
+			}
+			return rel, fmt.Errorf("the API server does not send %s's pods to the webhook within 30s: %w", roadsNamespace, err)
 		}
 	}
 }
