@@ -17,6 +17,20 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 VERSION_LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
+# Release: one version source, the git tag. CHART_VERSION is it without the "v" (SemVer), or 0.0.0-g<describe>
+# when no tag is reachable; it is the charts' version and appVersion and the image tag.
+CHART_VERSION := $(shell v='$(VERSION)'; v=$${v#v}; \
+  if [[ $$v =~ ^[0-9]+\.[0-9]+\.[0-9]+ ]]; then echo "$$v"; else echo "0.0.0-g$$v"; fi)
+SOURCE_DATE := $(shell git log -1 --format=%cI 2>/dev/null || echo 1970-01-01T00:00:00Z)
+IMAGE_REPO ?= ghcr.io/mpcguard/mpcguard
+IMAGE_PLATFORMS := linux/amd64 linux/arm64
+IMAGE_DIR := bin/image
+# test/tools/image, built per IMAGE_DIR so that concurrent builds never overwrite a running binary.
+IMAGE_TOOL = $(IMAGE_DIR)/tools/mpcguard-image
+# The image's go build; the Dockerfile runs the same command (test/release compares them).
+IMAGE_GO_BUILD := CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags "-s -w -buildid= -X main.version=$(VERSION) -X main.commit=$(COMMIT)"
+REGISTRY ?=
+
 OPA := $(TOOLS)/opa
 CONTROLLER_GEN := $(TOOLS)/controller-gen
 HELM := $(TOOLS)/helm
@@ -38,10 +52,55 @@ build: ## Build bin/mpcguard
 	go build -trimpath -ldflags "$(VERSION_LDFLAGS)" -o bin/mpcguard ./cmd/mpcguard
 
 .PHONY: tools
-tools: ## Build the pinned tools (opa, controller-gen, control plane, kwok, kubectl, helm, ct) and install yamllint
-	@$(BUILD_TOOL) opa controller-gen etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl helm ct >/dev/null
+tools: ## Build the pinned tools (opa, controller-gen, control plane, kwok, kubectl, helm, ct, registry, cosign, cyclonedx-gomod) and install yamllint
+	@$(BUILD_TOOL) opa controller-gen etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl helm ct \
+	  registry cosign cyclonedx-gomod >/dev/null
 	@command -v yamllint >/dev/null || { echo "==> installing yamllint (Debian)"; \
 	  (apt-get update -qq && apt-get install -y -qq yamllint) >/dev/null; }
+
+.PHONY: image
+image: ## OCI image index (linux/amd64, linux/arm64) of mpcguard in bin/image/oci, reproducible, and its CycloneDX SBOM
+	@$(BUILD_TOOL) cyclonedx-gomod >/dev/null
+	@for p in $(IMAGE_PLATFORMS); do \
+	  GOOS=$${p%/*} GOARCH=$${p#*/} $(IMAGE_GO_BUILD) -o $(IMAGE_DIR)/$${p%/*}_$${p#*/}/mpcguard ./cmd/mpcguard; done
+	@go build -C test/tools/image -o $(IMAGE_TOOL) .
+	@$(IMAGE_TOOL) build --out $(IMAGE_DIR)/oci --tag $(CHART_VERSION) --version $(VERSION) --revision $(COMMIT) \
+	  --created $(SOURCE_DATE) $(foreach p,$(IMAGE_PLATFORMS),--bin $(p)=$(IMAGE_DIR)/$(subst /,_,$(p))/mpcguard) \
+	  > $(IMAGE_DIR)/digest
+	@$(TOOLS)/cyclonedx-gomod app -json -licenses -noserial -main cmd/mpcguard -output $(IMAGE_DIR)/sbom.cdx.json . 2>/dev/null
+	@echo "$(IMAGE_REPO):$(CHART_VERSION)@$$(cat $(IMAGE_DIR)/digest) -> $(IMAGE_DIR)/oci (SBOM $(IMAGE_DIR)/sbom.cdx.json)"
+
+RELEASE_DIR := bin/release
+# Registries on the loopback interface are spoken to over plain HTTP (test/release runs one).
+PLAIN_HTTP = $(if $(filter 127.0.0.1:% localhost:%,$(REGISTRY)),--plain-http)
+COSIGN_FLAGS = --tlog-upload=false --yes $(if $(PLAIN_HTTP),--allow-http-registry)
+
+.PHONY: publish
+publish: image build ## Push image, SBOM, charts (image pinned by digest) to REGISTRY=host:port; COSIGN_KEY signs
+	@test -n "$(REGISTRY)" || { echo "publish needs REGISTRY=host[:port]" >&2; exit 1; }
+	@$(BUILD_TOOL) helm $(if $(COSIGN_KEY),cosign) >/dev/null
+	@rm -rf $(RELEASE_DIR) && mkdir -p $(RELEASE_DIR)
+	@repo=$(REGISTRY)/mpcguard/mpcguard; charts=$(REGISTRY)/mpcguard/charts; out=$(RELEASE_DIR)/published.txt; \
+	digest=$$($(IMAGE_TOOL) push --layout $(IMAGE_DIR)/oci --ref $$repo:$(CHART_VERSION)); \
+	echo "image $$repo $(CHART_VERSION) $$digest" >> $$out; \
+	sbom=$$($(IMAGE_TOOL) push-sbom --sbom $(IMAGE_DIR)/sbom.cdx.json --subject $$repo@$$digest --ref $$repo:$(CHART_VERSION).sbom); \
+	echo "sbom $$repo $(CHART_VERSION).sbom $$sbom" >> $$out; \
+	bin/mpcguard generate --preset default --output $(RELEASE_DIR)/charts --release $(CHART_VERSION) \
+	  --webhook-image $$repo@$$digest >/dev/null; \
+	for c in mpcguard mpc-system; do \
+	  $(HELM) package $(RELEASE_DIR)/charts/$$c -d $(RELEASE_DIR) >/dev/null; \
+	  cd=$$($(HELM) push $(RELEASE_DIR)/$$c-$(CHART_VERSION).tgz oci://$$charts $(PLAIN_HTTP) 2>&1 | sed -n 's/^Digest: //p'); \
+	  test -n "$$cd" || { echo "helm push $$c failed" >&2; exit 1; }; \
+	  echo "chart $$charts/$$c $(CHART_VERSION) $$cd" >> $$out; \
+	done; \
+	if [ -n "$(COSIGN_KEY)" ]; then \
+	  for ref in $$(awk '$$1 != "sbom" {print $$2 "@" $$4}' $$out); do \
+	    COSIGN_PASSWORD=$${COSIGN_PASSWORD-} $(TOOLS)/cosign sign --key $(COSIGN_KEY) $(COSIGN_FLAGS) $$ref >&2; \
+	  done; \
+	  COSIGN_PASSWORD=$${COSIGN_PASSWORD-} $(TOOLS)/cosign attest --key $(COSIGN_KEY) $(COSIGN_FLAGS) \
+	    --type cyclonedx --predicate $(IMAGE_DIR)/sbom.cdx.json $$repo@$$digest >&2; \
+	fi; \
+	cat $$out
 
 ##@ Demo
 
@@ -98,6 +157,10 @@ test-go: build ## go test ./... (the integration tests start etcd + kube-apiserv
 .PHONY: test-e2e
 test-e2e: build ## Only the end-to-end tests on the local control plane, ct install included
 	MPCGUARD_BIN=$(CURDIR)/bin/mpcguard go test $(GO_TEST_FLAGS) -v ./test/e2e
+
+.PHONY: test-release
+test-release: tools build ## Only the release test: make image twice, a loopback registry, make publish, cosign, install from oci://
+	MPCGUARD_BIN=$(CURDIR)/bin/mpcguard go test $(GO_TEST_FLAGS) -v ./test/release
 
 .PHONY: test-charts
 test-charts: ## helm lint --strict both charts and ct lint

@@ -7,7 +7,7 @@
 # modules. Progress goes to stderr, because first builds take minutes on two cores.
 #
 # Tools: etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm ct opa controller-gen
-# golangci-lint
+# golangci-lint registry cosign cyclonedx-gomod
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +26,9 @@ module_of() {
     opa) echo "opa github.com/open-policy-agent/opa" ;;
     controller-gen) echo "controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen" ;;
     golangci-lint) echo "golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint" ;;
+    registry) echo "registry github.com/distribution/distribution/v3/cmd/registry" ;;
+    cosign) echo "cosign github.com/sigstore/cosign/v2/cmd/cosign" ;;
+    cyclonedx-gomod) echo "cyclonedx-gomod github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod" ;;
     *) echo "build.sh: unknown tool '$1'" >&2; return 2 ;;
   esac
 }
