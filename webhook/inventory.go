@@ -32,6 +32,10 @@ type Inventory struct {
 	selector labels.Selector
 	synced   atomic.Bool
 
+	// watched are the namespaces the cache lists (nil: all), set before synced; outside them the inventory
+	// knows nothing and says so.
+	watched map[string]bool
+
 	mu    sync.RWMutex
 	ready map[string]map[types.UID]struct{} // namespace -> Ready persistent party pods
 	roles map[string]string                 // namespace/name -> role label
@@ -47,7 +51,7 @@ func NewInventory(cfg engine.Config) *Inventory {
 
 // PersistentReady implements engine.Inventory; ok is false until the cache has synced.
 func (i *Inventory) PersistentReady(namespace string) (int, bool) {
-	if !i.synced.Load() {
+	if !i.knows(namespace) {
 		return 0, false
 	}
 	i.mu.RLock()
@@ -58,12 +62,18 @@ func (i *Inventory) PersistentReady(namespace string) (int, bool) {
 // Role implements engine.Inventory: the role label of a pod, "" when it has none; ok is false until the cache
 // has synced.
 func (i *Inventory) Role(namespace, name string) (string, bool) {
-	if !i.synced.Load() {
+	if !i.knows(namespace) {
 		return "", false
 	}
 	i.mu.RLock()
 	defer i.mu.RUnlock()
 	return i.roles[namespace+"/"+name], true
+}
+
+// knows reports whether the cache has synced and watches the namespace: a namespace outside --namespaces is
+// unknown, never empty (an exec there is reported as not checked instead of admitted as into no party).
+func (i *Inventory) knows(namespace string) bool {
+	return i.synced.Load() && (i.watched == nil || i.watched[namespace])
 }
 
 // Synced reports whether the cache has synced.
@@ -78,6 +88,10 @@ func (i *Inventory) Start(ctx context.Context, cfg *rest.Config, pc engine.Confi
 		},
 	}
 	if len(namespaces) > 0 {
+		i.watched = map[string]bool{}
+		for _, ns := range namespaces {
+			i.watched[ns] = true
+		}
 		opts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range namespaces {
 			opts.DefaultNamespaces[ns] = cache.Config{}

@@ -217,3 +217,22 @@ func TestTrimPodKeepsOnlyTheRoleAndSelectorLabelsAndTheReadyConditionAndCountsTh
 	assert.NoError(t, err)
 	assert.Equal(t, "not a pod", out, "what is not a pod is passed on untouched")
 }
+
+func TestInventoryDoesNotAnswerForANamespaceItDoesNotWatch(t *testing.T) {
+	inv := NewInventory(engine.DefaultConfig())
+	inv.watched = map[string]bool{"mpc-system": true}
+	inv.observe(testPod("mpc-system", "p-0", "persistent", true))
+	inv.synced.Store(true)
+
+	role, ok := inv.Role("mpc-system", "p-0")
+	assert.True(t, ok, "a watched namespace is known")
+	assert.Equal(t, "persistent", role)
+	ready, ok := inv.PersistentReady("mpc-system")
+	assert.True(t, ok)
+	assert.Equal(t, 1, ready)
+
+	_, ok = inv.Role("elsewhere", "p-0")
+	assert.False(t, ok, "an exec into a namespace the cache does not list must be reported as not checked, not admitted as into no party")
+	_, ok = inv.PersistentReady("elsewhere")
+	assert.False(t, ok, "a session there must be skipped, not denied for 0 Ready parties")
+}
