@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -46,7 +47,7 @@ func run(args []string) int {
 		return 0
 	}
 	code := 2
-	if ee, ok := err.(*exitError); ok {
+	if ee := (*exitError)(nil); errors.As(err, &ee) {
 		code = ee.code
 		if ee.err == nil {
 			return code
