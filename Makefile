@@ -67,7 +67,8 @@ image: ## OCI image index (linux/amd64, linux/arm64) of mpcguard in bin/image/oc
 	@$(IMAGE_TOOL) build --out $(IMAGE_DIR)/oci --tag $(CHART_VERSION) --version $(VERSION) --revision $(COMMIT) \
 	  --created $(SOURCE_DATE) $(foreach p,$(IMAGE_PLATFORMS),--bin $(p)=$(IMAGE_DIR)/$(subst /,_,$(p))/mpcguard) \
 	  > $(IMAGE_DIR)/digest
-	@$(TOOLS)/cyclonedx-gomod app -json -licenses -noserial -main cmd/mpcguard -output $(IMAGE_DIR)/sbom.cdx.json . 2>/dev/null
+	@out=$$($(TOOLS)/cyclonedx-gomod app -json -licenses -noserial -main cmd/mpcguard -output $(IMAGE_DIR)/sbom.cdx.json . 2>&1) || \
+	  { echo "$$out" >&2; exit 1; }
 	@echo "$(IMAGE_REPO):$(CHART_VERSION)@$$(cat $(IMAGE_DIR)/digest) -> $(IMAGE_DIR)/oci (SBOM $(IMAGE_DIR)/sbom.cdx.json)"
 
 RELEASE_DIR := bin/release
