@@ -171,7 +171,7 @@ func TestRelease(t *testing.T) {
 		require.NoError(t, err)
 		norm := func(s string) string {
 			s = regexp.MustCompile(`(GOOS|GOARCH)=\S+ `).ReplaceAllString(s, "")
-			s = strings.NewReplacer("${VERSION}", "V", "${COMMIT}", "C", version, "V", commit, "C", `"`, "").Replace(s)
+			s = strings.NewReplacer("${VERSION}", "V", "${COMMIT}", "C", commit, "C", version, "V", `"`, "").Replace(s)
 			return strings.Join(strings.Fields(s), " ")
 		}
 		m := regexp.MustCompile(`(?m)^RUN (.*go build .*?) -o `).FindSubmatch(df)
