@@ -6,6 +6,11 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// KubeVersion is the charts' kubeVersion: Kubernetes 1.30 or later (the webhook configuration's matchConditions
+// are GA in 1.30). "-0" admits pre-release and vendor builds such as v1.31.2-eks-1234. `helm template` checks it
+// against its own default (a Helm release build's Kubernetes version) unless given --kube-version.
+const KubeVersion = ">=1.30.0-0"
+
 // The project's links, shown by Artifact Hub.
 const (
 	projectURL  = "https://github.com/mpcguard/mpcguard"

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -29,6 +30,8 @@ func renderAs(t *testing.T, ch *chart.Chart, name, namespace string, vals map[st
 	t.Helper()
 	install := action.NewInstall(&action.Configuration{})
 	install.DryRun, install.ClientOnly, install.Replace = true, true, true
+	// The charts' kubeVersion; a Helm SDK without its release build's version stamps assumes Kubernetes v1.20.
+	install.KubeVersion = &chartutil.KubeVersion{Version: "v1.36.3", Major: "1", Minor: "36"}
 	install.ReleaseName, install.Namespace = name, namespace
 	if vals == nil {
 		vals = map[string]any{}

@@ -339,6 +339,7 @@ func mpcguardChart(s *Spec, r Release) ([]File, error) {
 		Keywords:    []string{"mpc", "threshold-signing", "admission-webhook", "policy"},
 		Home:        "https://github.com/mpcguard/mpcguard",
 		Sources:     []string{"https://github.com/mpcguard/mpcguard"},
+		KubeVersion: KubeVersion,
 		Annotations: artifactHub(imageEntry{"mpcguard", s.Images.Webhook}),
 	}
 	if md.AppVersion == "" {
@@ -389,6 +390,7 @@ func systemChart(s *Spec, r Release, guard []File) ([]File, error) {
 		Sources:     []string{"https://github.com/mpcguard/mpcguard"},
 		// The dependency is vendored in charts/: no repository, nothing to download.
 		Dependencies: []*chart.Dependency{{Name: MpcguardChartName, Version: r.Version, Condition: "mpcguard.enabled"}},
+		KubeVersion:  KubeVersion,
 		Annotations: artifactHub(imageEntry{"mpc-session-coordinator", s.Images.Coordinator},
 			imageEntry{"mpc-server-party", s.Images.Party}, imageEntry{"mpcguard", s.Images.Webhook}),
 	}

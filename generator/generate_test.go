@@ -15,6 +15,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/mpcguard/mpcguard/generator"
 )
@@ -47,6 +48,8 @@ func renderChart(t *testing.T, ch *chart.Chart, vals map[string]any) string {
 	t.Helper()
 	install := action.NewInstall(&action.Configuration{})
 	install.DryRun, install.ClientOnly, install.Replace = true, true, true
+	// The charts' kubeVersion; a Helm SDK without its release build's version stamps assumes Kubernetes v1.20.
+	install.KubeVersion = &chartutil.KubeVersion{Version: "v1.36.3", Major: "1", Minor: "36"}
 	install.ReleaseName, install.Namespace = "mpc-system", "mpc-system"
 	rel, err := install.RunWithContext(t.Context(), ch, vals)
 	require.NoError(t, err)

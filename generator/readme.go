@@ -34,8 +34,8 @@ ServiceAccount token unless it calls the API (the coordinator, and the webhook f
 Thresholds are t-of-n: any t of the n parties can sign; tss-lib's threshold parameter is t-1.
 
 Requires Kubernetes 1.30 or later (the webhook configuration's matchConditions, GA in 1.30; policy/v1; the
-kubernetes.io/metadata.name namespace label). Chart.yaml sets no kubeVersion, so that ` + "`helm template`" + ` works
-with any client.
+kubernetes.io/metadata.name namespace label); Chart.yaml says so in kubeVersion (` + "`" + KubeVersion + "`" + `), which Helm
+checks at install, and ` + "`helm template`" + ` against its own default version (` + "`--kube-version`" + ` overrides it).
 
 The chart refuses to render when what it tells mpcguard differs from what it installs: ` + "`mpcguard.shareStorage`" + `
 must name the persistent pool's storage (claim prefixes exactly ` + "`<volumeClaimTemplate>-<statefulset>-`" + `),

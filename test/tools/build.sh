@@ -33,20 +33,43 @@ module_of() {
   esac
 }
 
-key_of() { # key_of MODULE_DIR
-  cat "$here/$1/go.mod" "$here/$1/go.sum" | { echo "$goversion"; cat; } | sha256sum | cut -c1-12
+# modver MODULE_DIR MODULE -> the version MODULE_DIR/go.mod requires of MODULE
+modver() { awk -v m="$2" '$1 == m && $2 ~ /^v/ {print $2; exit}' "$here/$1/go.mod"; }
+
+# ldflags_of TOOL -> the version stamps upstream's release builds set and a module build lacks. Without them
+# the control plane reports v0.0.0-master+$Format:%H$ and Helm assumes Kubernetes v1.20, so a chart's
+# kubeVersion constraint can be neither met nor checked.
+ldflags_of() {
+  case $1 in
+    kube-apiserver | kube-controller-manager | kube-scheduler)
+      local v; v=$(modver kube k8s.io/kubernetes)
+      local minor=${v#v1.}; minor=${minor%%.*}
+      echo "-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1" \
+        "-X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean" ;;
+    helm)
+      local km; km=$(modver helm k8s.io/client-go); km=${km#v0.}; km=${km%%.*}
+      echo "-X helm.sh/helm/v3/internal/version.version=$(modver helm helm.sh/helm/v3)" \
+        "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$km" \
+        "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$km" ;;
+  esac
+}
+
+key_of() { # key_of MODULE_DIR [LDFLAGS]
+  cat "$here/$1/go.mod" "$here/$1/go.sum" | { echo "$goversion"; if [ -n "${2:-}" ]; then echo "ldflags $2"; fi; cat; } |
+    sha256sum | cut -c1-12
 }
 
 bindir=$cache/bin
 mkdir -p "$bindir"
 for tool in "$@"; do
   read -r mod pkg < <(module_of "$tool")
-  dest=$cache/build/$mod-$(key_of "$mod")
+  ldflags=$(ldflags_of "$tool")
+  dest=$cache/build/$mod-$(key_of "$mod" "$ldflags")
   if [ ! -x "$dest/$tool" ]; then
     mkdir -p "$dest"
     start=$(date +%s)
     echo "==> building $tool from $pkg (first build takes minutes; cached in $dest)" >&2
-    (cd "$here/$mod" && go build -trimpath -o "$dest/$tool.tmp" "$pkg")
+    (cd "$here/$mod" && go build -trimpath -ldflags "$ldflags" -o "$dest/$tool.tmp" "$pkg")
     mv "$dest/$tool.tmp" "$dest/$tool"
     echo "==> built $tool in $(($(date +%s) - start))s" >&2
   fi
