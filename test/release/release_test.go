@@ -265,6 +265,15 @@ func TestRelease(t *testing.T) {
 		assert.Equal(t, image.repo+"@"+image.digest, c.Image, "the installed webhook runs the pushed digest")
 		assert.Equal(t, "mpcguard-"+chartVersion, deps.Items[0].Labels["helm.sh/chart"])
 
+		// kubeVersion is checked against the real version the control plane reports, and refuses older ones.
+		sv, err := env.Cluster.Client.Discovery().ServerVersion()
+		require.NoError(t, err)
+		assert.Regexp(t, `^v1\.[0-9]+\.[0-9]+$`, sv.GitVersion, "the API server reports its real version")
+		b, err = exec.CommandContext(ctx, filepath.Join(cluster.BinDir(), "helm"), "template", "x",
+			filepath.Join(charts, "mpc-system"), "--kube-version", "1.29.9").CombinedOutput()
+		require.Error(t, err, "%s", b)
+		assert.Contains(t, string(b), "chart requires kubeVersion: >=1.30.0-0")
+
 		// The umbrella chart pulled from oci:// defaults to the same digest.
 		b, err = exec.CommandContext(ctx, filepath.Join(cluster.BinDir(), "helm"), "template", "mpc-system",
 			"oci://"+pub["chart mpc-system"].repo, "--version", pub["chart mpc-system"].tag, "--plain-http",
