@@ -230,15 +230,16 @@ func (v Validator) document(ctx context.Context, source string, doc document, re
 		fail("", doc.err)
 		return
 	}
-	// Pad with the lines before the document so YAML errors and notes carry the file's line numbers.
-	js, notes, err := yamlToJSON(append(bytes.Repeat([]byte("\n"), doc.line-1), doc.data...))
+	// The document is read on its own, and the line numbers of its errors and notes are moved by the
+	// lines before it, so that they are the file's: reading each document once keeps the time linear.
+	js, notes, err := yamlToJSON(doc.data)
 	if err != nil {
-		fail("", fmt.Errorf("%w: %w", ErrMalformed, err))
+		fail("", fmt.Errorf("%w: %w", ErrMalformed, shiftLines(err, doc.line-1)))
 		return
 	}
 	for _, n := range notes {
 		rep.Warnings = append(rep.Warnings, &InputError{Source: source, Document: doc.index,
-			Line: n.line, Err: errors.New(n.msg)})
+			Line: n.line + doc.line - 1, Err: errors.New(n.msg)})
 	}
 	for _, e := range flatten(js) {
 		if e.err != nil {

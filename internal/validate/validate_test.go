@@ -19,7 +19,7 @@ var sharedEngine = sync.OnceValues(func() (*engine.Engine, error) {
 	return engine.New(context.Background(), engine.DefaultConfig(), nil)
 })
 
-func validator(t *testing.T, namespace string) validate.Validator {
+func validator(t testing.TB, namespace string) validate.Validator {
 	t.Helper()
 	eng, err := sharedEngine()
 	require.NoError(t, err)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -137,4 +139,33 @@ func firstLine(n *yaml.Node) int {
 		n = n.Content[0]
 	}
 	return n.Line
+}
+
+// lineRef is a line number in a message of the YAML decoder ("yaml: line 3: ...", "  line 5: cannot
+// unmarshal ...") or of yamlToJSON.
+var lineRef = regexp.MustCompile(`\bline ([0-9]+)\b`)
+
+// shiftedError is an error of a document read on its own, its line numbers moved to the file's.
+type shiftedError struct {
+	msg string
+	err error
+}
+
+func (e *shiftedError) Error() string { return e.msg }
+func (e *shiftedError) Unwrap() error { return e.err }
+
+// shiftLines adds by to every line number in err's message: a document is decoded on its own (padding it
+// with the lines before it made reading a stream quadratic), and its errors name the lines of the file.
+func shiftLines(err error, by int) error {
+	if by == 0 {
+		return err
+	}
+	msg := lineRef.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		n, convErr := strconv.Atoi(strings.TrimPrefix(m, "line "))
+		if convErr != nil {
+			return m
+		}
+		return "line " + strconv.Itoa(n+by)
+	})
+	return &shiftedError{msg: msg, err: err}
 }
