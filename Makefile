@@ -142,7 +142,7 @@ lint: ## gofmt, go mod tidy, go vet, golangci-lint (.golangci.yml: default linte
 ##@ Test
 
 .PHONY: test
-test: tools lint verify test-rego test-go test-charts test-fuzz ## Run every test (Rego; Go unit, integration and end-to-end on a local control plane, ct install; chart lint; bounded fuzzing)
+test: tools lint verify test-rego test-suite test-go test-charts test-fuzz ## Run every test (Rego; policy suites; Go unit, integration and end-to-end on a local control plane, ct install; chart lint; bounded fuzzing)
 
 .PHONY: test-rego
 test-rego: ## opa test with line coverage (fails under 90%)
@@ -150,6 +150,14 @@ test-rego: ## opa test with line coverage (fails under 90%)
 	@$(OPA) test policies/ --coverage --threshold 90 --format json > $(CACHE)/rego-coverage.json || \
 	  { echo "Rego line coverage under 90%" >&2; exit 1; }
 	@echo "Rego line coverage: $$(grep -o '"coverage": [0-9.]*' $(CACHE)/rego-coverage.json | tail -n 1 | cut -d' ' -f2)%"
+
+.PHONY: test-suite
+test-suite: build ## mpcguard test: the embedded policies' own suite (internal/suite/builtin), and the guide's custom policy (opa test, mpcguard test)
+	bin/mpcguard test
+	@$(BUILD_TOOL) opa >/dev/null
+	$(OPA) check --strict internal/suite/testdata/custom/policies/
+	$(OPA) test internal/suite/testdata/custom/policies/
+	bin/mpcguard test internal/suite/testdata/custom
 
 .PHONY: test-go
 test-go: build ## go test ./... (the integration tests start etcd + kube-apiserver from the cache)
