@@ -2,6 +2,8 @@ package suite_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -154,4 +156,15 @@ func TestCustomPolicySuite(t *testing.T) {
 	results := run(t, files)
 	assertAllPass(t, results)
 	assert.Len(t, results, 4)
+}
+
+// The guide in policies/README.md shows the files that TestCustomPolicySuite and make test-suite run.
+func TestGuideShowsTheTestedExample(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "policies", "README.md"))
+	require.NoError(t, err)
+	for _, name := range []string{"policies/team.rego", "policies/workload.rego", "policies/team_test.rego", "team.yaml", "team-warn.yaml"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "custom", name))
+		require.NoError(t, err)
+		assert.Contains(t, string(readme), "\n"+strings.TrimSpace(string(b))+"\n```\n", "policies/README.md does not show %s as it is", name)
+	}
 }
