@@ -73,9 +73,10 @@ metadata:
   namespace: mpc-system
   labels: {app.kubernetes.io/component: mpc-party}
 `
+	// deniedLine is what validate prints of deniedManifest, after "<file>:doc 1: ".
 	deniedLine = "party-role-required Pod mpc-system/p-0: party pod (app.kubernetes.io/component=mpc-party) has no party-role label; add party-role with one of persistent, delegate, temporary\n"
 	// skippedOrigin is what validate says of cleanManifest's pod: offline, nobody sends it.
-	skippedOrigin = "skipped: party-persistent-origin Pod mpc-system/p-0: creator identity not checked: no user in the request (admission checks it)\n"
+	skippedOrigin = "party-persistent-origin Pod mpc-system/p-0: creator identity not checked: no user in the request (admission checks it)\n"
 )
 
 func TestValidateExitCodes(t *testing.T) {
@@ -115,25 +116,25 @@ metadata:
 		"exits 0 on a clean manifest, reporting the creator check it cannot run offline as skipped": {
 			args:       []string{"validate", "-f", clean},
 			wantCode:   0,
-			wantStderr: []string{skippedOrigin, "2 objects (1 reviewed): 0 denied, 0 warnings, 0 unreadable\n"},
+			wantStderr: []string{"skipped: " + clean + ":doc 1: " + skippedOrigin, "2 objects (1 reviewed): 0 denied, 0 warnings, 0 unreadable, 0 documents skipped\n"},
 		},
 		"exits 1 on a persistent party pod that no StatefulSet owns": {
 			args:     []string{"validate", "-f", "-"},
 			stdin:    strings.Replace(cleanManifest, "  ownerReferences: [{apiVersion: apps/v1, kind: StatefulSet, name: mpc-party, uid: 6f1c, controller: true}]\n", "", 1),
 			wantCode: 1,
-			wantStdout: "party-persistent-origin Pod mpc-system/p-0: a persistent party pod must be created by a StatefulSet (its controller owner: none); " +
+			wantStdout: "<stdin>:doc 1: party-persistent-origin Pod mpc-system/p-0: a persistent party pod must be created by a StatefulSet (its controller owner: none); " +
 				"run persistent parties only in the persistent pool\n",
 			wantStderr: []string{skippedOrigin},
 		},
 		"admits a persistent party pod of any StatefulSet by default": {
 			args:       []string{"validate", "-f", strayPersistent},
 			wantCode:   0,
-			wantStderr: []string{"skipped: party-persistent-origin Pod mpc-system/p-9: creator identity not checked"},
+			wantStderr: []string{"skipped: " + strayPersistent + ":doc 1: party-persistent-origin Pod mpc-system/p-9: creator identity not checked"},
 		},
 		"applies --persistent-workloads": {
 			args:     []string{"validate", "-f", strayPersistent, "-f", clean, "--persistent-workloads", "mpc-party"},
 			wantCode: 1,
-			wantStdout: "party-persistent-origin Pod mpc-system/p-9: a persistent party pod must be created by StatefulSet mpc-party " +
+			wantStdout: strayPersistent + ":doc 1: party-persistent-origin Pod mpc-system/p-9: a persistent party pod must be created by StatefulSet mpc-party " +
 				"(its controller owner: StatefulSet mpc-party-copy); run persistent parties only in the persistent pool\n",
 		},
 		"exits 2 on a persistent workload that is not a StatefulSet name": {
@@ -153,35 +154,35 @@ metadata:
 		"exits 1 on a denied manifest, printing the violation on stdout": {
 			args:       []string{"validate", "-f", denied},
 			wantCode:   1,
-			wantStdout: deniedLine,
-			wantStderr: []string{"1 objects (1 reviewed): 1 denied, 0 warnings, 0 unreadable\n"},
+			wantStdout: denied + ":doc 1: " + deniedLine,
+			wantStderr: []string{"1 objects (1 reviewed): 1 denied, 0 warnings, 0 unreadable, 0 documents skipped\n"},
 		},
 		"exits 1 when one of several files is denied": {
 			args:       []string{"validate", "-f", clean, "--filename", denied},
 			wantCode:   1,
-			wantStdout: deniedLine,
+			wantStdout: denied + ":doc 1: " + deniedLine,
 		},
 		"reads stdin for -f -": {
 			args:       []string{"validate", "-f", "-"},
 			stdin:      deniedManifest,
 			wantCode:   1,
-			wantStdout: deniedLine,
+			wantStdout: "<stdin>:doc 1: " + deniedLine,
 		},
 		"names objects without namespace by -n": {
 			args:       []string{"validate", "-f", session, "-n", "team-a"},
 			wantCode:   1,
-			wantStdout: "session-delegate-only-threshold MPCSession team-a/sign-42: 2 delegate + 0 temporary parties could reach the signing threshold t=2 without a persistent party; use at most 1 non-persistent party or raise t\n",
-			wantStderr: []string{"skipped: session-persistent-available MPCSession team-a/sign-42: not checked: no cluster inventory (needs 1 Ready persistent party)\n"},
+			wantStdout: session + ":doc 1: session-delegate-only-threshold MPCSession team-a/sign-42: 2 delegate + 0 temporary parties could reach the signing threshold t=2 without a persistent party; use at most 1 non-persistent party or raise t\n",
+			wantStderr: []string{"skipped: " + session + ":doc 1: session-persistent-available MPCSession team-a/sign-42: not checked: no cluster inventory (needs 1 Ready persistent party)\n"},
 		},
 		"defaults the namespace of objects that name none to default": {
 			args:       []string{"validate", "-f", session},
 			wantCode:   1,
-			wantStdout: "session-delegate-only-threshold MPCSession default/sign-42: 2 delegate + 0 temporary parties could reach the signing threshold t=2 without a persistent party; use at most 1 non-persistent party or raise t\n",
+			wantStdout: session + ":doc 1: session-delegate-only-threshold MPCSession default/sign-42: 2 delegate + 0 temporary parties could reach the signing threshold t=2 without a persistent party; use at most 1 non-persistent party or raise t\n",
 		},
 		"exits 0 when the violated policy only warns, printing the warning on stderr": {
 			args:       []string{"validate", "-f", denied, "--enforcement", "party-role-required=warn"},
 			wantCode:   0,
-			wantStderr: []string{"warning: " + deniedLine, "1 objects (1 reviewed): 0 denied, 1 warnings, 0 unreadable\n"},
+			wantStderr: []string{"warning: " + denied + ":doc 1: " + deniedLine, "1 objects (1 reviewed): 0 denied, 1 warnings, 0 unreadable, 0 documents skipped\n"},
 		},
 		"exits 0 when the violated policy is off": {
 			args:     []string{"validate", "-f", denied, "--enforcement", "party-role-required=off"},
@@ -190,7 +191,7 @@ metadata:
 		"applies --party-selector and --role-label-key": {
 			args:     []string{"validate", "-f", customParty, "--party-selector", "app=signer,tier=mpc", "--role-label-key", "signer.example.com/role"},
 			wantCode: 1,
-			wantStdout: "party-role-required Pod mpc-system/signer-0: party pod (app=signer,tier=mpc) has no signer.example.com/role label; " +
+			wantStdout: customParty + ":doc 1: party-role-required Pod mpc-system/signer-0: party pod (app=signer,tier=mpc) has no signer.example.com/role label; " +
 				"add signer.example.com/role with one of persistent, delegate, temporary\n",
 		},
 		"applies --share-secret-names": {
@@ -202,17 +203,17 @@ spec:
   volumes: [{name: db, secret: {secretName: mpc-db}}]
 `,
 			wantCode:   1,
-			wantStdout: "delegate-no-share-storage Pod mpc-system/d-0: delegate party uses the persistent pool's share storage (Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares\n",
+			wantStdout: "<stdin>:doc 1: delegate-no-share-storage Pod mpc-system/d-0: delegate party uses the persistent pool's share storage (Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares\n",
 		},
 		"exits 2 on malformed YAML, naming the file, document and line": {
 			args:       []string{"validate", "-f", malformed},
 			wantCode:   2,
-			wantStderr: []string{"error: " + malformed + ": document 1 (line 1): malformed YAML or JSON: yaml: line 5:", "0 objects (0 reviewed): 0 denied, 0 warnings, 1 unreadable\n"},
+			wantStderr: []string{"error: " + malformed + ": document 1 (line 1): malformed YAML or JSON: yaml: line 5:", "0 objects (0 reviewed): 0 denied, 0 warnings, 1 unreadable, 0 documents skipped\n"},
 		},
 		"exits 2 when input is unreadable even though another object is denied": {
 			args:       []string{"validate", "-f", denied, "-f", malformed},
 			wantCode:   2,
-			wantStdout: deniedLine,
+			wantStdout: denied + ":doc 1: " + deniedLine,
 			wantStderr: []string{"1 denied, 0 warnings, 1 unreadable"},
 		},
 		"exits 2 on a missing file": {
@@ -263,7 +264,7 @@ spec:
 		"exits 2 on a bad --output": {
 			args:       []string{"validate", "-f", clean, "-o", "yaml"},
 			wantCode:   2,
-			wantStderr: []string{`validate: --output "yaml": want text or json`},
+			wantStderr: []string{`validate: --output "yaml": want one of text, json, junit, sarif`},
 		},
 		"exits 2 on an unknown flag": {
 			args:       []string{"validate", "-f", clean, "--nope"},
@@ -426,7 +427,7 @@ func TestExitErrorWithoutCause(t *testing.T) {
 	assert.Nil(t, ee.Unwrap())
 	code, stdout, stderr := runCLI(t, deniedManifest, "validate", "-f", "-")
 	assert.Equal(t, 1, code)
-	assert.Equal(t, deniedLine, stdout)
+	assert.Equal(t, "<stdin>:doc 1: "+deniedLine, stdout)
 	assert.NotContains(t, stderr, "mpcguard:", "a denial is reported once, by the report")
-	assert.True(t, strings.HasSuffix(stderr, "1 objects (1 reviewed): 1 denied, 0 warnings, 0 unreadable\n"), stderr)
+	assert.True(t, strings.HasSuffix(stderr, "1 objects (1 reviewed): 1 denied, 0 warnings, 0 unreadable, 0 documents skipped\n"), stderr)
 }

@@ -18,7 +18,7 @@ func TestPolicyDirReplacesTheEmbeddedPolicies(t *testing.T) {
 	t.Run("validate with the policies directory itself decides as the embedded set", func(t *testing.T) {
 		code, stdout, _ := runCLI(t, "", "validate", "-f", denied, "--policy-dir", filepath.Join("..", "..", "policies"))
 		assert.Equal(t, 1, code)
-		assert.Equal(t, deniedLine, stdout)
+		assert.Equal(t, denied+":doc 1: "+deniedLine, stdout)
 	})
 	t.Run("validate with a set that denies nothing admits what the embedded set denies", func(t *testing.T) {
 		dir := t.TempDir()
@@ -69,8 +69,8 @@ violation contains {"policy": "party-team-label", "msg": "party pod has no team 
 `), 0o644))
 		code, stdout, stderr := runCLI(t, "", "validate", "-f", denied, "--policy-dir", dir, "--enforcement", "party-team-label=warn")
 		assert.Equal(t, 1, code)
-		assert.Equal(t, deniedLine, stdout)
-		assert.Contains(t, stderr, "warning: party-team-label Pod mpc-system/p-0: party pod has no team label\n")
+		assert.Equal(t, denied+":doc 1: "+deniedLine, stdout)
+		assert.Contains(t, stderr, "warning: "+denied+":doc 1: party-team-label Pod mpc-system/p-0: party pod has no team label\n")
 
 		code, _, stderr = runCLI(t, "", "validate", "-f", denied, "--enforcement", "party-team-label=warn")
 		assert.Equal(t, 2, code, "the embedded set does not define the custom id")

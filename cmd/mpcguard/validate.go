@@ -1,10 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -25,17 +25,24 @@ func newValidateCmd() *cobra.Command {
 		Long: `Validate evaluates every object of multi-document YAML or JSON as a CREATE with the policies the
 webhook enforces and prints one line per violation:
 
-  <policy-id> <Kind> <namespace>/<name>: <message>
+  <file>:doc <N>: <policy-id> <Kind> <namespace>/<name>: <message>
 
-Warnings and checks skipped for want of a cluster inventory go to stderr. Exit status: 0 nothing denied,
-1 something denied, 2 input that cannot be read (the file and document are named).`,
+Warnings, checks skipped for want of a cluster inventory, and documents skipped because they are not
+Kubernetes objects (values.yaml, Chart.yaml, kustomization.yaml) go to stderr. -o json, junit or sarif
+writes the whole report to stdout instead, for CI systems.
+
+An input with nothing to validate — an empty file or stdin (as from a command that failed before the pipe),
+or nothing but comments or non-Kubernetes YAML — is an error.
+
+Exit status: 0 nothing denied, 1 something denied, 2 input that cannot be read or nothing to validate (the
+file and document are named).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(files) == 0 {
 				return &exitError{code: 2, err: errors.New("validate: -f FILE|DIR|- is required")}
 			}
-			if output != "text" && output != "json" {
-				return &exitError{code: 2, err: fmt.Errorf("validate: --output %q: want text or json", output)}
+			if !slices.Contains(validate.Formats, output) {
+				return &exitError{code: 2, err: fmt.Errorf("validate: --output %q: want one of %s", output, strings.Join(validate.Formats, ", "))}
 			}
 			cfg, err := pf.config()
 			if err != nil {
@@ -50,12 +57,7 @@ Warnings and checks skipped for want of a cluster inventory go to stderr. Exit s
 				return &exitError{code: 2, err: fmt.Errorf("validate: %w", err)}
 			}
 			rep := validate.Validator{Engine: eng, Namespace: namespace}.Paths(cmd.Context(), files, cmd.InOrStdin())
-			if output == "json" {
-				err = writeJSON(cmd.OutOrStdout(), rep)
-			} else {
-				err = writeText(cmd.OutOrStdout(), cmd.ErrOrStderr(), rep)
-			}
-			if err != nil {
+			if err := validate.Write(output, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, version); err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("validate: writing report: %w", err)}
 			}
 			switch {
@@ -69,61 +71,7 @@ Warnings and checks skipped for want of a cluster inventory go to stderr. Exit s
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "file, directory or - (stdin) to validate; repeatable")
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "default", "namespace of objects that name none")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(validate.Formats, ", "))
 	pf.register(cmd.Flags())
 	return cmd
-}
-
-// line is "<policy-id> <Kind> <namespace>/<name>: <detail>": the engine keeps the object and the policy's
-// words apart, so nothing is stripped from a message here.
-func line(r engine.Result) string { return r.Policy + " " + r.Object + ": " + r.Detail }
-
-func writeText(out, errOut io.Writer, rep validate.Report) error {
-	for _, o := range rep.Objects {
-		for _, r := range o.Deny {
-			if _, err := fmt.Fprintln(out, line(r)); err != nil {
-				return err
-			}
-		}
-		for _, r := range o.Warn {
-			fmt.Fprintln(errOut, "warning:", line(r))
-		}
-		for _, r := range o.Skipped {
-			fmt.Fprintln(errOut, "skipped:", line(r))
-		}
-	}
-	for _, e := range rep.Warnings {
-		fmt.Fprintln(errOut, "warning:", e.Error())
-	}
-	for _, e := range rep.Errors {
-		fmt.Fprintln(errOut, "error:", e.Error())
-	}
-	reviewed, warned := 0, 0
-	for _, o := range rep.Objects {
-		if o.Reviewed {
-			reviewed++
-		}
-		warned += len(o.Warn)
-	}
-	fmt.Fprintf(errOut, "%d objects (%d reviewed): %d denied, %d warnings, %d unreadable\n",
-		len(rep.Objects), reviewed, rep.Denied(), warned, len(rep.Errors))
-	return nil
-}
-
-func writeJSON(out io.Writer, rep validate.Report) error {
-	if rep.Objects == nil {
-		rep.Objects = []validate.Object{}
-	}
-	if rep.Errors == nil {
-		rep.Errors = []*validate.InputError{}
-	}
-	if rep.Warnings == nil {
-		rep.Warnings = []*validate.InputError{}
-	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
-		validate.Report
-		Denied int `json:"denied"`
-	}{rep, rep.Denied()})
 }

@@ -1,6 +1,7 @@
 package validate_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -31,6 +32,9 @@ func FuzzValidate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rep := v.Bytes(t.Context(), "fuzz.yaml", data)
 		for _, e := range rep.Errors {
+			if errors.Is(e, validate.ErrEmpty) && e.Source == "fuzz.yaml" && e.Message != "" {
+				continue // an input with no document or no object: it names the source only
+			}
 			if e.Source != "fuzz.yaml" || e.Document < 1 || e.Line < 1 || e.Message == "" {
 				t.Fatalf("an error must name its source, document and line: %+v", e)
 			}

@@ -19,6 +19,41 @@ type entry struct {
 	err  error
 }
 
+// kustomizeGroup is the API group of kustomization.yaml files (Kustomization, Component).
+const kustomizeGroup = "kustomize.config.k8s.io"
+
+// notAnObject says why a document (JSON, as yamlToJSON makes it) is skipped, or "" when it is evaluated or
+// is an error. Skipped are:
+//   - a mapping with no kind and no metadata: values.yaml, Chart.yaml (apiVersion: v2 but no kind), a
+//     kustomization.yaml without apiVersion and kind, ct.yaml, any configuration that is not an object;
+//   - a Kustomization or Component of kustomize.config.k8s.io, which kustomize reads and never applies.
+//
+// Everything else that is not an object is an error: a document that is not a mapping (a sequence, a
+// string), a kind without apiVersion, metadata without kind — each looks like an object gone wrong.
+func notAnObject(js []byte) string {
+	if len(js) == 0 || js[0] != '{' {
+		return ""
+	}
+	var h struct {
+		APIVersion any             `json:"apiVersion"`
+		Kind       any             `json:"kind"`
+		Metadata   json.RawMessage `json:"metadata"`
+	}
+	if json.Unmarshal(js, &h) != nil {
+		return ""
+	}
+	if h.Kind == nil && h.Metadata == nil {
+		if h.APIVersion == nil {
+			return "not a Kubernetes object: no apiVersion, kind or metadata (configuration such as values.yaml or kustomization.yaml)"
+		}
+		return "not a Kubernetes object: apiVersion but no kind or metadata (configuration such as Chart.yaml)"
+	}
+	if av, ok := h.APIVersion.(string); ok && (av == kustomizeGroup || strings.HasPrefix(av, kustomizeGroup+"/")) {
+		return fmt.Sprintf("a kustomize configuration (%s %v): run kustomize build and validate its output", av, h.Kind)
+	}
+	return ""
+}
+
 // typeMeta is the apiVersion and kind that the items of a typed list (PodList, MPCSessionList) inherit.
 type typeMeta struct{ apiVersion, kind string }
 

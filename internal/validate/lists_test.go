@@ -330,7 +330,7 @@ func TestBytesErrorsWrapTheirCause(t *testing.T) {
 		want  error
 	}{
 		"an item that is not an object is ErrNotObject": {input: "apiVersion: v1\nkind: List\nitems: [x]\n", want: validate.ErrNotObject},
-		"a document without kind is ErrNotObject":       {input: "apiVersion: v1\n", want: validate.ErrNotObject},
+		"a document without kind is ErrNotObject":       {input: "apiVersion: v1\nmetadata: {name: x}\n", want: validate.ErrNotObject},
 		"trailing garbage after JSON is ErrMalformed":   {input: `{"apiVersion": "v1", "kind": "ConfigMap"} }`, want: validate.ErrMalformed},
 		"a YAML syntax error is ErrMalformed":           {input: "a: [\n", want: validate.ErrMalformed},
 	}

@@ -57,13 +57,37 @@ func (e *InputError) Error() string {
 
 func (e *InputError) Unwrap() error { return e.Err }
 
+// Skip is a document that is not a Kubernetes object and is not evaluated — a values.yaml, a Chart.yaml, a
+// kustomization.yaml — or an empty file found in a directory, with the reason.
+type Skip struct {
+	Source   string `json:"source"`
+	Document int    `json:"document,omitempty"` // 0 for a whole file
+	Line     int    `json:"line,omitempty"`
+	Reason   string `json:"reason"`
+}
+
+func (s Skip) String() string {
+	if s.Document == 0 {
+		return fmt.Sprintf("%s: %s", s.Source, s.Reason)
+	}
+	return fmt.Sprintf("%s: document %d (line %d): %s", s.Source, s.Document, s.Line, s.Reason)
+}
+
 // Report is the outcome of a validation run.
 type Report struct {
 	Objects []Object      `json:"objects"`
 	Errors  []*InputError `json:"errors"`
 	// Warnings are readable input that other tools would read differently (YAML 1.1 boolean keys).
 	Warnings []*InputError `json:"warnings"`
+	// Skipped are the documents that are not Kubernetes objects (see Skip).
+	Skipped []Skip `json:"skipped"`
+
+	documents int // read, not null and not skipped: an empty List is one, and counts as input
 }
+
+// ErrEmpty is a file or stdin with no document in it, or a run with no Kubernetes object: never a green
+// run, since an upstream command that failed (`false | mpcguard validate -f -`) leaves exactly that.
+var ErrEmpty = errors.New("nothing to validate")
 
 // Denied counts the denials over all objects.
 func (r Report) Denied() int {
@@ -92,10 +116,10 @@ func (v Validator) Paths(ctx context.Context, paths []string, stdin io.Reader) R
 				rep.Errors = append(rep.Errors, &InputError{Source: "<stdin>", Err: fmt.Errorf("reading: %w", err)})
 				continue
 			}
-			v.bytes(ctx, "<stdin>", data, &rep)
+			v.bytes(ctx, "<stdin>", data, true, &rep)
 			continue
 		}
-		files, err := expand(p)
+		files, dir, err := expand(p)
 		if err != nil {
 			rep.Errors = append(rep.Errors, &InputError{Source: p, Err: err})
 			continue
@@ -106,35 +130,44 @@ func (v Validator) Paths(ctx context.Context, paths []string, stdin io.Reader) R
 				rep.Errors = append(rep.Errors, &InputError{Source: f, Err: fmt.Errorf("reading: %w", err)})
 				continue
 			}
-			v.bytes(ctx, f, data, &rep)
+			v.bytes(ctx, f, data, !dir, &rep)
 		}
 	}
-	rep.finish()
+	rep.finish(strings.Join(paths, ", "))
 	return rep
 }
 
 // Bytes validates one source's content.
 func (v Validator) Bytes(ctx context.Context, source string, data []byte) Report {
 	var rep Report
-	v.bytes(ctx, source, data, &rep)
-	rep.finish()
+	v.bytes(ctx, source, data, true, &rep)
+	rep.finish(source)
 	return rep
 }
 
-// finish fills the JSON messages of errors and warnings.
-func (r *Report) finish() {
+// finish reports a run with neither an object nor an error as an error of the sources, and fills the JSON
+// messages of errors and warnings.
+func (r *Report) finish(sources string) {
+	if r.documents == 0 && len(r.Errors) == 0 {
+		why := "no Kubernetes object in the input"
+		if len(r.Skipped) > 0 {
+			why += fmt.Sprintf(" (%d documents or files skipped)", len(r.Skipped))
+		}
+		r.Errors = append(r.Errors, &InputError{Source: sources, Err: fmt.Errorf("%w: %s", ErrEmpty, why)})
+	}
 	for _, e := range append(r.Errors, r.Warnings...) {
 		e.Message = e.Error()
 	}
 }
 
-func expand(p string) ([]string, error) {
+// expand returns the files of p, and whether p is a directory.
+func expand(p string) ([]string, bool, error) {
 	st, err := os.Stat(p)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read input: %w", err)
+		return nil, false, fmt.Errorf("cannot read input: %w", err)
 	}
 	if !st.IsDir() {
-		return []string{p}, nil
+		return []string{p}, false, nil
 	}
 	var files []string
 	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
@@ -150,13 +183,13 @@ func expand(p string) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("walking directory: %w", err)
+		return nil, true, fmt.Errorf("walking directory: %w", err)
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("directory has no .yaml, .yml or .json files")
+		return nil, true, fmt.Errorf("%w: directory has no .yaml, .yml or .json files", ErrEmpty)
 	}
 	sort.Strings(files)
-	return files, nil
+	return files, true, nil
 }
 
 type document struct {
@@ -205,7 +238,22 @@ func blank(doc []byte) bool {
 	return true
 }
 
-func (v Validator) bytes(ctx context.Context, source string, data []byte, rep *Report) {
+// bytes validates the documents of one source. A source with no document — nothing but white space,
+// comments, separators and null documents — is an error when it was named (a file, or stdin) and skipped
+// when it was found in a directory.
+func (v Validator) bytes(ctx context.Context, source string, data []byte, named bool, rep *Report) {
+	before := rep.documents + len(rep.Errors) + len(rep.Skipped)
+	defer func() {
+		if rep.documents+len(rep.Errors)+len(rep.Skipped) > before {
+			return
+		}
+		const why = "no document: empty, or only comments, separators and null documents"
+		if named {
+			rep.Errors = append(rep.Errors, &InputError{Source: source, Err: fmt.Errorf("%w: %s (did a command before the pipe fail?)", ErrEmpty, why)})
+			return
+		}
+		rep.Skipped = append(rep.Skipped, Skip{Source: source, Reason: why})
+	}()
 	n := 0
 	for _, chunk := range split(data) {
 		if blank(chunk.data) {
@@ -240,6 +288,13 @@ func (v Validator) document(ctx context.Context, source string, doc document, re
 	for _, n := range notes {
 		rep.Warnings = append(rep.Warnings, &InputError{Source: source, Document: doc.index,
 			Line: n.line + doc.line - 1, Err: errors.New(n.msg)})
+	}
+	if why := notAnObject(js); why != "" {
+		rep.Skipped = append(rep.Skipped, Skip{Source: source, Document: doc.index, Line: doc.line, Reason: why})
+		return
+	}
+	if !isNull(js) {
+		rep.documents++
 	}
 	for _, e := range flatten(js) {
 		if e.err != nil {

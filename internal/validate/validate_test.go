@@ -512,20 +512,106 @@ metadata:
 	}
 }
 
-func TestBytesEmptyInput(t *testing.T) {
+// An input with nothing in it is never a green run: an upstream command that failed leaves exactly that.
+func TestBytesEmptyInputIsAnError(t *testing.T) {
 	for name, input := range map[string]string{
-		"accepts an empty file":                   "",
-		"accepts a file of comments":              "# nothing here\n",
-		"accepts a file of separators and blanks": "---\n\n---\n# c\n---\n",
-		"accepts a null document":                 "null\n",
+		"an empty file is an error":                   "",
+		"a file of comments is an error":              "# nothing here\n",
+		"a file of separators and blanks is an error": "---\n\n---\n# c\n---\n",
+		"a null document is an error":                 "null\n",
+		"a file of white space only is an error":      " \n\t\n\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			rep := validator(t, "ns").Bytes(t.Context(), "empty.yaml", []byte(input))
-			assert.Empty(t, rep.Errors)
+			require.Len(t, rep.Errors, 1)
+			assert.ErrorIs(t, rep.Errors[0], validate.ErrEmpty)
+			assert.Contains(t, rep.Errors[0].Error(), "empty.yaml: nothing to validate: no document")
 			assert.Empty(t, rep.Objects)
-			assert.Zero(t, rep.Denied())
 		})
 	}
+}
+
+// Documents that are not Kubernetes objects (values.yaml, Chart.yaml, kustomization.yaml) are skipped, and
+// listed with the reason; documents that look like objects gone wrong stay errors.
+func TestBytesSkipsWhatIsNotAKubernetesObject(t *testing.T) {
+	const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\n"
+	tests := map[string]struct {
+		input       string
+		wantSkipped []string
+		wantErrors  []string
+	}{
+		"a values.yaml is skipped": {
+			input:       "replicaCount: 2\nimage: {tag: x}\n---\n" + cm,
+			wantSkipped: []string{"in.yaml: document 1 (line 1): not a Kubernetes object: no apiVersion, kind or metadata"},
+		},
+		"a Chart.yaml (apiVersion but no kind) is skipped": {
+			input:       "apiVersion: v2\nname: mpc-system\nversion: 1.0.0\n---\n" + cm,
+			wantSkipped: []string{"in.yaml: document 1 (line 1): not a Kubernetes object: apiVersion but no kind or metadata"},
+		},
+		"a kustomization.yaml without apiVersion and kind is skipped": {
+			input:       "resources: [pod.yaml]\n---\n" + cm,
+			wantSkipped: []string{"in.yaml: document 1 (line 1): not a Kubernetes object"},
+		},
+		"a Kustomization of kustomize.config.k8s.io is skipped": {
+			input:       cm + "---\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [pod.yaml]\n",
+			wantSkipped: []string{"in.yaml: document 2 (line 5): a kustomize configuration (kustomize.config.k8s.io/v1beta1 Kustomization): run kustomize build"},
+		},
+		"a kind without apiVersion is an error": {
+			input:      "kind: Pod\nmetadata: {name: p}\n",
+			wantErrors: []string{"in.yaml: document 1 (line 1): not a Kubernetes object: apiVersion and kind are required"},
+		},
+		"metadata without kind is an error": {
+			input:      "apiVersion: v1\nmetadata: {name: p}\n",
+			wantErrors: []string{"in.yaml: document 1 (line 1): not a Kubernetes object: apiVersion and kind are required"},
+		},
+		"a document that is a sequence is an error": {
+			input:      "- a\n- b\n",
+			wantErrors: []string{"in.yaml: document 1 (line 1): not a Kubernetes object: the document is a sequence"},
+		},
+		"nothing but skipped documents is an error: nothing was validated": {
+			input:       "replicaCount: 2\n",
+			wantSkipped: []string{"in.yaml: document 1 (line 1): not a Kubernetes object"},
+			wantErrors:  []string{"in.yaml: nothing to validate: no Kubernetes object in the input (1 documents or files skipped)"},
+		},
+		"an empty List is input, not an empty run": {
+			input: "apiVersion: v1\nkind: List\nitems: []\n",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			rep := validator(t, "ns").Bytes(t.Context(), "in.yaml", []byte(tc.input))
+			require.Len(t, rep.Skipped, len(tc.wantSkipped), "%v", rep.Skipped)
+			for i, w := range tc.wantSkipped {
+				assert.Contains(t, rep.Skipped[i].String(), w)
+			}
+			require.Len(t, rep.Errors, len(tc.wantErrors), "%v", rep.Errors)
+			for i, w := range tc.wantErrors {
+				assert.Contains(t, rep.Errors[i].Error(), w)
+			}
+		})
+	}
+}
+
+// In a directory, an empty file is skipped (a placeholder in a chart), and non-Kubernetes YAML is listed.
+func TestPathsDirectorySkipsEmptyFilesAndConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "Chart.yaml"), "apiVersion: v2\nname: c\nversion: 0.1.0\n")
+	writeFile(t, filepath.Join(dir, "values.yaml"), "# no values\n")
+	writeFile(t, filepath.Join(dir, "pod.yaml"), partyPodWithoutRole)
+	rep := validator(t, "ns").Paths(t.Context(), []string{dir}, nil)
+	assert.Empty(t, rep.Errors)
+	require.Len(t, rep.Skipped, 2)
+	assert.Equal(t, filepath.Join(dir, "Chart.yaml"), rep.Skipped[0].Source)
+	assert.Equal(t, 1, rep.Skipped[0].Document)
+	assert.Equal(t, validate.Skip{Source: filepath.Join(dir, "values.yaml"),
+		Reason: "no document: empty, or only comments, separators and null documents"}, rep.Skipped[1])
+	assert.Equal(t, 1, rep.Denied())
+
+	only := t.TempDir()
+	writeFile(t, filepath.Join(only, "values.yaml"), "a: 1\n")
+	rep = validator(t, "ns").Paths(t.Context(), []string{only}, nil)
+	require.Len(t, rep.Errors, 1, "a directory with no Kubernetes object validates nothing")
+	assert.ErrorIs(t, rep.Errors[0], validate.ErrEmpty)
 }
 
 func writeFile(t *testing.T, path, content string) {
@@ -578,7 +664,7 @@ func TestPathsFilesDirectoriesAndStdin(t *testing.T) {
 
 	assertLocated(t, []located{
 		{Source: missing, ErrorContains: missing + ": cannot read input:"},
-		{Source: empty, ErrorContains: empty + ": directory has no .yaml, .yml or .json files"},
+		{Source: empty, ErrorContains: empty + ": nothing to validate: directory has no .yaml, .yml or .json files"},
 	}, rep.Errors)
 	assert.Equal(t, []summary{
 		{Source: file, Document: 1, Line: 1, Kind: "ConfigMap", Namespace: "ns", Name: "ok"},
