@@ -122,10 +122,13 @@ func (s stub) Role(_, name string) (string, bool) { return s.inv.Roles[name], tr
 
 // Expect is the decision a case expects. Each given field must match exactly; at least one is given.
 type Expect struct {
-	Allowed *bool     `yaml:"allowed"`
-	Deny    *[]string `yaml:"deny"`
-	Warn    *[]string `yaml:"warn"`
-	Skipped *[]string `yaml:"skipped"`
+	// Reviewed false expects the policies not to look at the request (a kind or operation they ignore); left
+	// out, a case whose request is not reviewed fails, so that a misspelt kind never passes as an allow.
+	Reviewed *bool     `yaml:"reviewed"`
+	Allowed  *bool     `yaml:"allowed"`
+	Deny     *[]string `yaml:"deny"`
+	Warn     *[]string `yaml:"warn"`
+	Skipped  *[]string `yaml:"skipped"`
 }
 
 func (e Expect) empty() bool {
@@ -174,7 +177,7 @@ func Parse(path, dir string, data []byte) (*File, error) {
 		case c.Object.Kind != 0 && c.Request != nil:
 			return fail(fmt.Errorf("%s (%s): give an object or a request, not both (the request has its own object)", at, c.Name))
 		case c.Expect.empty():
-			return fail(fmt.Errorf("%s (%s): expect nothing: give allowed, deny, warn or skipped", at, c.Name))
+			return fail(fmt.Errorf("%s (%s): expect nothing: give allowed, deny, warn, skipped or reviewed", at, c.Name))
 		}
 		names[c.Name] = true
 	}
@@ -437,6 +440,13 @@ func (f *File) Run(ctx context.Context, eng *engine.Engine) []Result {
 			r.Problems = []string{"error: " + err.Error()}
 		} else {
 			r.Problems = compare(c.Expect, d)
+			if want := c.Expect.Reviewed == nil || *c.Expect.Reviewed; want != d.Reviewed {
+				p := fmt.Sprintf("reviewed: expected %t, got %t", want, d.Reviewed)
+				if !d.Reviewed {
+					p += fmt.Sprintf(" (the policies review no %s %s %s)", req.Operation, req.Kind.GroupVersion(), req.Kind.Kind)
+				}
+				r.Problems = append([]string{p}, r.Problems...)
+			}
 		}
 		r.Passed = len(r.Problems) == 0
 		out = append(out, r)

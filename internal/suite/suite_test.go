@@ -168,3 +168,20 @@ func TestGuideShowsTheTestedExample(t *testing.T) {
 		assert.Contains(t, string(readme), "\n"+strings.TrimSpace(string(b))+"\n```\n", "policies/README.md does not show %s as it is", name)
 	}
 }
+
+func TestACaseThePoliciesDoNotReviewFailsUnlessExpected(t *testing.T) {
+	f, err := suite.Parse("s.yaml", "", []byte(`cases:
+  - name: a misspelt apiVersion is not admitted as a pass
+    object: {apiVersion: apps/v2, kind: Deployment, metadata: {name: d}}
+    expect: {allowed: true}
+  - name: ignores a ConfigMap
+    object: {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}
+    expect: {reviewed: false, allowed: true}
+`))
+	require.NoError(t, err)
+	results := run(t, []*suite.File{f})
+	require.Len(t, results, 2)
+	assert.False(t, results[0].Passed)
+	assert.Equal(t, []string{"reviewed: expected true, got false (the policies review no CREATE apps/v2 Deployment)"}, results[0].Problems)
+	assert.True(t, results[1].Passed, results[1].Problems)
+}
