@@ -52,6 +52,8 @@ type Handler struct {
 	Inventory engine.Inventory // nil: no inventory; session-persistent-available is skipped with a warning
 	Metrics   *Metrics
 	Log       logr.Logger
+	// Decisions writes a line per denied or warned request; nil writes none.
+	Decisions *DecisionLog
 }
 
 // review is admission.k8s.io/v1 or v1beta1; both share this shape.
@@ -130,6 +132,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.count(d)
+	h.Decisions.Record(&preq, string(req.UID), d)
 	if d.Allowed() {
 		h.Metrics.Requests.WithLabelValues(preq.Kind.Kind, "allowed").Inc()
 		h.write(w, rv, http.StatusOK, allowed(req.UID, warnings(d)))

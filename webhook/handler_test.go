@@ -358,4 +358,5 @@ func TestMetricsCountDecisionsByPolicyAndResult(t *testing.T) {
 	assert.Contains(t, m, `mpcguard_admission_requests_total{kind="Pod",result="denied"} 2`)
 	assert.Contains(t, m, `mpcguard_admission_requests_total{kind="MPCSession",result="allowed"} 1`)
 	assert.Contains(t, m, `mpcguard_evaluation_duration_seconds_count 3`)
+	assert.Contains(t, m, "\nmpcguard_decision_logs_suppressed_total 0\n", "within the bound nothing is suppressed")
 }

@@ -16,6 +16,8 @@ type Metrics struct {
 	Errors *prometheus.CounterVec
 	// Latency is the policy evaluation latency.
 	Latency prometheus.Histogram
+	// DecisionLogsSuppressed counts decision log lines dropped by the decision log's bound.
+	DecisionLogsSuppressed prometheus.Counter
 }
 
 // NewMetrics registers the metrics on a fresh registry, with Go and process collectors.
@@ -39,8 +41,12 @@ func NewMetrics() *Metrics {
 			Help:    "Policy evaluation latency per admission request.",
 			Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3, 0.25, 1},
 		}),
+		DecisionLogsSuppressed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mpcguard_decision_logs_suppressed_total",
+			Help: "Decision log lines (denials and warnings) not written because they exceeded the log's rate bound.",
+		}),
 	}
-	m.Registry.MustRegister(m.Decisions, m.Requests, m.Errors, m.Latency,
+	m.Registry.MustRegister(m.Decisions, m.Requests, m.Errors, m.Latency, m.DecisionLogsSuppressed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

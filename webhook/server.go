@@ -52,19 +52,22 @@ type Options struct {
 	// ShutdownDelay is how long the server stays up but unready after ctx ends, so load balancers and the
 	// API server stop sending before in-flight reviews are finished and the listener closes.
 	ShutdownDelay time.Duration
-	Log           logr.Logger
+	// DecisionLog bounds the decision log (one line per denied or warned request); zero values are defaults.
+	DecisionLog DecisionLogOptions
+	Log         logr.Logger
 }
 
 // Server is a running webhook.
 type Server struct {
-	opts     Options
-	engine   *engine.Engine
-	inv      *Inventory
-	metrics  *Metrics
-	mux      *http.ServeMux
-	conns    conns
-	serving  atomic.Bool // the HTTPS listener accepts, with a certificate loaded
-	stopping atomic.Bool
+	opts      Options
+	engine    *engine.Engine
+	inv       *Inventory
+	metrics   *Metrics
+	mux       *http.ServeMux
+	decisions *DecisionLog
+	conns     conns
+	serving   atomic.Bool // the HTTPS listener accepts, with a certificate loaded
+	stopping  atomic.Bool
 }
 
 // New compiles the policies and prepares the servers; a policy that does not compile stops here, with its
@@ -81,7 +84,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Inventory {
 		s.inv = NewInventory(opts.Policy)
 	}
-	h := &Handler{Engine: eng, Metrics: s.metrics, Log: opts.Log.WithName("handler")}
+	s.decisions = NewDecisionLog(opts.Log.WithName("decision"), opts.DecisionLog, s.metrics.DecisionLogsSuppressed)
+	h := &Handler{Engine: eng, Metrics: s.metrics, Log: opts.Log.WithName("handler"), Decisions: s.decisions}
 	if s.inv != nil {
 		h.Inventory = s.inv
 	}
@@ -171,6 +175,11 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}()
 	s.serving.Store(true)
+	decisionsDone := make(chan struct{})
+	go func() {
+		defer close(decisionsDone)
+		s.decisions.Run(serveCtx)
+	}()
 	if s.inv != nil {
 		go func() {
 			if err := s.inv.Start(serveCtx, s.opts.RESTConfig, s.opts.Policy, s.opts.Namespaces); err != nil {
@@ -207,7 +216,8 @@ func (s *Server) Run(ctx context.Context) error {
 		log.Error(err, "draining the admission webhook's connections")
 	}
 	cancel()
-	stop() // the certificate watcher and the inventory
+	stop() // the certificate watcher, the inventory and the decision log's reports
+	<-decisionsDone
 	for _, srv := range plain {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = srv.Shutdown(sctx)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/mpcguard/mpcguard/policies/vocab"
 	"net"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -13,7 +14,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/mpcguard/mpcguard/webhook"
 )
@@ -24,6 +24,7 @@ func newWebhookCmd() *cobra.Command {
 		opts       webhook.Options
 		namespaces []string
 		kubeconfig string
+		logLevel   string
 	)
 	cmd := &cobra.Command{
 		Use:   "webhook",
@@ -47,7 +48,16 @@ func newWebhookCmd() *cobra.Command {
 			if !cmd.Flags().Changed("metrics-addr") {
 				opts.MetricsAddr = net.JoinHostPort(opts.Host, "8080")
 			}
-			log := zap.New(zap.UseDevMode(false))
+			if opts.DecisionLog.Burst < 1 {
+				return fmt.Errorf("webhook: --decision-log-burst must be at least 1, got %d", opts.DecisionLog.Burst)
+			}
+			if !(opts.DecisionLog.Rate > 0) {
+				return fmt.Errorf("webhook: --decision-log-rate must be above 0, got %v", opts.DecisionLog.Rate)
+			}
+			log, err := webhook.NewLogger(os.Stderr, logLevel)
+			if err != nil {
+				return fmt.Errorf("webhook: --log-level: %w", err)
+			}
 			ctrl.SetLogger(log)
 			opts.Log = log.WithName("mpcguard")
 			if len(cfg.ShareStorage.SecretNames)+len(cfg.ShareStorage.ClaimPrefixes) == 0 {
@@ -87,6 +97,13 @@ func newWebhookCmd() *cobra.Command {
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for the inventory (default $KUBECONFIG or in-cluster)")
 	f.DurationVar(&opts.ShutdownDelay, "shutdown-delay", 2*time.Second,
 		"how long to stay up but unready after SIGTERM before draining")
+	f.StringVar(&logLevel, "log-level", "info",
+		"debug (also every allowed request), info (denials, warnings and what the webhook does) or error")
+	f.IntVar(&opts.DecisionLog.Burst, "decision-log-burst", webhook.DefaultDecisionLogBurst,
+		"decision log lines (denials, warnings) written at once before the rate applies")
+	f.Float64Var(&opts.DecisionLog.Rate, "decision-log-rate", webhook.DefaultDecisionLogRate,
+		"decision log lines a second after the burst; the rest are counted (mpcguard_decision_logs_suppressed_total) "+
+			"and reported every 10s")
 	pf.register(f)
 	return cmd
 }
