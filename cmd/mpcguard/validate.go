@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mpcguard/mpcguard/internal/validate"
 	"github.com/mpcguard/mpcguard/policies/engine"
@@ -18,6 +20,7 @@ func newValidateCmd() *cobra.Command {
 		files     []string
 		namespace string
 		output    string
+		fromInput bool
 	)
 	cmd := &cobra.Command{
 		Use:   "validate -f FILE|DIR|- [-f ...]",
@@ -44,10 +47,18 @@ file and document are named).`,
 			if !slices.Contains(validate.Formats, output) {
 				return &exitError{code: 2, err: fmt.Errorf("validate: --output %q: want one of %s", output, strings.Join(validate.Formats, ", "))}
 			}
+			srcs, readErrs := validate.ReadSources(files, cmd.InOrStdin())
+			used, err := "configuration: defaults and flags", error(nil)
+			if fromInput {
+				if used, err = pf.fromWebhookArgs(cmd.Flags(), validate.FindWebhookArgs(srcs)); err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("validate: %w", err)}
+				}
+			}
 			cfg, err := pf.config()
 			if err != nil {
-				return &exitError{code: 2, err: fmt.Errorf("validate: %w", err)}
+				return &exitError{code: 2, err: fmt.Errorf("validate: %w (%s)", err, used)}
 			}
+			fmt.Fprintln(cmd.ErrOrStderr(), used)
 			mods, err := pf.modules()
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("validate: %w", err)}
@@ -56,7 +67,7 @@ file and document are named).`,
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("validate: %w", err)}
 			}
-			rep := validate.Validator{Engine: eng, Namespace: namespace}.Paths(cmd.Context(), files, cmd.InOrStdin())
+			rep := validate.Validator{Engine: eng, Namespace: namespace}.Sources(cmd.Context(), srcs, readErrs, strings.Join(files, ", "))
 			if err := validate.Write(output, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, version); err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("validate: writing report: %w", err)}
 			}
@@ -72,6 +83,105 @@ file and document are named).`,
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "file, directory or - (stdin) to validate; repeatable")
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "default", "namespace of objects that name none")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(validate.Formats, ", "))
+	cmd.Flags().BoolVar(&fromInput, "config-from-input", true,
+		"read the policy configuration from an mpcguard webhook Deployment in the input (a rendered chart); flags given explicitly override it")
 	pf.register(cmd.Flags())
 	return cmd
+}
+
+// inputConfigFlags are the webhook arguments that validate takes from a rendered chart: the policy
+// configuration, without --policy-dir (a path in the webhook's image, not here).
+var inputConfigFlags = []string{"role-label-key", "party-selector", "enforcement", "share-secret-names",
+	"share-claim-prefixes", "persistent-workloads", "controller-users", "break-glass-groups"}
+
+// fromWebhookArgs sets the policy flags that were not given on the command line to the values of the
+// mpcguard webhook Deployment in the input, and says which configuration is used. Several webhook
+// Deployments must agree on the configuration.
+func (f *policyFlags) fromWebhookArgs(flags *pflag.FlagSet, found []validate.WebhookArgs) (string, error) {
+	if len(found) == 0 {
+		return "configuration: defaults and flags (no mpcguard webhook Deployment in the input)", nil
+	}
+	var chart *policyFlags
+	var set *pflag.FlagSet
+	var args []string
+	for i, w := range found {
+		pf, fs := &policyFlags{}, pflag.NewFlagSet("webhook", pflag.ContinueOnError)
+		fs.ParseErrorsWhitelist.UnknownFlags = true
+		fs.SetOutput(io.Discard)
+		pf.register(fs)
+		if err := fs.Parse(w.Args); err != nil {
+			return "", fmt.Errorf("the arguments of the mpcguard webhook in %s: %w", w.Where(), err)
+		}
+		var mine []string
+		for _, name := range inputConfigFlags {
+			if fs.Changed(name) {
+				mine = append(mine, "--"+name+"="+flagValue(fs, name))
+			}
+		}
+		if i == 0 {
+			chart, set, args = pf, fs, mine
+			continue
+		}
+		if !slices.Equal(args, mine) {
+			return "", fmt.Errorf("the mpcguard webhooks in %s and in %s are configured differently (%s; %s): "+
+				"validate one release at a time, give the flags, or --config-from-input=false",
+				found[0].Where(), w.Where(), strings.Join(args, " "), strings.Join(mine, " "))
+		}
+	}
+	var taken, overridden []string
+	for _, name := range inputConfigFlags {
+		if !set.Changed(name) {
+			continue
+		}
+		if flags.Changed(name) {
+			overridden = append(overridden, "--"+name)
+			continue
+		}
+		f.take(chart, name)
+		taken = append(taken, "--"+name+"="+flagValue(set, name))
+	}
+	msg := "configuration: from the mpcguard webhook in " + found[0].Where()
+	if len(found) > 1 {
+		msg += fmt.Sprintf(" (and %d more webhook Deployments configured alike)", len(found)-1)
+	}
+	if len(taken) > 0 {
+		msg += ": " + strings.Join(taken, " ")
+	} else {
+		msg += ": no policy arguments there, defaults"
+	}
+	if len(overridden) > 0 {
+		msg += "; overridden by the command line: " + strings.Join(overridden, " ")
+	}
+	return msg, nil
+}
+
+// flagValue is a flag's value as it would be given: a list comma-separated, not in brackets.
+func flagValue(fs *pflag.FlagSet, name string) string {
+	fl := fs.Lookup(name)
+	if sv, ok := fl.Value.(pflag.SliceValue); ok {
+		return strings.Join(sv.GetSlice(), ",")
+	}
+	return fl.Value.String()
+}
+
+// take copies one policy flag's value from other.
+func (f *policyFlags) take(other *policyFlags, name string) {
+	switch name {
+	case "role-label-key":
+		f.roleLabelKey = other.roleLabelKey
+	case "party-selector":
+		f.partySelector = other.partySelector
+	case "enforcement":
+		f.enforcement = other.enforcement
+	case "share-secret-names":
+		f.shareSecrets = other.shareSecrets
+	case "share-claim-prefixes":
+		f.shareClaimPfxs = other.shareClaimPfxs
+	case "persistent-workloads":
+		f.persistentSets = other.persistentSets
+	case "controller-users":
+		f.controllers = other.controllers
+	case "break-glass-groups":
+		f.breakGlass = other.breakGlass
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -135,3 +136,94 @@ func TestValidateJUnitAndSARIFExitCodes(t *testing.T) {
 }
 
 func writeFileErr(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }
+
+// webhookDeployment is the mpcguard chart's webhook Deployment, rendered, with the given arguments.
+func webhookDeployment(name string, args ...string) string {
+	return `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ` + name + `
+  namespace: mpcguard
+  labels: {app.kubernetes.io/name: mpcguard, app.kubernetes.io/component: admission-webhook}
+spec:
+  template:
+    spec:
+      containers:
+        - name: webhook
+          image: "ghcr.io/mpcguard/mpcguard:0.1.0"
+          args: [webhook, --port=9443, ` + strings.Join(args, ", ") + `]
+`
+}
+
+func TestValidateReadsTheConfigurationOfARenderedChart(t *testing.T) {
+	const signer = `apiVersion: v1
+kind: Pod
+metadata: {name: s-0, namespace: mpc-system, labels: {app: signer, party-role: delegate}}
+`
+	chart := webhookDeployment("r-mpcguard-webhook", "--party-selector=app=signer", `"--role-label-key=signer.example.com/role"`)
+	tests := map[string]struct {
+		args       []string
+		stdin      string
+		wantCode   int
+		wantStdout string
+		wantStderr []string
+	}{
+		"the webhook's arguments in the input configure validate, and it says so": {
+			args:       []string{"validate", "-f", "-"},
+			stdin:      chart + "---\n" + signer,
+			wantCode:   1,
+			wantStdout: "<stdin>:doc 2: party-role-required Pod mpc-system/s-0: party pod (app=signer) has no signer.example.com/role label; add signer.example.com/role with one of persistent, delegate, temporary\n",
+			wantStderr: []string{"configuration: from the mpcguard webhook in <stdin>: document 1 (line 1): Deployment mpcguard/r-mpcguard-webhook: " +
+				"--role-label-key=signer.example.com/role --party-selector=app=signer\n"},
+		},
+		"a flag given explicitly overrides the chart's": {
+			args:       []string{"validate", "-f", "-", "--role-label-key", "party-role"},
+			stdin:      chart + "---\n" + signer,
+			wantCode:   0,
+			wantStderr: []string{": --party-selector=app=signer; overridden by the command line: --role-label-key\n"},
+		},
+		"--config-from-input=false ignores the chart": {
+			args:       []string{"validate", "-f", "-", "--config-from-input=false"},
+			stdin:      chart + "---\n" + signer,
+			wantCode:   0,
+			wantStderr: []string{"configuration: defaults and flags\n"},
+		},
+		"without a webhook Deployment the defaults and flags are used, and it says so": {
+			args:       []string{"validate", "-f", "-"},
+			stdin:      signer,
+			wantCode:   0,
+			wantStderr: []string{"configuration: defaults and flags (no mpcguard webhook Deployment in the input)\n"},
+		},
+		"two webhooks configured alike are one configuration": {
+			args:       []string{"validate", "-f", "-"},
+			stdin:      chart + "---\n" + chart + "---\n" + signer,
+			wantCode:   1,
+			wantStderr: []string{"(and 1 more webhook Deployments configured alike)"},
+		},
+		"two webhooks configured differently exit 2, naming both": {
+			args:     []string{"validate", "-f", "-"},
+			stdin:    chart + "---\n" + webhookDeployment("other", "--party-selector=app=other") + "---\n" + signer,
+			wantCode: 2,
+			wantStderr: []string{"validate: the mpcguard webhooks in <stdin>: document 1 (line 1): Deployment mpcguard/r-mpcguard-webhook and in " +
+				"<stdin>: document 2 (line 15): Deployment mpcguard/other are configured differently"},
+		},
+		"an invalid configuration in the chart exits 2, saying where it came from": {
+			args:       []string{"validate", "-f", "-"},
+			stdin:      webhookDeployment("w", "--party-selector=app!=x") + "---\n" + signer,
+			wantCode:   2,
+			wantStderr: []string{"validate: --party-selector: ", "(configuration: from the mpcguard webhook in <stdin>: document 1 (line 1)"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tc.stdin, tc.args...)
+			assert.Equal(t, tc.wantCode, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+			if tc.wantStdout != "" || tc.wantCode == 0 {
+				assert.Equal(t, tc.wantStdout, stdout)
+			}
+			for _, s := range tc.wantStderr {
+				assert.Contains(t, stderr, s)
+			}
+		})
+	}
+}

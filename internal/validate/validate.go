@@ -105,35 +105,62 @@ type Validator struct {
 	Namespace string
 }
 
-// Paths validates files, directories (their *.yaml, *.yml and *.json files, recursively, in lexical order)
-// and "-" for stdin.
-func (v Validator) Paths(ctx context.Context, paths []string, stdin io.Reader) Report {
-	var rep Report
+// Source is the content of one input: a file, a file found in a directory, or stdin.
+type Source struct {
+	Name string
+	Data []byte
+	// Named is true for a file or stdin given on the command line, false for a file found in a directory:
+	// a named source with no document is an error, a file in a directory with none is skipped.
+	Named bool
+}
+
+// ReadSources reads files, directories (their *.yaml, *.yml and *.json files, recursively, in lexical
+// order) and "-" for stdin, and reports what it cannot read.
+func ReadSources(paths []string, stdin io.Reader) ([]Source, []*InputError) {
+	var srcs []Source
+	var errs []*InputError
 	for _, p := range paths {
 		if p == "-" {
 			data, err := io.ReadAll(stdin)
 			if err != nil {
-				rep.Errors = append(rep.Errors, &InputError{Source: "<stdin>", Err: fmt.Errorf("reading: %w", err)})
+				errs = append(errs, &InputError{Source: "<stdin>", Err: fmt.Errorf("reading: %w", err)})
 				continue
 			}
-			v.bytes(ctx, "<stdin>", data, true, &rep)
+			srcs = append(srcs, Source{Name: "<stdin>", Data: data, Named: true})
 			continue
 		}
 		files, dir, err := expand(p)
 		if err != nil {
-			rep.Errors = append(rep.Errors, &InputError{Source: p, Err: err})
+			errs = append(errs, &InputError{Source: p, Err: err})
 			continue
 		}
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			if err != nil {
-				rep.Errors = append(rep.Errors, &InputError{Source: f, Err: fmt.Errorf("reading: %w", err)})
+				errs = append(errs, &InputError{Source: f, Err: fmt.Errorf("reading: %w", err)})
 				continue
 			}
-			v.bytes(ctx, f, data, !dir, &rep)
+			srcs = append(srcs, Source{Name: f, Data: data, Named: !dir})
 		}
 	}
-	rep.finish(strings.Join(paths, ", "))
+	return srcs, errs
+}
+
+// Paths validates files, directories (their *.yaml, *.yml and *.json files, recursively, in lexical order)
+// and "-" for stdin.
+func (v Validator) Paths(ctx context.Context, paths []string, stdin io.Reader) Report {
+	srcs, errs := ReadSources(paths, stdin)
+	return v.Sources(ctx, srcs, errs, strings.Join(paths, ", "))
+}
+
+// Sources validates sources read by ReadSources, with the errors of reading them; label names the input
+// as a whole (for an input with nothing to validate).
+func (v Validator) Sources(ctx context.Context, srcs []Source, readErrs []*InputError, label string) Report {
+	rep := Report{Errors: readErrs}
+	for _, s := range srcs {
+		v.bytes(ctx, s.Name, s.Data, s.Named, &rep)
+	}
+	rep.finish(label)
 	return rep
 }
 
