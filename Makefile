@@ -184,11 +184,15 @@ test-fuzz: ## A bounded fuzzing run of the admission handler and of validate (FU
 	go test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZ_TIME) ./internal/validate/
 
 .PHONY: bench
-bench: bench-go bench-side bench-inventory bench-burst ## All benchmarks (~4 min, not part of test): Go, side by side with OPA, inventory at 10k pods, API server burst
+bench: bench-go bench-validate bench-side bench-inventory bench-burst ## All benchmarks (~4 min, not part of test): Go, validate at 1k/10k/60k documents, side by side with OPA, inventory at 10k pods, API server burst
 
 .PHONY: bench-go
 bench-go: ## Evaluator, handler and inventory benchmarks in Go's format (compare runs with benchstat)
 	go test -run '^$$' -bench . -benchmem ./policies/engine/ ./webhook/
+
+.PHONY: bench-validate
+bench-validate: ## mpcguard validate over 1k, 10k and 60k generated documents (linear time; ~20 s)
+	go test -run '^$$' -bench '^BenchmarkBytes$$' -benchtime 1x -benchmem ./internal/validate/
 
 .PHONY: bench-side
 bench-side: tools build ## mpcguard vs OPA's server (+ AdmissionReview wrapper) vs a no-op webhook, concurrency 1/16/64
