@@ -106,7 +106,7 @@ func (f *policyFlags) fromWebhookArgs(flags *pflag.FlagSet, found []validate.Web
 	var args []string
 	for i, w := range found {
 		pf, fs := &policyFlags{}, pflag.NewFlagSet("webhook", pflag.ContinueOnError)
-		fs.ParseErrorsWhitelist.UnknownFlags = true
+		fs.ParseErrorsAllowlist.UnknownFlags = true
 		fs.SetOutput(io.Discard)
 		pf.register(fs)
 		if err := fs.Parse(w.Args); err != nil {
