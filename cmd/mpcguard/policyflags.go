@@ -68,23 +68,13 @@ func (f *policyFlags) config() (engine.Config, error) {
 	if cfg.Enforcement, err = engine.ParseEnforcement(f.enforcement, cfg.Enforcement); err != nil {
 		return cfg, fmt.Errorf("--enforcement: %w", err)
 	}
-	cfg.ShareStorage.SecretNames = nonEmpty(f.shareSecrets)
-	cfg.ShareStorage.ClaimPrefixes = nonEmpty(f.shareClaimPfxs)
-	cfg.PersistentWorkloads = nonEmpty(f.persistentSets)
-	cfg.ControllerUsers = nonEmpty(f.controllers)
-	cfg.BreakGlassGroups = nonEmpty(f.breakGlass)
+	cfg.ShareStorage.SecretNames = engine.Names(f.shareSecrets)
+	cfg.ShareStorage.ClaimPrefixes = engine.Names(f.shareClaimPfxs)
+	cfg.PersistentWorkloads = engine.Names(f.persistentSets)
+	cfg.ControllerUsers = engine.Names(f.controllers)
+	cfg.BreakGlassGroups = engine.Names(f.breakGlass)
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return cfg, errs.ToAggregate()
 	}
 	return cfg, nil
-}
-
-func nonEmpty(ss []string) []string {
-	out := []string{}
-	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/mpcguard/mpcguard/policies/vocab"
 	"net"
 	"os"
 	"os/signal"
@@ -15,6 +14,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/mpcguard/mpcguard/policies/engine"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 	"github.com/mpcguard/mpcguard/webhook"
 )
 
@@ -39,7 +40,7 @@ func newWebhookCmd() *cobra.Command {
 			if opts.Modules, err = pf.modules(); err != nil {
 				return fmt.Errorf("webhook: %w", err)
 			}
-			opts.Namespaces = nonEmpty(namespaces)
+			opts.Namespaces = engine.Names(namespaces)
 			// Unless given, the probe and metrics listeners follow --host, so a webhook bound to loopback
 			// stays entirely on loopback.
 			if !cmd.Flags().Changed("health-addr") {

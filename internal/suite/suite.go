@@ -226,29 +226,19 @@ func (c Config) engineConfig() (engine.Config, error) {
 	default:
 		return cfg, fmt.Errorf("config.enforcement: line %d: want {policy-id: deny|warn|off}", c.Enforcement.Line)
 	}
-	cfg.ShareStorage.SecretNames = nonEmpty(c.ShareSecretNames)
-	cfg.ShareStorage.ClaimPrefixes = nonEmpty(c.ShareClaimPrefixes)
-	cfg.PersistentWorkloads = nonEmpty(c.PersistentWorkloads)
+	cfg.ShareStorage.SecretNames = engine.Names(c.ShareSecretNames)
+	cfg.ShareStorage.ClaimPrefixes = engine.Names(c.ShareClaimPrefixes)
+	cfg.PersistentWorkloads = engine.Names(c.PersistentWorkloads)
 	if c.ControllerUsers != nil {
-		cfg.ControllerUsers = nonEmpty(*c.ControllerUsers)
+		cfg.ControllerUsers = engine.Names(*c.ControllerUsers)
 	}
 	if c.BreakGlassGroups != nil {
-		cfg.BreakGlassGroups = nonEmpty(*c.BreakGlassGroups)
+		cfg.BreakGlassGroups = engine.Names(*c.BreakGlassGroups)
 	}
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return cfg, errs.ToAggregate()
 	}
 	return cfg, nil
-}
-
-func nonEmpty(ss []string) []string {
-	out := []string{}
-	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // Engine builds the engine the suite's cases run against.

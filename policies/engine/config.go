@@ -172,3 +172,15 @@ func (c Config) action(id string) vocab.Action {
 	}
 	return vocab.Deny
 }
+
+// Names trims each name and drops the empty ones; the result is never nil, so the policies always read an
+// array. Flags, suite files and chart arguments give lists this way ("a,,b", "a, b").
+func Names(ss []string) []string {
+	out := []string{}
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -26,9 +26,9 @@ func (p Policy) Config() (engine.Config, error) {
 	if cfg.Enforcement, err = engine.ParseEnforcement(p.Enforcement, cfg.Enforcement); err != nil {
 		return cfg, fmt.Errorf("bench: enforcement: %w", err)
 	}
-	cfg.ShareStorage = engine.ShareStorage{SecretNames: nonEmpty(p.ShareSecretNames),
-		ClaimPrefixes: nonEmpty(p.ShareClaimPrefixes)}
-	cfg.PersistentWorkloads = nonEmpty(p.PersistentWorkloads)
+	cfg.ShareStorage = engine.ShareStorage{SecretNames: engine.Names(p.ShareSecretNames),
+		ClaimPrefixes: engine.Names(p.ShareClaimPrefixes)}
+	cfg.PersistentWorkloads = engine.Names(p.PersistentWorkloads)
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return cfg, fmt.Errorf("bench: %w", errs.ToAggregate())
 	}
@@ -51,14 +51,4 @@ func (p Policy) Args() []string {
 		args = append(args, "--enforcement", p.Enforcement)
 	}
 	return args
-}
-
-func nonEmpty(ss []string) []string {
-	out := []string{}
-	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
