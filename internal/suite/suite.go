@@ -21,6 +21,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/mpcguard/mpcguard/internal/validate"
 	"github.com/mpcguard/mpcguard/policies"
 	"github.com/mpcguard/mpcguard/policies/engine"
 )
@@ -358,7 +359,7 @@ func objectJSON(n *yaml.Node, at string) ([]byte, header, error) {
 	if err := n.Decode(&v); err != nil {
 		return nil, h, fmt.Errorf("%s: %w", at, err)
 	}
-	v, err := jsonable(v, at)
+	v, err := validate.JSONable(v, at)
 	if err != nil {
 		return nil, h, err
 	}
@@ -370,42 +371,6 @@ func objectJSON(n *yaml.Node, at string) ([]byte, header, error) {
 		_ = json.Unmarshal(js, &h) // best effort: the engine reports a malformed object with its path
 	}
 	return js, h, nil
-}
-
-// jsonable turns YAML maps with non-string keys into JSON objects.
-func jsonable(v any, path string) (any, error) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			y, err := jsonable(x, path+"."+k)
-			if err != nil {
-				return nil, err
-			}
-			t[k] = y
-		}
-		return t, nil
-	case map[any]any:
-		out := make(map[string]any, len(t))
-		for k, x := range t {
-			ks := fmt.Sprint(k)
-			y, err := jsonable(x, path+"."+ks)
-			if err != nil {
-				return nil, err
-			}
-			out[ks] = y
-		}
-		return out, nil
-	case []any:
-		for i, x := range t {
-			y, err := jsonable(x, fmt.Sprintf("%s[%d]", path, i))
-			if err != nil {
-				return nil, err
-			}
-			t[i] = y
-		}
-		return t, nil
-	}
-	return v, nil
 }
 
 // Result is the outcome of one case.

@@ -48,7 +48,7 @@ func yamlToJSON(doc []byte) ([]byte, []lineNote, error) {
 	if err := root.Decode(&v); err != nil {
 		return nil, nil, err
 	}
-	v, err := jsonable(v, "")
+	v, err := JSONable(v, "")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -59,12 +59,13 @@ func yamlToJSON(doc []byte) ([]byte, []lineNote, error) {
 	return b, boolKeys(&root, nil), nil
 }
 
-// jsonable turns YAML's maps with non-string keys into JSON objects, naming the path of a key it cannot use.
-func jsonable(v any, path string) (any, error) {
+// JSONable turns YAML's maps with non-string keys into JSON objects, naming the path of a key it cannot use
+// (path is the value's own path, e.g. "spec" or "cases[2].object"). It reuses v's maps and slices.
+func JSONable(v any, path string) (any, error) {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, x := range t {
-			y, err := jsonable(x, path+"."+k)
+			y, err := JSONable(x, path+"."+k)
 			if err != nil {
 				return nil, err
 			}
@@ -83,7 +84,7 @@ func jsonable(v any, path string) (any, error) {
 			default:
 				return nil, fmt.Errorf("%s: mapping key %v (%T) cannot be a JSON object key", strings.TrimPrefix(path, "."), k, k)
 			}
-			y, err := jsonable(x, path+"."+ks)
+			y, err := JSONable(x, path+"."+ks)
 			if err != nil {
 				return nil, err
 			}
@@ -92,7 +93,7 @@ func jsonable(v any, path string) (any, error) {
 		return out, nil
 	case []any:
 		for i, x := range t {
-			y, err := jsonable(x, fmt.Sprintf("%s[%d]", path, i))
+			y, err := JSONable(x, fmt.Sprintf("%s[%d]", path, i))
 			if err != nil {
 				return nil, err
 			}
