@@ -257,10 +257,10 @@ var volumeSecretRefs = [][3]string{
 func readVolumeSecretRefs(it *fastjson.Value, vp *fieldPath, p *podShape) error {
 	for _, ref := range volumeSecretRefs {
 		vol, err := objectAt(it, ref[0], vp)
-		if err != nil || vol == nil {
-			if err != nil {
-				return err
-			}
+		if err != nil {
+			return err
+		}
+		if vol == nil {
 			continue
 		}
 		volp := vp.field(ref[0])
@@ -527,20 +527,26 @@ func readPod(d doc) (pod podShape, err error) {
 	return pod, err
 }
 
+// readMetaSpec reads an object's metadata and returns its spec object (nil when absent) with the spec's path.
+func readMetaSpec(v *fastjson.Value) (meta objectMeta, spec *fastjson.Value, specPath fieldPath, err error) {
+	root := &fieldPath{}
+	if meta, err = readMeta(v, root); err != nil {
+		return meta, nil, specPath, err
+	}
+	spec, err = objectAt(v, "spec", root)
+	return meta, spec, root.field("spec"), err
+}
+
 // readWorkload reads a workload's metadata and pod template: spec.template, or a CronJob's
 // spec.jobTemplate.spec.template. A StatefulSet's volumeClaimTemplates add the claims of its first pod,
 // <template>-<statefulset>-0, which stands for all its pods.
 func readWorkload(d doc) (w workloadShape, err error) {
 	err = withObject(d, func(v *fastjson.Value) error {
-		root := &fieldPath{}
-		if w.meta, err = readMeta(v, root); err != nil {
+		var spec *fastjson.Value
+		var sp fieldPath
+		if w.meta, spec, sp, err = readMetaSpec(v); err != nil || spec == nil {
 			return err
 		}
-		spec, err := objectAt(v, "spec", root)
-		if err != nil || spec == nil {
-			return err
-		}
-		sp := root.field("spec")
 		if w.template, err = readTemplate(spec, "template", &sp); err != nil {
 			return err
 		}
@@ -617,15 +623,11 @@ type claimShape struct {
 // readClaim reads a PersistentVolumeClaim's metadata and data sources.
 func readClaim(d doc) (c claimShape, err error) {
 	err = withObject(d, func(v *fastjson.Value) error {
-		root := &fieldPath{}
-		if c.meta, err = readMeta(v, root); err != nil {
+		var spec *fastjson.Value
+		var sp fieldPath
+		if c.meta, spec, sp, err = readMetaSpec(v); err != nil || spec == nil {
 			return err
 		}
-		spec, err := objectAt(v, "spec", root)
-		if err != nil || spec == nil {
-			return err
-		}
-		sp := root.field("spec")
 		c.clones, err = readDataSources(spec, &sp, nil)
 		return err
 	})
@@ -635,15 +637,11 @@ func readClaim(d doc) (c claimShape, err error) {
 // readSnapshot reads a VolumeSnapshot's metadata and the claim it copies.
 func readSnapshot(d doc) (c claimShape, err error) {
 	err = withObject(d, func(v *fastjson.Value) error {
-		root := &fieldPath{}
-		if c.meta, err = readMeta(v, root); err != nil {
+		var spec *fastjson.Value
+		var sp fieldPath
+		if c.meta, spec, sp, err = readMetaSpec(v); err != nil || spec == nil {
 			return err
 		}
-		spec, err := objectAt(v, "spec", root)
-		if err != nil || spec == nil {
-			return err
-		}
-		sp := root.field("spec")
 		src, err := objectAt(spec, "source", &sp)
 		if err != nil || src == nil {
 			return err
