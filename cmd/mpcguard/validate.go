@@ -94,14 +94,14 @@ file and document are named).`,
 var inputConfigFlags = []string{"role-label-key", "party-selector", "enforcement", "share-secret-names",
 	"share-claim-prefixes", "persistent-workloads", "controller-users", "break-glass-groups"}
 
-// fromWebhookArgs sets the policy flags that were not given on the command line to the values of the
-// mpcguard webhook Deployment in the input, and says which configuration is used. Several webhook
+// fromWebhookArgs sets the policy flags that were not given on the command line (flags, where f is
+// registered) to the values of the mpcguard webhook Deployment in the input, through the flags themselves so
+// that no second list of fields exists, and says which configuration is used. Several webhook
 // Deployments must agree on the configuration.
 func (f *policyFlags) fromWebhookArgs(flags *pflag.FlagSet, found []validate.WebhookArgs) (string, error) {
 	if len(found) == 0 {
 		return "configuration: defaults and flags (no mpcguard webhook Deployment in the input)", nil
 	}
-	var chart *policyFlags
 	var set *pflag.FlagSet
 	var args []string
 	for i, w := range found {
@@ -119,7 +119,7 @@ func (f *policyFlags) fromWebhookArgs(flags *pflag.FlagSet, found []validate.Web
 			}
 		}
 		if i == 0 {
-			chart, set, args = pf, fs, mine
+			set, args = fs, mine
 			continue
 		}
 		if !slices.Equal(args, mine) {
@@ -137,8 +137,11 @@ func (f *policyFlags) fromWebhookArgs(flags *pflag.FlagSet, found []validate.Web
 			overridden = append(overridden, "--"+name)
 			continue
 		}
-		f.take(chart, name)
-		taken = append(taken, "--"+name+"="+flagValue(set, name))
+		value := flagValue(set, name)
+		if err := flags.Set(name, value); err != nil {
+			return "", fmt.Errorf("--%s=%s from the mpcguard webhook in %s: %w", name, value, found[0].Where(), err)
+		}
+		taken = append(taken, "--"+name+"="+value)
 	}
 	msg := "configuration: from the mpcguard webhook in " + found[0].Where()
 	if len(found) > 1 {
@@ -162,26 +165,4 @@ func flagValue(fs *pflag.FlagSet, name string) string {
 		return strings.Join(sv.GetSlice(), ",")
 	}
 	return fl.Value.String()
-}
-
-// take copies one policy flag's value from other.
-func (f *policyFlags) take(other *policyFlags, name string) {
-	switch name {
-	case "role-label-key":
-		f.roleLabelKey = other.roleLabelKey
-	case "party-selector":
-		f.partySelector = other.partySelector
-	case "enforcement":
-		f.enforcement = other.enforcement
-	case "share-secret-names":
-		f.shareSecrets = other.shareSecrets
-	case "share-claim-prefixes":
-		f.shareClaimPfxs = other.shareClaimPfxs
-	case "persistent-workloads":
-		f.persistentSets = other.persistentSets
-	case "controller-users":
-		f.controllers = other.controllers
-	case "break-glass-groups":
-		f.breakGlass = other.breakGlass
-	}
 }
