@@ -126,6 +126,25 @@ func (i *Inventory) Start(ctx context.Context, cfg *rest.Config, pc engine.Confi
 	return nil
 }
 
+// Load indexes a listing of pods — every pod of namespaces, or of the cluster when namespaces is empty — and
+// marks the inventory synced: a one-shot audit (mpcguard audit) reads the pods it audits once and indexes them
+// with the cache's own rules instead of starting a watch, so its inventory is the cluster at the moment of the
+// listing, consistent with the objects it judges. Call it once, on a new inventory, instead of Start.
+func (i *Inventory) Load(namespaces []string, pods []*corev1.Pod) {
+	if len(namespaces) > 0 {
+		i.watched = map[string]bool{}
+		for _, ns := range namespaces {
+			i.watched[ns] = true
+		}
+	}
+	for _, pod := range pods {
+		if _, ok := pod.Labels[i.roleKey]; ok {
+			i.observe(pod)
+		}
+	}
+	i.synced.Store(true)
+}
+
 // roleSelector selects the pods that carry the role label.
 func roleSelector(roleKey string) labels.Selector {
 	req, err := labels.NewRequirement(roleKey, selection.Exists, nil)

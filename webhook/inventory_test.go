@@ -236,3 +236,24 @@ func TestInventoryDoesNotAnswerForANamespaceItDoesNotWatch(t *testing.T) {
 	_, ok = inv.PersistentReady("elsewhere")
 	assert.False(t, ok, "a session there must be skipped, not denied for 0 Ready parties")
 }
+
+func TestInventoryLoadedFromAListingKnowsOnlyItsNamespacesAndTheLabelledPods(t *testing.T) {
+	inv := NewInventory(engine.DefaultConfig())
+	unlabelled := testPod("a", "u0", "", true)
+	delete(unlabelled.Labels, "party-role")
+	inv.Load([]string{"a"}, []*corev1.Pod{
+		testPod("a", "p0", "persistent", true), testPod("a", "p1", "persistent", false),
+		testPod("a", "d0", "delegate", true), unlabelled,
+	})
+	assert.True(t, inv.Synced(), "a loaded inventory is synced")
+	n, ok := inv.PersistentReady("a")
+	assert.True(t, ok)
+	assert.Equal(t, 1, n, "only the Ready persistent pod counts")
+	role, ok := inv.Role("a", "d0")
+	assert.True(t, ok)
+	assert.Equal(t, "delegate", role)
+	role, _ = inv.Role("a", "u0")
+	assert.Empty(t, role, "a pod without the role label has no role")
+	_, ok = inv.PersistentReady("b")
+	assert.False(t, ok, "a namespace outside the listing is unknown, never empty")
+}

@@ -106,6 +106,13 @@ func (s *Server) closingConnections(h http.Handler) http.Handler {
 	})
 }
 
+// Engine returns the server's compiled policies, for an audit that judges existing objects exactly as
+// admission does.
+func (s *Server) Engine() *engine.Engine { return s.engine }
+
+// Inventory returns the party pod inventory, or nil when it is off (--inventory=false).
+func (s *Server) Inventory() *Inventory { return s.inv }
+
 // Metrics returns the server's metrics.
 func (s *Server) Metrics() *Metrics { return s.metrics }
 

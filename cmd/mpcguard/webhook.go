@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -26,6 +27,7 @@ func newWebhookCmd() *cobra.Command {
 		namespaces []string
 		kubeconfig string
 		logLevel   string
+		au         auditFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "webhook",
@@ -70,9 +72,9 @@ func newWebhookCmd() *cobra.Command {
 				opts.Log.Info("no --persistent-workloads: any StatefulSet may run persistent parties "+
 					"(their pods must still come from a controller identity)", "policy", vocab.PartyPersistentOrigin)
 			}
-			if opts.Inventory {
+			if opts.Inventory || au.interval > 0 {
 				if opts.RESTConfig, err = restConfig(kubeconfig); err != nil {
-					return fmt.Errorf("webhook: the inventory needs a cluster (or --inventory=false): %w", err)
+					return fmt.Errorf("webhook: the inventory and the audit need a cluster (or --inventory=false --audit-interval=0): %w", err)
 				}
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -80,6 +82,21 @@ func newWebhookCmd() *cobra.Command {
 			srv, err := webhook.New(ctx, opts)
 			if err != nil {
 				return err
+			}
+			if au.interval > 0 {
+				runner, err := au.runner(srv, opts)
+				if err != nil {
+					return fmt.Errorf("webhook: %w", err)
+				}
+				actx, stopAudit := context.WithCancel(ctx)
+				done := make(chan struct{})
+				defer func() { stopAudit(); <-done }() // the Lease is released before the process exits
+				go func() {
+					defer close(done)
+					if err := runner.Run(actx); err != nil {
+						opts.Log.Error(err, "audit stopped")
+					}
+				}()
 			}
 			return srv.Run(ctx)
 		},
@@ -105,6 +122,7 @@ func newWebhookCmd() *cobra.Command {
 	f.Float64Var(&opts.DecisionLog.Rate, "decision-log-rate", webhook.DefaultDecisionLogRate,
 		"decision log lines a second after the burst; the rest are counted (mpcguard_decision_logs_suppressed_total) "+
 			"and reported every 10s")
+	au.register(f)
 	pf.register(f)
 	return cmd
 }

@@ -32,8 +32,12 @@ func Write(format string, out, errOut io.Writer, rep Report, toolVersion string)
 	return fmt.Errorf("output format %q: want one of %s", format, strings.Join(Formats, ", "))
 }
 
-// Where names an object for a text line: "path:doc 2" or "path:doc 2 items[0]".
+// Where names an object for a text line: "path:doc 2" or "path:doc 2 items[0]"; "" for an object read from
+// a cluster (mpcguard audit), which has no file.
 func (o Object) Where() string {
+	if o.Source == "" && o.Document == 0 {
+		return ""
+	}
 	w := fmt.Sprintf("%s:doc %d", o.Source, o.Document)
 	if o.Item != "" {
 		w += " " + o.Item
@@ -43,8 +47,13 @@ func (o Object) Where() string {
 
 // TextLine is "<file>:doc <N>: <policy-id> <Kind> <namespace>/<name>: <detail>": the engine keeps the object
 // and the policy's words apart, so nothing is stripped from a message here.
+// An object read from a cluster has no file: its line starts with the policy id.
 func TextLine(o Object, r engine.Result) string {
-	return o.Where() + ": " + r.Policy + " " + r.Object + ": " + r.Detail
+	line := r.Policy + " " + r.Object + ": " + r.Detail
+	if w := o.Where(); w != "" {
+		return w + ": " + line
+	}
+	return line
 }
 
 // WriteText writes one line per denial to out and the warnings, checks not run, skipped documents,
@@ -158,12 +167,15 @@ func WriteJUnit(out io.Writer, rep Report) error {
 		return s
 	}
 	for _, o := range rep.Objects {
-		s := suite(o.Source)
-		c := &junitCase{ClassName: o.Source, Name: fmt.Sprintf("doc %d", o.Document)}
-		if o.Item != "" {
-			c.Name += " " + o.Item
+		source := o.Source
+		if source == "" {
+			source = o.Namespace // an object of a cluster: one suite per namespace
 		}
-		c.Name += fmt.Sprintf(": %s %s/%s", o.Kind, o.Namespace, o.Name)
+		s := suite(source)
+		c := &junitCase{ClassName: source, Name: fmt.Sprintf("%s %s/%s", o.Kind, o.Namespace, o.Name)}
+		if w := o.Where(); w != "" {
+			c.Name = w[len(o.Source)+1:] + ": " + c.Name
+		}
 		var notes []string
 		for _, r := range o.Deny {
 			c.Failures = append(c.Failures, junitMessage{Message: r.Policy + ": " + r.Detail, Type: r.Policy, Text: TextLine(o, r)})
