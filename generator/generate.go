@@ -219,6 +219,7 @@ func mpcguardSettings(s *Spec, forParent bool) MpcguardSettings {
 			ServiceAccount: ServiceAccountValues{Create: true},
 			RBAC:           RBACValues{Create: true},
 			Resources:      resourcesValues(s.Webhook.Resources),
+			Audit:          AuditValues{Interval: DefaultAuditInterval, Reports: true, ReportsCRD: "auto"},
 		},
 		ShareStorage:        names,
 		PersistentWorkloads: workloads,
@@ -228,6 +229,11 @@ func mpcguardSettings(s *Spec, forParent bool) MpcguardSettings {
 		Tests:               TestsValues{Image: image(s.Images.Test)},
 	}
 }
+
+// DefaultAuditInterval is how often the chart's webhook audits existing objects: a list per audited kind and
+// namespace, rare enough to cost the API server nothing worth measuring, often enough that a Report is never
+// older than a coffee break.
+const DefaultAuditInterval = "10m"
 
 // poolNameTpl is the name of a pool's workload (the persistent pool's StatefulSet) as a tpl string of the
 // mpc-system chart: its helper mpc-system.poolName, so that a long release name is truncated exactly as the

@@ -212,8 +212,16 @@ type WebhookValues struct {
 	Enforcement    map[string]string    `json:"enforcement" doc:"Enforcement action per policy id: deny, warn or off (--enforcement); unlisted policies deny."` // ids and actions from vocab: see policySchema
 	CertManager    CertManagerValues    `json:"certManager" doc:"Serving certificate."`
 	ServiceAccount ServiceAccountValues `json:"serviceAccount" doc:"The webhook's ServiceAccount."`
-	RBAC           RBACValues           `json:"rbac" doc:"Roles for the pod inventory, one per checked namespace."`
+	RBAC           RBACValues           `json:"rbac" doc:"Roles for the pod inventory and the audit, one per checked namespace."`
 	Resources      ResourcesValues      `json:"resources" doc:"Webhook resources."`
+	Audit          AuditValues          `json:"audit" doc:"The periodic audit of existing objects, run by the webhook on one replica at a time."`
+}
+
+// AuditValues configure the webhook's periodic audit of the objects already in the checked namespaces.
+type AuditValues struct {
+	Interval   string `json:"interval" doc:"How often the webhook audits the existing pods, workloads, PersistentVolumeClaims and MPCSessions of the checked namespaces (--audit-interval), on the one replica holding a Lease; empty or 0s turns the audit off and installs none of its Roles." pattern:"^(0|0s|([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+)?$"`
+	Reports    bool   `json:"reports" doc:"Keep an openreports.io/v1alpha1 Report named mpcguard-audit in each checked namespace (what Policy Reporter and Kyverno's tooling read)."`
+	ReportsCRD string `json:"reportsCRD" doc:"The openreports.io Report CRD: auto installs it unless the cluster already serves openreports.io/v1alpha1 from a CRD this release does not own (Kyverno or Policy Reporter installed it), always installs it, never leaves it to you. It is kept on uninstall (helm.sh/resource-policy: keep): other tools' Reports live in it." enum:"auto,always,never"`
 }
 
 // CertManagerValues choose the certificate source.

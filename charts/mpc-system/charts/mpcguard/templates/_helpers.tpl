@@ -213,3 +213,14 @@ clientConfig:
 namespaceSelector:
   {{- include "mpcguard.namespaceSelector" . | nindent 2 }}
 {{- end }}
+
+{{/* "true" when the webhook audits existing objects (webhook.audit.interval set and not zero), else "". */}}
+{{- define "mpcguard.auditOn" -}}
+{{- $interval := .Values.webhook.audit.interval | toString | trim }}
+{{- if and $interval (ne $interval "0") (ne $interval "0s") }}true{{ end }}
+{{- end }}
+
+{{/* The audit's Lease, in the release namespace. */}}
+{{- define "mpcguard.auditLeaseName" -}}
+{{- printf "%s-audit" (include "mpcguard.webhookName" .) }}
+{{- end }}
