@@ -360,3 +360,18 @@ func TestMetricsCountDecisionsByPolicyAndResult(t *testing.T) {
 	assert.Contains(t, m, `mpcguard_evaluation_duration_seconds_count 3`)
 	assert.Contains(t, m, "\nmpcguard_decision_logs_suppressed_total 0\n", "within the bound nothing is suppressed")
 }
+
+// TestMetricsCountMemoisedDecisions sends two party pods that differ only in name and a session: the second pod
+// is answered from the engine's memo, the others are evaluated, and the metrics say so.
+func TestMetricsCountMemoisedDecisions(t *testing.T) {
+	ts := startServer(t, engine.DefaultConfig())
+	for _, name := range []string{"a", "b"} {
+		r := ts.post(t, reviewOf(t, v1, admissionv1.Create, podKind, "mpc-system", name, partyPod(name, nil), nil, false), "application/json", "")
+		require.False(t, r.review.Response.Allowed)
+		require.Contains(t, r.review.Response.Result.Message, "Pod mpc-system/"+name+":", "each answer names its own pod")
+	}
+	ts.post(t, reviewOf(t, v1, admissionv1.Create, sessionKind, "mpc-system", "s", session("s", 2, 3, nil), nil, false), "application/json", "")
+	m := ts.scrape(t)
+	assert.Contains(t, m, "\nmpcguard_decision_cache_hits_total 1\n")
+	assert.Contains(t, m, "\nmpcguard_decision_cache_misses_total 2\n")
+}

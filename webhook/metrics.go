@@ -3,6 +3,8 @@ package webhook
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/mpcguard/mpcguard/policies/engine"
 )
 
 // Metrics are the webhook's Prometheus metrics.
@@ -49,4 +51,19 @@ func NewMetrics() *Metrics {
 	m.Registry.MustRegister(m.Decisions, m.Requests, m.Errors, m.Latency, m.DecisionLogsSuppressed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// ObserveCache exports the engine's memoised decisions (policies/engine/memo.go) as
+// mpcguard_decision_cache_hits_total and mpcguard_decision_cache_misses_total, read from stats at each scrape.
+func (m *Metrics) ObserveCache(stats func() engine.CacheStats) {
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "mpcguard_decision_cache_hits_total",
+			Help: "Reviews answered from a memoised evaluation of the same policy input (the fields the policies read).",
+		}, func() float64 { return float64(stats().Hits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "mpcguard_decision_cache_misses_total",
+			Help: "Reviews whose policy input was evaluated (and memoised) because the memo did not hold it.",
+		}, func() float64 { return float64(stats().Misses) }),
+	)
 }

@@ -81,6 +81,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
 	s := &Server{opts: opts, engine: eng, metrics: NewMetrics(), mux: http.NewServeMux()}
+	s.metrics.ObserveCache(eng.CacheStats)
 	if opts.Inventory {
 		s.inv = NewInventory(opts.Policy)
 	}

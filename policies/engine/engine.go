@@ -68,16 +68,23 @@ func (d Decision) Allowed() bool { return len(d.Deny) == 0 }
 // evaluated against the configuration when the engine is prepared, so the configuration's lookups and
 // constant helpers are folded away once instead of on every review. The session module is not: its rules
 // build on each other (t, n, composition), and inlining them into every violation repeats that work.
+// A class's bare violations are memoised by the input fields its modules read (memo.go), so objects that differ
+// only in what the policies never look at — party pods of one template, by name — share one evaluation.
 type Engine struct {
 	cfg     Config
 	ids     []string
 	queries map[vocab.Class]prepared
+	memo    *memo // nil when memoisation is off
 }
 
 // prepared is the query for one class.
 type prepared struct {
 	query string
 	pq    rego.PreparedEvalQuery
+	// keys are the input fields the class's modules read, sorted; memoised is false when the class is never
+	// answered from the memo (memo.go).
+	keys     []string
+	memoised bool
 }
 
 // Query returns the Rego query the engine evaluates for a class: data.mpcguard.<class>.violation.
@@ -98,8 +105,13 @@ var libPackages = []string{"data.mpcguard.lib", "data.mpcguard.main"}
 // New validates cfg and compiles the given modules (the embedded policies when mods is nil) into prepared
 // queries. Compile errors name the module file and line. A module in a package the engine never reads, a
 // policy set that lacks a class's violation rule, and an enforcement for an id that no module defines are
-// errors, never silently ignored.
-func New(ctx context.Context, cfg Config, mods []policies.Module) (*Engine, error) {
+// errors, never silently ignored. Decisions are memoised by the input fields each class reads (memo.go)
+// unless WithCacheSize(0) is given.
+func New(ctx context.Context, cfg Config, mods []policies.Module, opts ...Option) (*Engine, error) {
+	o := options{cacheSize: DefaultCacheSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, errs.ToAggregate())
 	}
@@ -146,8 +158,23 @@ func New(ctx context.Context, cfg Config, mods []policies.Module) (*Engine, erro
 		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
 	}
 	e := &Engine{cfg: cfg, ids: ids, queries: make(map[vocab.Class]prepared, len(vocab.Classes))}
+	var compiler *ast.Compiler
+	if o.cacheSize > 0 {
+		e.memo = newMemo(o.cacheSize)
+		sources := make(map[string]string, len(mods))
+		for _, m := range mods {
+			sources[m.Name] = m.Source
+		}
+		if compiler, err = ast.CompileModulesWithOpt(sources, ast.CompileOpts{
+			ParserOptions: ast.ParserOptions{RegoVersion: ast.RegoV1}}); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrCompile, err)
+		}
+	}
 	for _, class := range vocab.Classes {
 		q := prepared{query: Query(class)}
+		if compiler != nil {
+			q.keys, q.memoised = memoKeys(compiler, class)
+		}
 		var popts []rego.PrepareOption
 		if partial[class] {
 			popts = append(popts, rego.WithPartialEval())
@@ -191,25 +218,60 @@ func (e *Engine) Review(ctx context.Context, req Request, inv Inventory) (Decisi
 		return Decision{}, fmt.Errorf("%w: %s %s/%s: not evaluated: %w", ErrEval, req.Kind.Kind, req.Namespace, req.Name, err)
 	}
 	q := e.queries[class]
+	var vs []violation
+	if e.memo != nil && q.memoised {
+		vs, err = e.memoised(ctx, q, class, in.(ast.Object))
+	} else {
+		vs, err = e.eval(ctx, q, in)
+	}
+	if err != nil {
+		return Decision{}, fmt.Errorf("%w: %s %s/%s: %w", ErrEval, req.Kind.Kind, req.Namespace, req.Name, err)
+	}
+	d := e.decide(objectText(req, in), vs)
+	d.Reviewed = true
+	return d, nil
+}
+
+// memoised answers from the memo when the reduced input has been evaluated before, and evaluates and
+// memoises it otherwise. Only complete, successful evaluations are memoised.
+func (e *Engine) memoised(ctx context.Context, q prepared, class vocab.Class, in ast.Object) ([]violation, error) {
+	bp := keyBuffers.Get().(*[]byte)
+	defer keyBuffers.Put(bp)
+	key := append((*bp)[:0], class...)
+	key = append(key, 0)
+	key, err := appendKey(key, in, q.keys)
+	if err != nil {
+		// Not a form the memo can key: evaluate as if it were off.
+		return e.eval(ctx, q, in)
+	}
+	*bp = key
+	if vs, ok := e.memo.get(key); ok {
+		e.memo.hits.Add(1)
+		return vs, nil
+	}
+	e.memo.misses.Add(1)
+	vs, err := e.eval(ctx, q, in)
+	if err != nil {
+		return nil, err
+	}
+	e.memo.put(key, vs)
+	return vs, nil
+}
+
+// eval evaluates a class's prepared query on the input and reads its violations.
+func (e *Engine) eval(ctx context.Context, q prepared, in ast.Value) ([]violation, error) {
 	rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(in), rego.EvalGenerateJSON(asTerm))
 	if err == nil && ctx.Err() != nil {
 		// The caller gave up while we evaluated; a late answer must not count as a verdict.
 		err = ctx.Err()
 	}
 	if err != nil {
-		return Decision{}, fmt.Errorf("%w: %s %s/%s: %w", ErrEval, req.Kind.Kind, req.Namespace, req.Name, err)
+		return nil, err
 	}
 	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
-		return Decision{}, fmt.Errorf("%w: %s returned %d results, want exactly one", ErrEval, q.query, len(rs))
+		return nil, fmt.Errorf("%s returned %d results, want exactly one", q.query, len(rs))
 	}
-	var d Decision
-	obj := objectText(req, in)
-	if err := e.decide(&d, q.query, obj, rs[0].Expressions[0].Value); err != nil {
-		return Decision{}, fmt.Errorf("%w: %w", ErrEval, err)
-	}
-	sortDecision(&d)
-	d.Reviewed = true
-	return d, nil
+	return readViolations(q.query, rs[0].Expressions[0].Value)
 }
 
 // sortDecision orders each list by message, then policy, so answers are stable.
@@ -243,18 +305,17 @@ func objectText(req Request, in ast.Value) string {
 // asTerm hands the query's value over as it is, skipping the conversion to Go values.
 func asTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
 
-// decide reads a violation set and sorts it: a violation marked skipped goes to skipped unless its policy is
-// off; any other goes to deny or warn by its policy's enforcement (deny unless configured warn or off; off
-// drops it). Each message is prefixed with "[policy] object: ".
-func (e *Engine) decide(d *Decision, query, obj string, v any) error {
+// readViolations reads a violation set: the bare {policy, msg[, skipped]} objects the modules return.
+func readViolations(query string, v any) ([]violation, error) {
 	t, ok := v.(*ast.Term)
 	if !ok {
-		return fmt.Errorf("%s returned %T, want a term", query, v)
+		return nil, fmt.Errorf("%s returned %T, want a term", query, v)
 	}
 	set, ok := t.Value.(ast.Set)
 	if !ok {
-		return fmt.Errorf("%s returned %v, want a set", query, t)
+		return nil, fmt.Errorf("%s returned %v, want a set", query, t)
 	}
+	vs := make([]violation, 0, set.Len())
 	var bad error
 	set.Foreach(func(x *ast.Term) {
 		r, skipped, err := readResult(x)
@@ -262,22 +323,33 @@ func (e *Engine) decide(d *Decision, query, obj string, v any) error {
 			bad = fmt.Errorf("%s: %w", query, err)
 			return
 		}
-		a := e.cfg.action(r.Policy)
+		vs = append(vs, violation{policy: r.Policy, detail: r.Detail, skipped: skipped})
+	})
+	return vs, bad
+}
+
+// decide sorts violations into a decision: a violation marked skipped goes to skipped unless its policy is
+// off; any other goes to deny or warn by its policy's enforcement (deny unless configured warn or off; off
+// drops it). Each message is prefixed with "[policy] object: ". vs is only read: it may be memoised.
+func (e *Engine) decide(obj string, vs []violation) Decision {
+	var d Decision
+	for _, v := range vs {
+		a := e.cfg.action(v.policy)
 		if a == vocab.Off {
-			return
+			continue
 		}
-		r.Object = obj
-		r.Message = "[" + r.Policy + "] " + obj + ": " + r.Detail
+		r := Result{Policy: v.policy, Detail: v.detail, Object: obj, Message: "[" + v.policy + "] " + obj + ": " + v.detail}
 		switch {
-		case skipped:
+		case v.skipped:
 			d.Skipped = append(d.Skipped, r)
 		case a == vocab.Warn:
 			d.Warn = append(d.Warn, r)
 		default:
 			d.Deny = append(d.Deny, r)
 		}
-	})
-	return bad
+	}
+	sortDecision(&d)
+	return d
 }
 
 func stringOf(obj ast.Object, key string) (ast.String, bool) {

@@ -99,8 +99,17 @@ const partyPodJSON = `{
   }
 }`
 
-func BenchmarkReviewPartyPod(b *testing.B) {
-	eng := newEngine(b, shareConfig())
+// BenchmarkReviewPartyPod reviews the same party pod again and again: after the first review, each is answered
+// from the memo (the input adapter, the key and a lookup); BenchmarkReviewPartyPodPlain evaluates every time.
+func BenchmarkReviewPartyPod(b *testing.B) { benchmarkReviewPartyPod(b) }
+
+// BenchmarkReviewPartyPodPlain is BenchmarkReviewPartyPod with memoisation off: every review is evaluated, as a
+// pod the memo has not seen is.
+func BenchmarkReviewPartyPodPlain(b *testing.B) { benchmarkReviewPartyPod(b, engine.WithCacheSize(0)) }
+
+func benchmarkReviewPartyPod(b *testing.B, opts ...engine.Option) {
+	eng, err := engine.New(b.Context(), shareConfig(), nil, opts...)
+	require.NoError(b, err)
 	var obj bytes.Buffer
 	require.NoError(b, json.Compact(&obj, []byte(partyPodJSON)))
 	// As the API server sends it: created by the StatefulSet controller, so every check runs and none is skipped.
@@ -120,8 +129,16 @@ func BenchmarkReviewPartyPod(b *testing.B) {
 	}
 }
 
-func BenchmarkReviewSession(b *testing.B) {
-	eng := newEngine(b, shareConfig())
+// BenchmarkReviewSession reviews the same session with the same inventory again and again, answered from the
+// memo after the first; BenchmarkReviewSessionPlain evaluates every time.
+func BenchmarkReviewSession(b *testing.B) { benchmarkReviewSession(b) }
+
+// BenchmarkReviewSessionPlain is BenchmarkReviewSession with memoisation off.
+func BenchmarkReviewSessionPlain(b *testing.B) { benchmarkReviewSession(b, engine.WithCacheSize(0)) }
+
+func benchmarkReviewSession(b *testing.B, opts ...engine.Option) {
+	eng, err := engine.New(b.Context(), shareConfig(), nil, opts...)
+	require.NoError(b, err)
 	req := createSession(`{"type": "sign", "threshold": {"t": 2, "n": 3}, "composition": {"persistent": 2, "delegate": 1}}`)
 	inv := readyInventory(3)
 	d, err := eng.Review(b.Context(), req, inv)

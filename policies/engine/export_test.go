@@ -54,11 +54,12 @@ func (m *MainRego) Review(ctx context.Context, req Request, inv Inventory) (Deci
 	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
 		return Decision{}, fmt.Errorf("%s returned %d results, want exactly one", MainQuery, len(rs))
 	}
-	d := Decision{Reviewed: true}
-	e := &Engine{cfg: m.cfg}
-	if err := e.decide(&d, MainQuery, objectText(req, in), rs[0].Expressions[0].Value); err != nil {
+	vs, err := readViolations(MainQuery, rs[0].Expressions[0].Value)
+	if err != nil {
 		return Decision{}, err
 	}
-	sortDecision(&d)
+	e := &Engine{cfg: m.cfg}
+	d := e.decide(objectText(req, in), vs)
+	d.Reviewed = true
 	return d, nil
 }

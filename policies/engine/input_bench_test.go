@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -39,3 +40,27 @@ const benchPartyPod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"mpc-p
 {"name":"kube-api-access","projected":{"sources":[{"serviceAccountToken":{"path":"token"}},{"configMap":{"name":"kube-root-ca.crt"}}]}}],
 "affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":{"matchLabels":{"party-role":"persistent"}},"topologyKey":"kubernetes.io/hostname"}]}},
 "securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},"automountServiceAccountToken":false}}`
+
+// BenchmarkMemoKeyPartyPod measures printing a party pod's reduced input into a memo key (memo.go), the part
+// of a memoised review between the input adapter and the lookup.
+func BenchmarkMemoKeyPartyPod(b *testing.B) {
+	var obj bytes.Buffer
+	if err := json.Compact(&obj, []byte(benchPartyPod)); err != nil {
+		b.Fatal(err)
+	}
+	req := Request{Operation: Create, Kind: schema.GroupVersionKind{Version: "v1", Kind: "Pod"}, Namespace: "mpc-system", Object: obj.Bytes(),
+		User: &User{Username: "system:serviceaccount:kube-system:statefulset-controller", Groups: []string{"system:authenticated"}}}
+	in, _, err := buildInput(req, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := []string{"kind", "old_pod", "operation", "pod", "user"}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		if buf, err = appendKey(buf[:0], in.(ast.Object), keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(buf)), "key-bytes")
+}
