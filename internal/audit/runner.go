@@ -109,7 +109,8 @@ func (r *Runner) lead(ctx context.Context) {
 		if s, ok := r.Inventory.(synced); ok && !s.Synced() {
 			r.Log.Info("audit: waiting for the party pod inventory to sync before auditing")
 		} else {
-			r.Once(ctx)
+			// Once logs and counts what failed; the next tick tries again.
+			_, _ = r.Once(ctx)
 		}
 		select {
 		case <-ctx.Done():
