@@ -44,6 +44,7 @@ const (
 type access struct {
 	subject, serviceAccount string
 	verb, group, resource   string
+	name                    string // one object, for a rule limited by resourceNames; "" for any
 	namespace               string
 	want, allowed           bool
 }
@@ -52,6 +53,9 @@ func (a access) String() string {
 	r := a.resource
 	if a.group != "" {
 		r += "." + a.group
+	}
+	if a.name != "" {
+		r += "/" + a.name
 	}
 	return fmt.Sprintf("%s (%s) %s %s in %s", a.subject, a.serviceAccount, a.verb, r, cmp.Or(a.namespace, "(cluster-wide)"))
 }
@@ -152,6 +156,30 @@ func TestEveryServiceAccountOfTheChartMayDoWhatItsComponentNeedsAndNothingElse(t
 		add("webhook", "get", "", "secrets", ns, false)
 		add("webhook", "list", "", "secrets", rbacWatched, false)
 		add("webhook", "create", "", "pods", ns, false)
+		// The periodic audit lists what it audits in the checked namespaces, keeps its own Report there and its
+		// Lease in the release namespace; it reads no secret and changes no other Report or Lease.
+		named := func(subject, verb, group, resource, name, namespace string, want bool) {
+			add(subject, verb, group, resource, namespace, want)
+			rows[len(rows)-1].name = name
+		}
+		lease := rel.Name + "-mpcguard-webhook-audit"
+		for _, checked := range []string{ns, rbacWatched} {
+			for _, r := range [][2]string{{"", "persistentvolumeclaims"}, {"apps", "deployments"}, {"apps", "statefulsets"},
+				{"apps", "replicasets"}, {"apps", "daemonsets"}, {"batch", "jobs"}, {"batch", "cronjobs"}, {vocab.SessionGroup, vocab.SessionResource}} {
+				add("webhook", "list", r[0], r[1], checked, true)
+			}
+			add("webhook", "create", "openreports.io", "reports", checked, true)
+			named("webhook", "update", "openreports.io", "reports", "mpcguard-audit", checked, true)
+			named("webhook", "update", "openreports.io", "reports", "kyverno-report", checked, false)
+			add("webhook", "delete", "openreports.io", "reports", checked, false)
+		}
+		add("webhook", "list", "apps", "deployments", other, false)
+		add("webhook", "update", "apps", "deployments", ns, false)
+		add("webhook", "list", "openreports.io", "reports", "", false)
+		named("webhook", "update", "coordination.k8s.io", "leases", lease, ns, true)
+		named("webhook", "get", "coordination.k8s.io", "leases", lease, ns, true)
+		named("webhook", "update", "coordination.k8s.io", "leases", "kube-controller-manager", ns, false)
+		add("webhook", "update", "coordination.k8s.io", "leases", "kube-system", false)
 
 		cfg := rest.CopyConfig(env.Cluster.Config)
 		cfg.QPS, cfg.Burst = float32(len(rows)), len(rows) // the reviews at once, not at client-go's 5 per second
@@ -262,7 +290,7 @@ func subjectAccessReview(ctx context.Context, c kubernetes.Interface, saNamespac
 		User:   fmt.Sprintf("system:serviceaccount:%s:%s", saNamespace, r.serviceAccount),
 		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + saNamespace, "system:authenticated"},
 		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Namespace: r.namespace, Verb: r.verb, Group: r.group, Resource: r.resource},
+			Namespace: r.namespace, Verb: r.verb, Group: r.group, Resource: r.resource, Name: r.name},
 	}}
 	got, err := c.AuthorizationV1().SubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
 	if err != nil {
@@ -279,6 +307,9 @@ func accessTable(rows []access) string {
 		res := r.resource
 		if r.group != "" {
 			res += "." + r.group
+		}
+		if r.name != "" {
+			res += "/" + r.name
 		}
 		ns := cmp.Or(r.namespace, "(cluster-wide)")
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%t\n", r.subject, r.serviceAccount, r.verb, res, ns, r.allowed)
