@@ -195,8 +195,8 @@ bench-validate: ## mpcguard validate over 1k, 10k and 60k generated documents (l
 	go test -run '^$$' -bench '^BenchmarkBytes$$' -benchtime 1x -benchmem ./internal/validate/
 
 .PHONY: bench-side
-bench-side: tools build ## mpcguard vs OPA's server (+ AdmissionReview wrapper) vs a no-op webhook, concurrency 1/16/64
-	MPCGUARD_BIN=$(CURDIR)/bin/mpcguard go run ./test/bench/sidebyside
+bench-side: tools build ## mpcguard vs OPA's server (rules on input.request; modules + wrapper) vs the TLS floor vs a no-op, concurrency 1/16/64, mpcguard also at 4/256
+	MPCGUARD_BIN=$(CURDIR)/bin/mpcguard go run ./test/bench/sidebyside --concurrency 1,16,64 --scaling 4,256
 
 .PHONY: bench-inventory
 bench-inventory: tools build ## Session admission latency with 10 and 10,000 party pods in the webhook's cache

@@ -21,9 +21,9 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestWrapperIsFaithful starts the three servers, sends every review of the mix and the edge cases once to
-// each, and holds OPA's answers to mpcguard's: the same allowed, denial messages and warnings on every review.
-// The no-op allows everything. A short load run on each server then answers with no error and no mismatch.
+// TestWrapperIsFaithful starts every server, sends every review of the mix and the edge cases once to each,
+// and holds both OPA set-ups' answers (the wrapper and the rules written against input.request) to mpcguard's:
+// the same allowed, denial messages and warnings on every review. The no-op and the floor allow everything. A short load run on each server then answers with no error and no mismatch.
 // It runs with the benchmark's configuration (the defaults), where every review built to break a policy must
 // be denied by exactly the policies it was built to break; and with share storage and the persistent pool
 // named, a policy in warn mode and one off, which the defaults leave unexercised.
@@ -120,15 +120,19 @@ func testFaithful(t *testing.T, pol bench.Policy, check func(*testing.T, []bench
 		require.NoError(t, err)
 	}
 	mp := got[bench.Mpcguard]
-	for _, m := range bench.Compare(items, got[bench.OPA], mp) {
-		t.Errorf("OPA decides differently from mpcguard on %s", m)
+	for _, opa := range []string{bench.OPA, bench.OPADirect} {
+		for _, m := range bench.Compare(items, got[opa], mp) {
+			t.Errorf("%s decides differently from mpcguard on %s", opa, m)
+		}
 	}
 	check(t, items, mp)
-	assert.Empty(t, bench.Compare(items, got[bench.Noop], bench.Allows(items)), "the no-op must allow everything")
+	for _, allowAll := range []string{bench.Noop, bench.Floor} {
+		assert.Empty(t, bench.Compare(items, got[allowAll], bench.Allows(items)), "%s must allow everything", allowAll)
+	}
 
 	for _, s := range srvs.List {
 		want := mp[:len(mix)]
-		if s.Name == bench.Noop {
+		if !slices.Contains(bench.Deciders, s.Name) {
 			want = bench.Allows(mix)
 		}
 		cell, err := bench.RunCell(t.Context(), srvs.CAPEM, bench.Target{Server: s, Want: want}, mix,

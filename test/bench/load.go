@@ -10,7 +10,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Target is a server under load and the decision it must give on each item of the mix.
@@ -43,6 +45,9 @@ type Cell struct {
 	PeakRSS int64 `json:"peak_rss_bytes"`
 	// CPU is the server process's user + system time during the run.
 	CPU time.Duration `json:"server_cpu_ns"`
+	// ClientCPU is the load generator's own user + system time during the run (this process: the clients'
+	// TLS, HTTP and answer checks), which shares the machine with the server unless both are pinned.
+	ClientCPU time.Duration `json:"client_cpu_ns"`
 	// Latencies of the requests answered, in the order they completed per worker.
 	Latencies []time.Duration `json:"-"`
 	// ErrorSamples and MismatchSamples are the first few of each.
@@ -131,6 +136,7 @@ func RunCell(ctx context.Context, caPEM []byte, t Target, mix []Item, opts CellO
 		fmt.Fprintf(os.Stderr, "bench: %s: cannot reset the peak RSS (%v): reporting the peak since start\n", srv.Name, err)
 	}
 	cpu0, cpuErr := cpuTime(srv.Pid())
+	client0, clientErr := selfCPU()
 	t0 := time.Now()
 	timer := time.AfterFunc(opts.Duration, end)
 	defer timer.Stop()
@@ -139,6 +145,9 @@ func RunCell(ctx context.Context, caPEM []byte, t Target, mix []Item, opts CellO
 	cell := Cell{Server: srv.Name, Concurrency: opts.Concurrency, Round: opts.Round, Elapsed: time.Since(t0)}
 	if cpu1, err := cpuTime(srv.Pid()); err == nil && cpuErr == nil {
 		cell.CPU = cpu1 - cpu0
+	}
+	if client1, err := selfCPU(); err == nil && clientErr == nil {
+		cell.ClientCPU = client1 - client0
 	}
 	cell.PeakRSS, _ = peakRSS(srv.Pid())
 	n := 0
@@ -223,6 +232,46 @@ func peakRSS(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
+
+// selfCPU is this process's user + system time (every thread).
+func selfCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+}
+
+// Pin restricts every thread of the process pid to the given CPUs (threads it starts later inherit it), as
+// taskset -a -p does; pid 0 is this process.
+func Pin(pid int, cpus []int) error {
+	if pid == 0 {
+		pid = os.Getpid()
+	}
+	var mask [16]uint64 // 1024 CPUs
+	for _, c := range cpus {
+		if c < 0 || c >= 64*len(mask) {
+			return fmt.Errorf("bench: CPU %d out of range", c)
+		}
+		mask[c/64] |= 1 << (c % 64)
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return fmt.Errorf("bench: the threads of %d: %w", pid, err)
+	}
+	for _, task := range tasks {
+		tid, err := strconv.Atoi(task.Name())
+		if err != nil {
+			continue
+		}
+		_, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, uintptr(tid), unsafe.Sizeof(mask),
+			uintptr(unsafe.Pointer(&mask)))
+		if errno != 0 && errno != syscall.ESRCH {
+			return fmt.Errorf("bench: pinning thread %d of %d to CPUs %v: %w", tid, pid, cpus, errno)
+		}
+	}
+	return nil
 }
 
 // clockTick is the unit of utime and stime in /proc/PID/stat: USER_HZ, 100 on every Linux Go runs on.

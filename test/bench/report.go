@@ -30,6 +30,8 @@ type Summary struct {
 	PeakRSS int64 `json:"peak_rss_bytes"`
 	// CPUPerRequest is the server's CPU time per request (user + system, all threads).
 	CPUPerRequest time.Duration `json:"server_cpu_per_request_ns"`
+	// ClientCPUPerRequest is the load generator's CPU time per request.
+	ClientCPUPerRequest time.Duration `json:"client_cpu_per_request_ns"`
 }
 
 // Summarize pools the cells by server and concurrency, in the order of servers and concurrencies given.
@@ -39,7 +41,7 @@ func Summarize(cells []Cell, servers []string, concurrencies []int) []Summary {
 		for _, name := range servers {
 			s := Summary{Server: name, Concurrency: c, ThroughputMin: math.Inf(1)}
 			var lat []time.Duration
-			var elapsed, cpu time.Duration
+			var elapsed, cpu, clientCPU time.Duration
 			for _, cell := range cells {
 				if cell.Server != name || cell.Concurrency != c {
 					continue
@@ -50,6 +52,7 @@ func Summarize(cells []Cell, servers []string, concurrencies []int) []Summary {
 				s.Mismatches += cell.Mismatches
 				elapsed += cell.Elapsed
 				cpu += cell.CPU
+				clientCPU += cell.ClientCPU
 				s.PeakRSS = max(s.PeakRSS, cell.PeakRSS)
 				rps := float64(cell.Requests) / cell.Elapsed.Seconds()
 				s.ThroughputMin = min(s.ThroughputMin, rps)
@@ -62,6 +65,7 @@ func Summarize(cells []Cell, servers []string, concurrencies []int) []Summary {
 			s.Throughput = float64(s.Requests) / elapsed.Seconds()
 			if s.Requests > 0 {
 				s.CPUPerRequest = cpu / time.Duration(s.Requests)
+				s.ClientCPUPerRequest = clientCPU / time.Duration(s.Requests)
 			}
 			slices.Sort(lat)
 			s.P50, s.P99, s.P999 = percentile(lat, 0.50), percentile(lat, 0.99), percentile(lat, 0.999)
@@ -88,7 +92,10 @@ type Ratio struct {
 	P99         float64 `json:"p99"`
 }
 
-// Ratios are mpcguard/OPA and mpcguard/no-op throughput and p99 at each concurrency.
+// Versus are the servers mpcguard is compared with, in the report's order.
+var Versus = []string{OPADirect, OPA, Floor, Noop}
+
+// Ratios are mpcguard's throughput and p99 over each other server's ([Versus]) at each concurrency.
 func Ratios(sums []Summary, concurrencies []int) []Ratio {
 	find := func(name string, c int) *Summary {
 		i := slices.IndexFunc(sums, func(s Summary) bool { return s.Server == name && s.Concurrency == c })
@@ -103,7 +110,7 @@ func Ratios(sums []Summary, concurrencies []int) []Ratio {
 		if m == nil {
 			continue
 		}
-		for _, other := range []string{OPA, Noop} {
+		for _, other := range Versus {
 			o := find(other, c)
 			if o == nil || o.Throughput == 0 || o.P99 == 0 {
 				continue
@@ -143,6 +150,14 @@ type Settings struct {
 	Servers       []string      `json:"servers"`
 	// Commands are the server command lines.
 	Commands map[string]string `json:"commands"`
+	// Scaling are the further concurrencies at which only ScalingServers are loaded.
+	Scaling        []int    `json:"scaling_concurrencies,omitempty"`
+	ScalingServers []string `json:"scaling_servers,omitempty"`
+	// PinServers and PinClient are the CPUs the servers and the load generator were pinned to (none: unpinned).
+	PinServers []int `json:"pin_servers,omitempty"`
+	PinClient  []int `json:"pin_client,omitempty"`
+	// LoadAverage is the 1-minute load average before the run, for the reader to judge the noise.
+	LoadAverage string `json:"load_average"`
 }
 
 // Report is a whole run.
@@ -157,23 +172,31 @@ type Report struct {
 // WriteTable writes the report as markdown tables.
 func (r Report) WriteTable(w io.Writer) {
 	s := r.Settings
-	fmt.Fprintf(w, "## Side by side: mpcguard, OPA server, no-op\n\n")
+	fmt.Fprintf(w, "## Side by side: mpcguard, OPA server (rules on input.request; modules behind a wrapper), floor, no-op\n\n")
+	pin := "client and servers share them, unpinned"
+	if len(s.PinServers) > 0 || len(s.PinClient) > 0 {
+		pin = fmt.Sprintf("servers pinned to CPUs %v, the load generator to %v", s.PinServers, s.PinClient)
+	}
 	fmt.Fprintf(w, "%d rounds; per cell %s or %d requests, whichever first; %d-review mix over TLS, one HTTP/1.1 "+
-		"keep-alive connection per client; client and servers share %d CPUs (%s).\n\n",
-		s.Rounds, s.Duration, s.MaxRequests, s.Items, s.CPUs, s.GoVersion)
-	fmt.Fprintln(w, "| server | conc | req/s | req/s range (rounds) | p50 | p99 | p99.9 | server CPU/req | peak RSS | requests | errors |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		"keep-alive connection per client; %d CPUs, %s; load average %s before the run (%s).\n\n",
+		s.Rounds, s.Duration, s.MaxRequests, s.Items, s.CPUs, pin, s.LoadAverage, s.GoVersion)
+	fmt.Fprintln(w, "| server | conc | req/s | req/s range (rounds) | p50 | p99 | p99.9 | server CPU/req | client CPU/req | peak RSS | requests | errors |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, x := range r.Summaries {
-		fmt.Fprintf(w, "| %s | %d | %s | %s–%s | %s | %s | %s | %s | %s | %d | %d |\n",
+		fmt.Fprintf(w, "| %s | %d | %s | %s–%s | %s | %s | %s | %s | %s | %s | %d | %d |\n",
 			x.Server, x.Concurrency, rps(x.Throughput), rps(x.ThroughputMin), rps(x.ThroughputMax),
-			ms(x.P50), ms(x.P99), ms(x.P999), us(x.CPUPerRequest), mib(x.PeakRSS), x.Requests, x.Errors)
+			ms(x.P50), ms(x.P99), ms(x.P999), us(x.CPUPerRequest), us(x.ClientCPUPerRequest), mib(x.PeakRSS), x.Requests, x.Errors)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| conc | mpcguard/OPA req/s | mpcguard/OPA p99 | mpcguard/no-op req/s | mpcguard/no-op p99 |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|")
+	head, rule := []string{"conc"}, []string{"---:"}
+	for _, other := range Versus {
+		head = append(head, "mpcguard/"+other+" req/s", "mpcguard/"+other+" p99")
+		rule = append(rule, "---:", "---:")
+	}
+	fmt.Fprintf(w, "| %s |\n|%s|\n", strings.Join(head, " | "), strings.Join(rule, "|"))
 	for _, c := range s.Concurrencies {
 		row := []string{fmt.Sprint(c)}
-		for _, other := range []string{OPA, Noop} {
+		for _, other := range Versus {
 			i := slices.IndexFunc(r.Ratios, func(x Ratio) bool { return x.Concurrency == c && x.Versus == other })
 			if i < 0 {
 				row = append(row, "–", "–")
@@ -189,9 +212,10 @@ func (r Report) WriteTable(w io.Writer) {
 	if d.Verified != d.Items || d.Mismatches > 0 {
 		verdict = "DIFFERENT"
 	}
-	fmt.Fprintf(w, "Decisions (allowed, denial messages, warnings), mpcguard vs OPA: %s — %d/%d reviews identical "+
-		"when sent once; %d of %d load answers differed from them.\n", verdict, d.Verified, d.Items, d.Mismatches, d.Compared)
-	fmt.Fprintf(w, "No-op: %d of %d answers were not a plain allow.\n", d.NoopMismatches, d.NoopAnswers)
+	fmt.Fprintf(w, "Decisions (allowed, denial messages, warnings), mpcguard vs both OPA set-ups: %s — %d/%d reviews "+
+		"identical when sent once; %d of %d load answers differed from them.\n", verdict, d.Verified, d.Items, d.Mismatches, d.Compared)
+	fmt.Fprintf(w, "No-op and floor: %d of %d answers were not a plain allow.\n", d.NoopMismatches, d.NoopAnswers)
+	r.writeScaling(w)
 	for _, m := range d.Samples {
 		fmt.Fprintf(w, "\n  %s", strings.ReplaceAll(m, "\n", "\n  "))
 	}
@@ -207,6 +231,33 @@ func (r Report) WriteTable(w io.Writer) {
 		for _, e := range errs[:min(len(errs), maxSamples)] {
 			fmt.Fprintf(w, "  %s\n", e)
 		}
+	}
+}
+
+// writeScaling writes throughput and p99 of the scaling servers at every concurrency they were loaded at.
+func (r Report) writeScaling(w io.Writer) {
+	s := r.Settings
+	if len(s.Scaling) == 0 {
+		return
+	}
+	concs := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(s.Concurrencies), s.Scaling...))))
+	fmt.Fprintf(w, "\nScaling (req/s, p99, server CPU/req by concurrent clients):\n\n| server |")
+	for _, c := range concs {
+		fmt.Fprintf(w, " %d |", c)
+	}
+	fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---:|", len(concs)))
+	for _, name := range s.ScalingServers {
+		fmt.Fprintf(w, "| %s |", name)
+		for _, c := range concs {
+			i := slices.IndexFunc(r.Summaries, func(x Summary) bool { return x.Server == name && x.Concurrency == c })
+			if i < 0 {
+				fmt.Fprint(w, " – |")
+				continue
+			}
+			x := r.Summaries[i]
+			fmt.Fprintf(w, " %s req/s, %s, %s |", rps(x.Throughput), ms(x.P99), us(x.CPUPerRequest))
+		}
+		fmt.Fprintln(w)
 	}
 }
 

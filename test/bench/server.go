@@ -28,12 +28,22 @@ import (
 // The servers, by the names the report uses.
 const (
 	Mpcguard = "mpcguard"
-	OPA      = "opa"
-	Noop     = "no-op"
+	// OPADirect is OPA's server with the rules written against input.request (opa/direct.rego), the set-up of
+	// OPA's admission tutorial and the best OPA configuration measured.
+	OPADirect = "opa-direct"
+	// OPA is OPA's server with the policy modules behind the wrapper that builds their input (opa/wrapper.rego).
+	OPA = "opa"
+	// Floor is net/http and crypto/tls answering a fixed allow without decoding (test/bench/floor).
+	Floor = "floor"
+	// Noop is a no-op webhook on controller-runtime, which decodes every review (test/bench/noop).
+	Noop = "no-op"
 )
 
 // AllServers is every server, in the report's order.
-var AllServers = []string{Mpcguard, OPA, Noop}
+var AllServers = []string{Mpcguard, OPADirect, OPA, Floor, Noop}
+
+// Deciders are the servers that apply the policies and must decide as mpcguard does; the others allow all.
+var Deciders = []string{Mpcguard, OPADirect, OPA}
 
 // ErrNotReady means a server did not come up; the error carries the end of its log.
 var ErrNotReady = errors.New("server not ready")
@@ -181,7 +191,7 @@ func binaries(ctx context.Context, opts Options, progress io.Writer) (map[string
 				fmt.Fprintln(progress, "==> go install ./cmd/mpcguard into the tool cache (MPCGUARD_BIN skips it)")
 				return goInstall(ctx, "./cmd/mpcguard", "mpcguard")
 			})
-		case OPA:
+		case OPA, OPADirect:
 			find(name, func() (string, error) {
 				if opts.OPABin != "" {
 					return opts.OPABin, nil
@@ -197,6 +207,8 @@ func binaries(ctx context.Context, opts Options, progress io.Writer) (map[string
 			})
 		case Noop:
 			find(name, func() (string, error) { return goInstall(ctx, "./test/bench/noop", "noop") })
+		case Floor:
+			find(name, func() (string, error) { return goInstall(ctx, "./test/bench/floor", "floor") })
 		default:
 			return nil, fmt.Errorf("bench: unknown server %q (known: %s)", name, strings.Join(AllServers, ", "))
 		}
@@ -250,7 +262,18 @@ func newServer(name, bin, dir, certDir string, pol Policy, cfg engine.Config) (*
 			"--tls-cert-file", filepath.Join(certDir, "tls.crt"), "--tls-private-key-file", filepath.Join(certDir, "tls.key"),
 			"--log-level", "error", "--log-level-request", "error", "--skip-version-check", "--shutdown-grace-period", "1"},
 			files...)
-	case Noop:
+	case OPADirect:
+		files, err := opa.WriteDirect(filepath.Join(dir, "opa-direct"), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("bench: OPA's files: %w", err)
+		}
+		srv.URL = "https://" + addr(0) + "/?timeout=10s"
+		srv.Args = append([]string{"run", "--server", "--addr", addr(0),
+			"--tls-cert-file", filepath.Join(certDir, "tls.crt"), "--tls-private-key-file", filepath.Join(certDir, "tls.key"),
+			"--log-level", "error", "--log-level-request", "error", "--skip-version-check", "--shutdown-grace-period", "1",
+			"--set", "default_decision=/direct/main"},
+			files...)
+	case Noop, Floor:
 		srv.URL = "https://" + addr(0) + "/validate?timeout=10s"
 		srv.Args = []string{"--host", "127.0.0.1", "--port", strconv.Itoa(ports[0]), "--cert-dir", certDir}
 	}

@@ -6,4 +6,7 @@
 // the violations into denials and warnings by the configured enforcement. It answers an AdmissionReview as the
 // webhook does. [Write] lays out what `opa run --server` loads: the policy modules, the wrapper and a data file
 // giving data.mpcguard.config exactly as the Go engine builds it (the enforcement the wrapper reads included).
+//
+// direct.rego is the other OPA set-up, the one OPA's admission-control tutorial uses: the same rules written
+// straight against input.request, with no intermediate input and no `with` ([WriteDirect]).
 package opa

@@ -17,6 +17,15 @@ import (
 //go:embed wrapper.rego
 var Wrapper string
 
+// Direct is direct.rego: package direct, mpcguard's rules written against input.request as OPA's admission
+// tutorial writes them, served without the policy modules or the wrapper (default_decision=/direct/main).
+//
+//go:embed direct.rego
+var Direct string
+
+// DirectFile is the direct policy's file name in the directory [WriteDirect] fills.
+const DirectFile = "direct.rego"
+
 // WrapperFile is the wrapper's file name in the directory [Write] fills.
 const WrapperFile = "wrapper.rego"
 
@@ -56,6 +65,20 @@ func Write(dir string, cfg engine.Config) ([]string, error) {
 	for _, m := range mods {
 		files[filepath.Base(m.Name)] = []byte(m.Source)
 	}
+	return writeFiles(dir, files)
+}
+
+// WriteDirect puts into dir the files of the direct set-up — direct.rego and the data file for cfg — and
+// returns their paths.
+func WriteDirect(dir string, cfg engine.Config) ([]string, error) {
+	data, err := ConfigData(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return writeFiles(dir, map[string][]byte{DirectFile: []byte(Direct), DataFile: data})
+}
+
+func writeFiles(dir string, files map[string][]byte) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
