@@ -111,7 +111,7 @@ func newWebhookCmd() *cobra.Command {
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", ":8080", "address of /metrics (default: --host, port 8080; \"0\" disables)")
 	f.BoolVar(&opts.Inventory, "inventory", true,
 		"watch party pods for session-persistent-available; false runs without a cluster and skips that check")
-	f.StringSliceVar(&namespaces, "namespaces", nil, "namespaces the inventory watches (default all)")
+	f.StringSliceVar(&namespaces, "namespaces", nil, "namespaces the inventory watches and the periodic audit audits (default all)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for the inventory (default $KUBECONFIG or in-cluster)")
 	f.DurationVar(&opts.ShutdownDelay, "shutdown-delay", 2*time.Second,
 		"how long to stay up but unready after SIGTERM before draining")

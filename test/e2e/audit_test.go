@@ -76,22 +76,13 @@ func runAudit(t *testing.T, env *scenario.Env, args ...string) (string, string, 
 // auditViolations reads mpcguard_audit_violations{namespace="audit-seed"} from the webhook's /metrics, summed
 // by policy id.
 func auditViolations(ctx context.Context, metricsURL string) (map[string]int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+	body, err := scrape(ctx, metricsURL)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("scraping %s: %w", metricsURL, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", metricsURL, err)
-	}
 	line := regexp.MustCompile(`(?m)^mpcguard_audit_violations\{kind="([^"]*)",namespace="` + auditNamespace + `",policy="([^"]*)"\} ([0-9.e+]+)$`)
 	out := map[string]int{}
-	for _, m := range line.FindAllStringSubmatch(string(body), -1) {
+	for _, m := range line.FindAllStringSubmatch(body, -1) {
 		v, err := strconv.ParseFloat(m[3], 64)
 		if err != nil {
 			return nil, fmt.Errorf("metric value %q: %w", m[3], err)
@@ -99,6 +90,24 @@ func auditViolations(ctx context.Context, metricsURL string) (map[string]int, er
 		out[m[2]] += int(v)
 	}
 	return out, nil
+}
+
+// scrape returns the text of a /metrics endpoint.
+func scrape(ctx context.Context, metricsURL string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("scraping %s: %w", metricsURL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", metricsURL, err)
+	}
+	return string(body), nil
 }
 
 // reportFindings reads the audit's Report in the namespace: its results as findings, and its summary.
@@ -223,6 +232,15 @@ func TestAuditFindsTheSeedsPodsThatPredateMpcguardReportsThemAndIsCleanOnceTheyA
 			require.NoError(ct, err)
 			assert.Equal(ct, perPolicy, got)
 		}, 30*time.Second, 500*time.Millisecond)
+		body, err := scrape(ctx, rel.Webhook.MetricsURL)
+		require.NoError(t, err)
+		var audits []string
+		for _, l := range strings.Split(body, "\n") {
+			if strings.HasPrefix(l, "mpcguard_audit_") {
+				audits = append(audits, l)
+			}
+		}
+		t.Logf("the webhook's audit metrics:\n%s", strings.Join(audits, "\n"))
 	})
 
 	// The fix: the unlabelled pod that holds nothing becomes a delegate; what held the database or could not
