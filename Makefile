@@ -36,6 +36,8 @@ CONTROLLER_GEN := $(TOOLS)/controller-gen
 HELM := $(TOOLS)/helm
 CT := $(TOOLS)/ct
 GOLANGCI_LINT := $(TOOLS)/golangci-lint
+# From Debian: yamllint for ct lint; runc, the CNI plugins, iptables (and nftables) and conntrack for the real node.
+DEBIAN_PACKAGES := yamllint runc containernetworking-plugins iptables nftables conntrack
 
 # The control plane for integration tests (envtest reads etcd and kube-apiserver from KUBEBUILDER_ASSETS).
 export KUBEBUILDER_ASSETS := $(TOOLS)
@@ -52,11 +54,12 @@ build: ## Build bin/mpcguard
 	go build -trimpath -ldflags "$(VERSION_LDFLAGS)" -o bin/mpcguard ./cmd/mpcguard
 
 .PHONY: tools
-tools: ## Build the pinned tools (opa, controller-gen, control plane, kwok, kubectl, helm, ct, registry, cosign, cyclonedx-gomod) and install yamllint
+tools: ## Build the pinned tools (opa, controller-gen, control plane, real node, kwok, kubectl, helm, ct, registry, cosign, cyclonedx-gomod) and install Debian's
 	@$(BUILD_TOOL) opa controller-gen etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl helm ct \
-	  registry cosign cyclonedx-gomod >/dev/null
-	@command -v yamllint >/dev/null || { echo "==> installing yamllint (Debian)"; \
-	  (apt-get update -qq && apt-get install -y -qq yamllint) >/dev/null; }
+	  registry cosign cyclonedx-gomod kubelet kube-proxy containerd ctr containerd-shim-runc-v2 >/dev/null
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "==> installing Debian packages:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; fi
 
 .PHONY: image
 image: ## OCI image index (linux/amd64, linux/arm64) of mpcguard in bin/image/oci, reproducible, and its CycloneDX SBOM

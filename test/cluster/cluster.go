@@ -25,8 +25,12 @@ import (
 
 // Options configure [Start]. The zero value is a 3-node cluster over 3 zones with the tools from [BinDir].
 type Options struct {
-	// Nodes is the number of fake nodes (default 3).
+	// Nodes is the number of fake nodes (default 3, or none with RealNode).
 	Nodes int
+	// RealNode adds a real node that runs containers (kubelet, kube-proxy, containerd, runc, CNI): see
+	// [RealNodeName]. The API server then listens on the machine's own address ([NodeAddress]) so that pods
+	// reach it, and authorizes the kubelet with the Node authorizer. One per machine at a time.
+	RealNode bool
 	// Zones the nodes are spread over round-robin (default zone-a, zone-b, zone-c).
 	Zones []string
 	// BinDir holds the binaries of [ControlPlaneTools] (default [BinDir]).
@@ -65,11 +69,15 @@ type Cluster struct {
 	Nodes []string
 	// BinDir holds the binaries the cluster runs.
 	BinDir string
+	// NodeIP is the real node's address (the machine's own), empty without a real node.
+	NodeIP string
 
 	ports      map[string]int
 	extraArgs  map[string][]string
 	unregister func()
 	procs      []*process
+	realNode   *realNode
+	nodeLock   *os.File
 	log        io.Writer
 	stopOnce   sync.Once
 	stopErr    error
@@ -92,8 +100,15 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 }
 
 func start(ctx context.Context, opts Options) (c *Cluster, err error) {
-	if opts.Nodes <= 0 {
+	if opts.Nodes <= 0 && !opts.RealNode {
 		opts.Nodes = 3
+	}
+	tools := ControlPlaneTools
+	if opts.RealNode {
+		tools = append(slices.Clip(tools), RealNodeTools...)
+		if err := CheckHostPackages(); err != nil {
+			return nil, err
+		}
 	}
 	if len(opts.Zones) == 0 {
 		opts.Zones = []string{"zone-a", "zone-b", "zone-c"}
@@ -101,7 +116,7 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if opts.BinDir == "" {
 		opts.BinDir = BinDir()
 	}
-	if err := CheckTools(opts.BinDir, ControlPlaneTools...); err != nil {
+	if err := CheckTools(opts.BinDir, tools...); err != nil {
 		return nil, err
 	}
 	stageDir, err := kwokStageDir()
@@ -128,13 +143,36 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if opts.StopOnInterrupt {
 		c.unregister = StopOnInterrupt(c)
 	}
+	bindIP := "127.0.0.1"
+	var sans, users []string
+	if opts.RealNode {
+		lock, err := lockRealNode(ctx, c.log)
+		if err != nil {
+			return c, err
+		}
+		c.nodeLock = lock
+		// A killed run's leftovers first; then what the host looks like, for Stop (or the next sweep) to restore.
+		if err := SweepRealNode(opts.BinDir); err != nil {
+			return c, err
+		}
+		if err := recordHostState(); err != nil {
+			return c, err
+		}
+		if bindIP, err = NodeAddress(); err != nil {
+			return c, err
+		}
+		c.realNode = &realNode{ip: bindIP}
+		c.NodeIP = bindIP
+		sans = []string{bindIP, "10.96.0.1", RealNodeName}
+		users = []string{"system:node:" + RealNodeName + ",system:nodes", "system:kube-proxy,"}
+	}
 	for _, sub := range []string{"logs", "etcd"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return c, fmt.Errorf("creating %s: %w", sub, err)
 		}
 	}
 	start := time.Now()
-	pki, err := writePKI(dir)
+	pki, err := writePKI(dir, sans, users...)
 	if err != nil {
 		return c, err
 	}
@@ -163,22 +201,38 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 
 	// kube-apiserver
 	apiPort := c.ports["kube-apiserver"]
-	apiserver, err := c.start("kube-apiserver",
-		"--etcd-servers", etcdURL,
-		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", strconv.Itoa(apiPort),
+	apiArgs := []string{"--etcd-servers", etcdURL,
+		"--bind-address", bindIP, "--advertise-address", bindIP, "--secure-port", strconv.Itoa(apiPort),
 		"--cert-dir", filepath.Join(dir, "tls"), "--tls-cert-file", pki.certFile, "--tls-private-key-file", pki.keyFile,
 		"--client-ca-file", pki.caFile, "--token-auth-file", pki.tokenFile,
-		"--authorization-mode", "RBAC",
 		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file", pki.saKeyFile, "--service-account-signing-key-file", pki.saKeyFile,
-		"--service-cluster-ip-range", "10.96.0.0/16",
-		// The kubernetes Service's endpoint would be 127.0.0.1, which Endpoints validation refuses.
-		"--endpoint-reconciler-type", "none",
-		"--profiling=false")
+		"--service-cluster-ip-range", ServiceCIDR,
+		"--profiling=false"}
+	if opts.RealNode {
+		kc := filepath.Join(pki.dir, "kubelet-client")
+		apiArgs = append(apiArgs, "--authorization-mode", "Node,RBAC", "--enable-admission-plugins", "NodeRestriction",
+			"--kubelet-client-certificate", filepath.Join(kc, "tls.crt"), "--kubelet-client-key", filepath.Join(kc, "tls.key"),
+			"--kubelet-certificate-authority", pki.caFile, "--kubelet-preferred-address-types", "InternalIP",
+			// Webhook Services are called at an endpoint's address, as kube-proxy would route them.
+			"--enable-aggregator-routing=true")
+		client, err := pki.ca.IssueClient(pkiValidity, "kube-apiserver-kubelet-client", "system:masters")
+		if err != nil {
+			return c, err
+		}
+		if err := client.WriteDir(kc); err != nil {
+			return c, err
+		}
+	} else {
+		apiArgs = append(apiArgs, "--authorization-mode", "RBAC",
+			// The kubernetes Service's endpoint would be 127.0.0.1, which Endpoints validation refuses.
+			"--endpoint-reconciler-type", "none")
+	}
+	apiserver, err := c.start("kube-apiserver", apiArgs...)
 	if err != nil {
 		return c, err
 	}
-	host := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
+	host := fmt.Sprintf("https://%s:%d", bindIP, apiPort)
 	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
 	if c.Config, err = writeKubeconfig(c.Kubeconfig, pki.kubeconfig(host)); err != nil {
 		return c, err
@@ -213,30 +267,32 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return c, err
 	}
-	stagesFile := filepath.Join(dir, "kwok-stages.yaml")
-	if err := os.WriteFile(stagesFile, stages, 0o600); err != nil {
-		return c, fmt.Errorf("writing the KWOK stages: %w", err)
-	}
-	kwokPort := strconv.Itoa(c.ports["kwok"])
-	kwok, err := c.start("kwok", "--kubeconfig", c.Kubeconfig, "--config", stagesFile,
-		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector", fakeNodeAnnotation+"=fake",
-		"--cidr", "10.244.0.0/16",
-		// The fake kubelets' API (kubectl logs) is KWOK's own server on loopback.
-		"--node-ip", "127.0.0.1", "--node-port", kwokPort, "--server-address", "127.0.0.1:"+kwokPort,
-		"--tls-cert-file", pki.certFile, "--tls-private-key-file", pki.keyFile,
-		"--node-lease-duration-seconds", "40")
-	if err != nil {
-		return c, err
-	}
-	all := []*process{etcd, apiserver, cm, scheduler, kwok}
-	for _, component := range []struct {
-		name string
-		url  string
-	}{
+	all := []*process{etcd, apiserver, cm, scheduler}
+	type health struct{ name, url string }
+	checks := []health{
 		{"kube-controller-manager", fmt.Sprintf("https://127.0.0.1:%d/healthz", c.ports["kube-controller-manager"])},
 		{"kube-scheduler", fmt.Sprintf("https://127.0.0.1:%d/healthz", c.ports["kube-scheduler"])},
-		{"kwok", fmt.Sprintf("https://127.0.0.1:%s/healthz", kwokPort)},
-	} {
+	}
+	if opts.Nodes > 0 {
+		stagesFile := filepath.Join(dir, "kwok-stages.yaml")
+		if err := os.WriteFile(stagesFile, stages, 0o600); err != nil {
+			return c, fmt.Errorf("writing the KWOK stages: %w", err)
+		}
+		kwokPort := strconv.Itoa(c.ports["kwok"])
+		kwok, err := c.start("kwok", "--kubeconfig", c.Kubeconfig, "--config", stagesFile,
+			"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector", fakeNodeAnnotation+"=fake",
+			"--cidr", "10.244.0.0/16",
+			// The fake kubelets' API (kubectl logs) is KWOK's own server on loopback.
+			"--node-ip", "127.0.0.1", "--node-port", kwokPort, "--server-address", "127.0.0.1:"+kwokPort,
+			"--tls-cert-file", pki.certFile, "--tls-private-key-file", pki.keyFile,
+			"--node-lease-duration-seconds", "40")
+		if err != nil {
+			return c, err
+		}
+		all = append(all, kwok)
+		checks = append(checks, health{"kwok", fmt.Sprintf("https://127.0.0.1:%s/healthz", kwokPort)})
+	}
+	for _, component := range checks {
 		if err := c.waitFor(ctx, component.name, componentTimeout, all, func(ctx context.Context) (bool, error) {
 			return httpOK(ctx, secure, component.url, "ok"), nil
 		}); err != nil {
@@ -253,14 +309,30 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}); err != nil {
 		return c, err
 	}
-	if err := c.applyStorageClass(ctx, stageDir); err != nil {
-		return c, err
+	if opts.RealNode {
+		if c.realNode.dns, err = startClusterDNS(bindIP, c.Client); err != nil {
+			return c, err
+		}
+		if err := c.startRealNode(ctx, pki, host); err != nil {
+			return c, err
+		}
 	}
-	if err := c.addNodes(ctx, opts.Nodes, opts.Zones, all); err != nil {
-		return c, err
+	if opts.Nodes > 0 {
+		if !opts.RealNode {
+			if err := c.applyStorageClass(ctx, stageDir); err != nil {
+				return c, err
+			}
+		}
+		if err := c.addNodes(ctx, opts.Nodes, opts.Zones, all); err != nil {
+			return c, err
+		}
 	}
-	fmt.Fprintf(c.log, "==> cluster up in %s: %d nodes Ready over %d zones, KUBECONFIG=%s\n",
-		time.Since(start).Round(100*time.Millisecond), len(c.Nodes), min(len(opts.Zones), len(c.Nodes)), c.Kubeconfig)
+	real := ""
+	if opts.RealNode {
+		real = " and real node " + RealNodeName
+	}
+	fmt.Fprintf(c.log, "==> cluster up in %s: %d fake nodes%s Ready, KUBECONFIG=%s\n",
+		time.Since(start).Round(100*time.Millisecond), len(c.Nodes), real, c.Kubeconfig)
 	return c, nil
 }
 
@@ -271,8 +343,17 @@ func (c *Cluster) Stop() error {
 		if c.unregister != nil {
 			c.unregister()
 		}
-		// Clients first, then the API server (whose shutdown needs etcd), then etcd.
 		var errs []error
+		if c.realNode != nil {
+			// Pods first, through the API, so that the kubelet tears their sandboxes down; then the node.
+			c.drainRealNode(context.Background())
+			errs = append(errs, c.stopTier("kube-proxy", "kubelet"))
+			if c.realNode.dns != nil {
+				errs = append(errs, c.realNode.dns.Stop())
+			}
+			errs = append(errs, c.stopTier("containerd"))
+		}
+		// Clients first, then the API server (whose shutdown needs etcd), then etcd.
 		for _, tier := range [][]string{{"kwok", "kube-scheduler", "kube-controller-manager"}, {"kube-apiserver"}, {"etcd"}} {
 			var procs []*process
 			for _, p := range c.procs {
@@ -281,6 +362,12 @@ func (c *Cluster) Stop() error {
 				}
 			}
 			errs = append(errs, stopProcesses(procs, stopGrace))
+		}
+		if c.realNode != nil {
+			errs = append(errs, SweepRealNode(c.BinDir))
+		}
+		if c.nodeLock != nil {
+			errs = append(errs, c.nodeLock.Close()) // releases the flock
 		}
 		err := errors.Join(errs...)
 		if rmErr := os.RemoveAll(c.Dir); rmErr != nil {
@@ -318,10 +405,25 @@ func (c *Cluster) Logs(n int) string {
 	return b.String()
 }
 
+// stopTier stops the processes of the named components together.
+func (c *Cluster) stopTier(names ...string) error {
+	var procs []*process
+	for _, p := range c.procs {
+		if slices.Contains(names, p.name) {
+			procs = append(procs, p)
+		}
+	}
+	return stopProcesses(procs, stopGrace)
+}
+
 func (c *Cluster) start(name string, args ...string) (*process, error) {
+	return c.startWithEnv(name, os.Environ(), args...)
+}
+
+func (c *Cluster) startWithEnv(name string, env []string, args ...string) (*process, error) {
 	args = append(slices.Clip(args), c.extraArgs[name]...)
 	p, err := startProcess(name, filepath.Join(c.BinDir, name), args,
-		filepath.Join(c.Dir, "logs", name+".log"), os.Environ())
+		filepath.Join(c.Dir, "logs", name+".log"), env)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@
 # modules. Progress goes to stderr, because first builds take minutes on two cores.
 #
 # Tools: etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm ct opa controller-gen
-# golangci-lint registry cosign cyclonedx-gomod
+# golangci-lint registry cosign cyclonedx-gomod kubelet kube-proxy containerd ctr containerd-shim-runc-v2
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +19,8 @@ module_of() {
   case $1 in
     etcd) echo "etcd go.etcd.io/etcd/server/v3" ;;
     kube-apiserver | kube-controller-manager | kube-scheduler) echo "kube k8s.io/kubernetes/cmd/$1" ;;
+    kubelet | kube-proxy) echo "kubelet k8s.io/kubernetes/cmd/$1" ;;
+    containerd | ctr | containerd-shim-runc-v2) echo "containerd github.com/containerd/containerd/v2/cmd/$1" ;;
     kubectl) echo "kubectl ." ;; # test/tools/kubectl/main.go: upstream's main over k8s.io/kubectl
     kwok) echo "kwok sigs.k8s.io/kwok/cmd/kwok" ;;
     helm) echo "helm helm.sh/helm/v3/cmd/helm" ;;
@@ -34,15 +36,15 @@ module_of() {
 }
 
 # modver MODULE_DIR MODULE -> the version MODULE_DIR/go.mod requires of MODULE
-modver() { awk -v m="$2" '$1 == m && $2 ~ /^v/ {print $2; exit}' "$here/$1/go.mod"; }
+modver() { awk -v m="$2" '($1 == m && $2 ~ /^v/) {print $2; exit} ($1 == "require" && $2 == m) {print $3; exit}' "$here/$1/go.mod"; }
 
 # ldflags_of TOOL -> the version stamps upstream's release builds set and a module build lacks. Without them
 # the control plane reports v0.0.0-master+$Format:%H$ and Helm assumes Kubernetes v1.20, so a chart's
 # kubeVersion constraint can be neither met nor checked.
 ldflags_of() {
   case $1 in
-    kube-apiserver | kube-controller-manager | kube-scheduler)
-      local v; v=$(modver kube k8s.io/kubernetes)
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy)
+      local m v; read -r m _ < <(module_of "$1"); v=$(modver "$m" k8s.io/kubernetes)
       local minor=${v#v1.}; minor=${minor%%.*}
       echo "-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1" \
         "-X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean" ;;
@@ -51,6 +53,14 @@ ldflags_of() {
       echo "-X helm.sh/helm/v3/internal/version.version=$(modver helm helm.sh/helm/v3)" \
         "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$km" \
         "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$km" ;;
+  esac
+}
+
+# tags_of TOOL -> build tags; a tool with tags is built without cgo (containerd without the storage drivers
+# that need C libraries, as a static binary)
+tags_of() {
+  case $1 in
+    containerd | ctr | containerd-shim-runc-v2) echo "no_btrfs no_devmapper no_zfs" ;;
   esac
 }
 
@@ -69,7 +79,9 @@ for tool in "$@"; do
     mkdir -p "$dest"
     start=$(date +%s)
     echo "==> building $tool from $pkg (first build takes minutes; cached in $dest)" >&2
-    (cd "$here/$mod" && go build -trimpath -ldflags "$ldflags" -o "$dest/$tool.tmp" "$pkg")
+    tags=$(tags_of "$tool")
+    (cd "$here/$mod" && if [ -n "$tags" ]; then export CGO_ENABLED=0; fi &&
+      go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$dest/$tool.tmp" "$pkg")
     mv "$dest/$tool.tmp" "$dest/$tool"
     echo "==> built $tool in $(($(date +%s) - start))s" >&2
   fi

@@ -5,6 +5,7 @@
 //	      --bin linux/amd64=PATH --bin linux/arm64=PATH
 //	image push --layout DIR --ref HOST/REPO:TAG            # prints the pushed index digest
 //	image push-sbom --sbom FILE --subject HOST/REPO@DIGEST --ref HOST/REPO:TAG
+//	image archive --out FILE --bin PATH --image REF=MODE...  # the real node's stand-in images, a docker archive
 //
 // The build is reproducible: each layer is a tar with sorted entries, fixed owner (0:0), fixed modes and the
 // commit time as every mtime; the config's created time is the commit time, not now. Two builds of one commit
@@ -68,6 +69,8 @@ func main() {
 		err = push(os.Args[2:])
 	case "push-sbom":
 		err = pushSBOM(os.Args[2:])
+	case "archive":
+		err = archive(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -301,4 +304,93 @@ func pushSBOM(args []string) error {
 	}
 	fmt.Println(d.String())
 	return nil
+}
+
+type imageFlags map[string]string
+
+func (f imageFlags) String() string { return fmt.Sprint(map[string]string(f)) }
+func (f imageFlags) Set(s string) error {
+	ref, mode, ok := strings.Cut(s, "=")
+	if !ok || mode == "" {
+		return fmt.Errorf("want REF=MODE, got %q", s)
+	}
+	f[ref] = mode
+	return nil
+}
+
+// archive writes the real node's stand-in images (test/standin) as one docker archive for `ctr images
+// import`: every image has the same layer (/standin, /bin/wget and /bin/nc linking to it, /tmp) and runs
+// `/standin MODE` as user 65532.
+func archive(args []string) error {
+	fs := flag.NewFlagSet("archive", flag.ExitOnError)
+	images := imageFlags{}
+	out := fs.String("out", "", "docker archive to write")
+	bin := fs.String("bin", "", "static linux/amd64 test/standin binary")
+	fs.Var(images, "image", "REF=MODE: an image whose entrypoint is /standin MODE (repeatable)")
+	_ = fs.Parse(args)
+	if *out == "" || *bin == "" || len(images) == 0 {
+		return errors.New("archive needs --out, --bin and at least one --image")
+	}
+	data, err := os.ReadFile(*bin)
+	if err != nil {
+		return err
+	}
+	t := time.Unix(0, 0).UTC()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []tar.Header{
+		{Typeflag: tar.TypeDir, Name: "bin/", Mode: 0o755},
+		{Typeflag: tar.TypeSymlink, Name: "bin/nc", Linkname: "/standin", Mode: 0o777},
+		{Typeflag: tar.TypeSymlink, Name: "bin/wget", Linkname: "/standin", Mode: 0o777},
+		{Typeflag: tar.TypeReg, Name: "standin", Mode: 0o755, Size: int64(len(data))},
+		{Typeflag: tar.TypeDir, Name: "tmp/", Mode: 0o1777},
+	} {
+		h.ModTime, h.Format = t, tar.FormatPAX
+		if err := tw.WriteHeader(&h); err != nil {
+			return err
+		}
+		if h.Typeflag == tar.TypeReg {
+			if _, err := tw.Write(data); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	layerBytes := buf.Bytes()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layerBytes)), nil
+	})
+	if err != nil {
+		return err
+	}
+	refs := map[name.Reference]v1.Image{}
+	for ref, mode := range images {
+		r, err := name.ParseReference(ref)
+		if err != nil {
+			return fmt.Errorf("--image %s: %w", ref, err)
+		}
+		img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layer})
+		if err != nil {
+			return err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return err
+		}
+		cf = cf.DeepCopy()
+		cf.OS, cf.Architecture, cf.Created = "linux", "amd64", v1.Time{Time: t}
+		cf.Config = v1.Config{
+			Entrypoint: []string{"/standin", mode},
+			User:       user,
+			WorkingDir: "/",
+			Env:        []string{"PATH=/bin", "TMPDIR=/tmp"},
+		}
+		if img, err = mutate.ConfigFile(img, cf); err != nil {
+			return err
+		}
+		refs[r] = img
+	}
+	return tarball.MultiRefWriteToFile(*out, refs)
 }

@@ -25,6 +25,7 @@ func run(args []string) error {
 	}
 	fs := flag.NewFlagSet("localcluster up", flag.ContinueOnError)
 	nodes := fs.Int("nodes", 3, "number of fake nodes")
+	realNode := fs.Bool("real-node", false, "add a real node that runs containers (kubelet, containerd, runc; root only)")
 	zones := fs.String("zones", "zone-a,zone-b,zone-c", "zones the nodes are spread over, comma-separated")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -32,16 +33,24 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	bin, err := cluster.Build(ctx, os.Stderr, cluster.ControlPlaneTools...)
+	tools := cluster.ControlPlaneTools
+	if *realNode {
+		tools = append(tools[:len(tools):len(tools)], cluster.RealNodeTools...)
+	}
+	bin, err := cluster.Build(ctx, os.Stderr, tools...)
 	if err != nil {
 		return err
 	}
-	c, err := cluster.Start(ctx, cluster.Options{Nodes: *nodes, Zones: strings.Split(*zones, ","), BinDir: bin, Log: os.Stderr})
+	c, err := cluster.Start(ctx, cluster.Options{Nodes: *nodes, Zones: strings.Split(*zones, ","), BinDir: bin, Log: os.Stderr,
+		RealNode: *realNode})
 	if err != nil {
 		return err
 	}
 	fmt.Printf("export KUBECONFIG=%s\n", c.Kubeconfig)
-	fmt.Fprintf(os.Stderr, "==> %d nodes: %s; Ctrl-C stops the cluster\n", len(c.Nodes), strings.Join(c.Nodes, " "))
+	if *realNode {
+		fmt.Fprintf(os.Stderr, "==> real node %s at %s\n", cluster.RealNodeName, c.NodeIP)
+	}
+	fmt.Fprintf(os.Stderr, "==> %d fake nodes: %s; Ctrl-C stops the cluster\n", len(c.Nodes), strings.Join(c.Nodes, " "))
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "==> stopping")
 	if err := c.Stop(); err != nil {
