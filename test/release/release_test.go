@@ -414,47 +414,15 @@ func names(files []tarFile) []string {
 // startRegistry runs distribution's registry on 127.0.0.1 with storage under dir, until the test ends.
 func startRegistry(ctx context.Context, t *testing.T, dir string) string {
 	t.Helper()
-	port := cluster.FreePortT(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cfg := filepath.Join(dir, "registry.yml")
-	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`version: 0.1
-log: {level: warn}
-storage:
-  filesystem: {rootdirectory: %s}
-  delete: {enabled: true}
-http:
-  addr: %s
-`, filepath.Join(dir, "registry"), addr)), 0o600))
-	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	reg, err := cluster.StartRegistry(ctx, cluster.BinDir(), dir)
 	require.NoError(t, err)
-	cmd := exec.Command(filepath.Join(cluster.BinDir(), "registry"), "serve", cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
-	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
 		if t.Failed() {
-			t.Logf("registry log:\n%s", cluster.TailFile(logf.Name(), 20))
+			t.Logf("registry log:\n%s", reg.Logs(20))
 		}
+		assert.NoError(t, reg.Stop())
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
-		}
-		require.True(t, time.Now().Before(deadline), "registry not ready on %s: %v\n%s", addr, err, cluster.TailFile(logf.Name(), 20))
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return reg.Addr
 }
 
 // generateKey makes a cosign key pair with an empty password in dir and returns the private key's path.
