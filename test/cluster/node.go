@@ -362,6 +362,9 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 maxPods: 60
 shutdownGracePeriod: 0s
+# Secret and ConfigMap volumes are refreshed on each pod sync: every 10s here (1m by default), so that a
+# rotated certificate reaches its pods within seconds.
+syncFrequency: 10s
 `, n.ip, n.kubeletPort, healthz, caFile, pkiDir, nodeCgroup, containerdSocket(), filepath.Join(nodeRoot, "pod-logs"))
 }
 

@@ -212,6 +212,8 @@ func TestTheChartFromTheRegistryRunsItsWebhookOnARealNodeAndAdmitsAndRejectsThro
 		t.Logf("the coordinator's report: %+v", report)
 	})
 
+	t.Run("failure under load", func(t *testing.T) { testFaultsUnderLoad(ctx, t, c, dir, chart, values) })
+
 	t.Run("helm test runs the chart's test pods for real", func(t *testing.T) {
 		out, err := helm(ctx, c, dir, "test", releaseName, "--namespace", namespace, "--timeout", "2m")
 		require.NoError(t, err)

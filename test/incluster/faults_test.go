@@ -1,0 +1,405 @@
+package incluster
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mpcguard/mpcguard/internal/api/v1alpha1"
+	"github.com/mpcguard/mpcguard/internal/certs"
+	"github.com/mpcguard/mpcguard/policies/vocab"
+	"github.com/mpcguard/mpcguard/test/cluster"
+	"github.com/mpcguard/mpcguard/test/demo/scenario"
+)
+
+// probe is one kind of request of the load: a server-side dry-run create (admission runs, nothing is stored)
+// and the decision it must get: "" for admitted, else the policy id of the denial.
+type probe struct {
+	name   string
+	object func(i int64) client.Object
+	want   string
+}
+
+// loadStats counts the load's requests. A request is answered when the API server returned the decision the
+// probe expects, wrong when it returned another decision (admitted what must be denied, denied for another
+// policy, or denied what must be admitted), and failed when admission could not decide (the webhook could not
+// be called, timed out, or answered an error).
+type loadStats struct {
+	sent, answered, wrong, failed atomic.Int64
+	mu                            sync.Mutex
+	samples                       []string
+}
+
+func (s *loadStats) note(kind, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.samples) < 5 {
+		s.samples = append(s.samples, kind+": "+msg)
+	}
+}
+
+func (s *loadStats) row(fault string, d time.Duration) string {
+	return fmt.Sprintf("| %s | %d | %d | %d | %d | %s |", fault, s.sent.Load(), s.answered.Load(), s.failed.Load(), s.wrong.Load(),
+		d.Round(100*time.Millisecond))
+}
+
+// classify sorts one request's outcome into s.
+func (s *loadStats) classify(p probe, err error) {
+	s.sent.Add(1)
+	switch {
+	case err == nil && p.want == "":
+		s.answered.Add(1)
+	case err == nil:
+		s.wrong.Add(1)
+		s.note("wrong", p.name+" was admitted, want ["+p.want+"]")
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "denied the request: ["):
+		if p.want != "" && strings.Contains(err.Error(), "denied the request: ["+p.want+"]") {
+			s.answered.Add(1)
+		} else {
+			s.wrong.Add(1)
+			s.note("wrong", p.name+": "+err.Error())
+		}
+	default:
+		s.failed.Add(1)
+		s.note("failed", p.name+": "+err.Error())
+	}
+}
+
+// runLoad sends the probes round-robin from workers goroutines, each one request at a time, until stop is
+// closed, and returns when every worker is done; every request is bounded by a timeout.
+func runLoad(ctx context.Context, cl client.Client, probes []probe, workers int, stop <-chan struct{}) *loadStats {
+	stats := &loadStats{}
+	var wg sync.WaitGroup
+	var seq atomic.Int64
+	for w := range workers {
+		wg.Go(func() {
+			for i := int64(w); ; i++ {
+				select {
+				case <-stop:
+					return
+				case <-ctx.Done():
+					return
+				default:
+				}
+				p := probes[i%int64(len(probes))]
+				rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+				err := cl.Create(rctx, p.object(seq.Add(1)), client.DryRunAll)
+				cancel()
+				stats.classify(p, err)
+			}
+		})
+	}
+	<-stop
+	wg.Wait()
+	return stats
+}
+
+// underLoad runs fault while the load runs, keeps the load up for settle after it, and returns the counts.
+func underLoad(ctx context.Context, t *testing.T, cl client.Client, probes []probe, fault func() error, settle time.Duration) (*loadStats, time.Duration) {
+	t.Helper()
+	stop := make(chan struct{})
+	result := make(chan *loadStats, 1)
+	go func() { result <- runLoad(ctx, cl, probes, 4, stop) }()
+	time.Sleep(2 * time.Second) // the load is running before the fault
+	start := time.Now()
+	err := fault()
+	took := time.Since(start)
+	time.Sleep(settle)
+	close(stop)
+	stats := <-result
+	require.NoError(t, err, "the fault itself")
+	return stats, took
+}
+
+func partyProbes(r *scenario.Release) []probe {
+	return []probe{
+		{"an unlabelled party pod", func(i int64) client.Object { return r.UnlabelledParty(fmt.Sprintf("load-unlabelled-%d", i)) }, vocab.PartyRoleRequired},
+		{"a delegate-only session", func(i int64) client.Object {
+			return r.Session(fmt.Sprintf("load-delegates-%d", i), 2, 3, &v1alpha1.Composition{Persistent: 1, Delegate: 2})
+		}, vocab.SessionDelegateOnlyThreshold},
+		{"a valid session", func(i int64) client.Object {
+			return r.Session(fmt.Sprintf("load-valid-%d", i), 2, 3, &v1alpha1.Composition{Persistent: 2, Delegate: 1})
+		}, ""},
+	}
+}
+
+// webhookPods are the Ready webhook pods of the release.
+func webhookPods(ctx context.Context, c *cluster.Cluster) ([]corev1.Pod, error) {
+	pods, err := c.Client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=mpcguard"})
+	if err != nil {
+		return nil, err
+	}
+	var ready []corev1.Pod
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && scenario.PodReady(&p) {
+			ready = append(ready, p)
+		}
+	}
+	return ready, nil
+}
+
+// waitWebhookReplicas waits until the webhook Deployment has n Ready replicas, every one of its pods a new one
+// (not in old) when old is given.
+func waitWebhookReplicas(ctx context.Context, c *cluster.Cluster, n int, old []corev1.Pod) error {
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		pods, err := webhookPods(ctx, c)
+		if err == nil && len(pods) == n {
+			fresh := true
+			for _, p := range pods {
+				for _, o := range old {
+					if o.UID == p.UID {
+						fresh = false
+					}
+				}
+			}
+			if fresh {
+				return nil
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Errorf("the webhook did not get back to %d new Ready replicas within 3m", n)
+}
+
+// servedCertSerial is the serial number of the certificate a webhook pod serves.
+func servedCertSerial(ip string, port int) (string, error) {
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", net.JoinHostPort(ip, fmt.Sprint(port)),
+		&tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only reads which certificate is served
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber.String(), nil
+}
+
+// rotateCertificate rotates the webhook's serving certificate to one from a new CA without a failed admission:
+// the API server first trusts both CAs (the caBundle of every webhook entry and ca.crt of the Secret, where the
+// chart's next render reads it), then the Secret gets the new pair (the kubelet refreshes the mounted files,
+// the webhook's certificate watcher reloads them), and once every pod serves it the old CA is dropped.
+func rotateCertificate(ctx context.Context, c *cluster.Cluster, cl client.Client) error {
+	secrets, err := c.Client.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=mpcguard"})
+	if err != nil {
+		return err
+	}
+	var secret *corev1.Secret
+	for i := range secrets.Items {
+		if secrets.Items[i].Type == corev1.SecretTypeTLS {
+			secret = &secrets.Items[i]
+		}
+	}
+	if secret == nil {
+		return errors.New("no TLS Secret of the webhook")
+	}
+	vwcs, err := c.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
+	if err != nil || len(vwcs.Items) != 1 {
+		return fmt.Errorf("want the release's one ValidatingWebhookConfiguration: %v", err)
+	}
+	vwc := vwcs.Items[0]
+	svc := vwc.Webhooks[0].ClientConfig.Service
+	ca, err := certs.NewCA(svc.Name+"-ca-2", 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	pair, err := ca.Issue(24*time.Hour, svc.Name+"."+svc.Namespace+".svc", svc.Name, svc.Name+"."+svc.Namespace,
+		svc.Name+"."+svc.Namespace+".svc.cluster.local")
+	if err != nil {
+		return err
+	}
+	oldCA := secret.Data["ca.crt"]
+	setBundle := func(bundle []byte) error {
+		for i := range vwc.Webhooks {
+			vwc.Webhooks[i].ClientConfig.CABundle = bundle
+		}
+		updated, err := c.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Update(ctx, &vwc, metav1.UpdateOptions{})
+		if err != nil {
+			return fmt.Errorf("updating the caBundle: %w", err)
+		}
+		vwc = *updated
+		return nil
+	}
+	patchSecret := func(data map[string][]byte) error {
+		for k, v := range data {
+			secret.Data[k] = v
+		}
+		updated, err := c.Client.CoreV1().Secrets(namespace).Update(ctx, secret, metav1.UpdateOptions{})
+		if err != nil {
+			return fmt.Errorf("updating Secret %s: %w", secret.Name, err)
+		}
+		secret = updated
+		return nil
+	}
+	both := append(append([]byte{}, oldCA...), ca.CertPEM...)
+	if err := setBundle(both); err != nil {
+		return err
+	}
+	if err := patchSecret(map[string][]byte{"ca.crt": both}); err != nil {
+		return err
+	}
+	time.Sleep(3 * time.Second) // the API server's webhook configuration informer picks the bundle up
+	if err := patchSecret(map[string][]byte{"tls.crt": pair.CertPEM, "tls.key": pair.KeyPEM}); err != nil {
+		return err
+	}
+	block, _ := pem.Decode(pair.CertPEM)
+	if block == nil {
+		return errors.New("decoding the new certificate")
+	}
+	newSerial, err := servedSerialOf(block.Bytes)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		pods, err := webhookPods(ctx, c)
+		if err != nil {
+			return err
+		}
+		serving := 0
+		for _, p := range pods {
+			if s, err := servedCertSerial(p.Status.PodIP, int(p.Spec.Containers[0].Ports[0].ContainerPort)); err == nil && s == newSerial {
+				serving++
+			}
+		}
+		if serving == len(pods) && serving > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after 3m %d of %d webhook pods serve the new certificate", serving, len(pods))
+		}
+		time.Sleep(time.Second)
+	}
+	if err := setBundle(ca.CertPEM); err != nil {
+		return err
+	}
+	return patchSecret(map[string][]byte{"ca.crt": ca.CertPEM})
+}
+
+func servedSerialOf(der []byte) (string, error) {
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "", err
+	}
+	return cert.SerialNumber.String(), nil
+}
+
+// testFaultsUnderLoad is item 4 of the real-node issue: faults of the in-cluster webhook while party pods and
+// sessions are created continuously.
+func testFaultsUnderLoad(ctx context.Context, t *testing.T, c *cluster.Cluster, dir string, chart published, values string) {
+	cl, err := scenario.NewClient(c)
+	require.NoError(t, err)
+	r := &scenario.Release{Name: releaseName, Namespace: namespace}
+	probes := partyProbes(r)
+	table := []string{"| fault | sent | answered | failed | wrong | fault took |", "|---|---|---|---|---|---|"}
+	t.Cleanup(func() { t.Logf("failure under load (4 clients, server-side dry-run creates):\n%s", strings.Join(table, "\n")) })
+
+	t.Run("deleting one webhook pod fails no admission", func(t *testing.T) {
+		pods, err := webhookPods(ctx, c)
+		require.NoError(t, err)
+		require.Len(t, pods, 2)
+		stats, took := underLoad(ctx, t, cl, probes, func() error {
+			if err := c.Client.CoreV1().Pods(namespace).Delete(ctx, pods[0].Name, metav1.DeleteOptions{}); err != nil {
+				return err
+			}
+			return waitWebhookReplicas(ctx, c, 2, pods[:1])
+		}, 3*time.Second)
+		table = append(table, stats.row("(a) delete one webhook pod", took))
+		assertClean(t, stats)
+	})
+
+	t.Run("rolling the webhook with helm upgrade and a changed argument fails no admission", func(t *testing.T) {
+		pods, err := webhookPods(ctx, c)
+		require.NoError(t, err)
+		stats, took := underLoad(ctx, t, cl, probes, func() error {
+			if _, err := helm(ctx, c, dir, "upgrade", releaseName, "oci://"+chart.repo, "--version", chart.tag, "--plain-http",
+				"--namespace", namespace, "-f", values, "--set", "mpcguard.webhook.audit.interval=11m", "--wait", "--timeout", "5m"); err != nil {
+				return err
+			}
+			return waitWebhookReplicas(ctx, c, 2, pods)
+		}, 3*time.Second)
+		table = append(table, stats.row("(b) helm upgrade: roll the webhook", took))
+		assertClean(t, stats)
+	})
+
+	t.Run("rotating the serving certificate fails no admission", func(t *testing.T) {
+		stats, took := underLoad(ctx, t, cl, probes, func() error { return rotateCertificate(ctx, c, cl) }, 3*time.Second)
+		table = append(table, stats.row("(c) rotate the serving certificate (new CA, overlap)", took))
+		assertClean(t, stats)
+	})
+
+	t.Run("with every webhook pod gone party objects are refused, others admitted, and service resumes by itself", func(t *testing.T) {
+		pods, err := webhookPods(ctx, c)
+		require.NoError(t, err)
+		var outage atomic.Bool
+		var otherAdmitted, otherRefused atomic.Int64
+		others := []probe{
+			{"a ConfigMap in the checked namespace", func(i int64) client.Object {
+				return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("load-cm-%d", i), Namespace: namespace}}
+			}, ""},
+			{"an unlabelled party pod in an unchecked namespace", func(i int64) client.Object {
+				p := r.UnlabelledParty(fmt.Sprintf("load-elsewhere-%d", i))
+				p.Namespace = "default"
+				return p
+			}, ""},
+		}
+		zero := int64(0)
+		var resumed time.Duration
+		stats, took := underLoad(ctx, t, cl, probes, func() error {
+			start := time.Now()
+			for _, p := range pods {
+				if err := c.Client.CoreV1().Pods(namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+					return err
+				}
+			}
+			outage.Store(true)
+			for i := range int64(20) {
+				err := cl.Create(ctx, others[i%2].object(i), client.DryRunAll)
+				if err == nil {
+					otherAdmitted.Add(1)
+				} else {
+					otherRefused.Add(1)
+					t.Logf("refused during the outage: %s: %v", others[i%2].name, err)
+				}
+			}
+			// Service resumes by itself: the ReplicaSet recreates the pods (the webhook's own pods are not
+			// sent to it) and a party object is decided by the webhook again.
+			for time.Since(start) < 3*time.Minute {
+				err := cl.Create(ctx, probes[0].object(time.Now().UnixNano()), client.DryRunAll)
+				if err != nil && strings.Contains(err.Error(), "denied the request: ["+probes[0].want+"]") {
+					resumed = time.Since(start)
+					return waitWebhookReplicas(ctx, c, 2, pods)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			return errors.New("the webhook did not resume within 3m")
+		}, 3*time.Second)
+		table = append(table, stats.row(fmt.Sprintf("(d) every webhook pod deleted (resumed after %s; %d other objects admitted, %d refused)",
+			resumed.Round(100*time.Millisecond), otherAdmitted.Load(), otherRefused.Load()), took))
+		assert.Zero(t, stats.wrong.Load(), "no party object is admitted while the webhook is down, nor decided wrongly: %v", stats.samples)
+		assert.Equal(t, int64(20), otherAdmitted.Load(), "objects the webhook does not check are admitted during the outage")
+		assert.Positive(t, stats.failed.Load(), "party objects are refused (fail closed) while no webhook pod runs")
+		assert.Positive(t, resumed, "service resumed")
+	})
+}
+
+func assertClean(t *testing.T, s *loadStats) {
+	t.Helper()
+	assert.Positive(t, s.sent.Load())
+	assert.Zero(t, s.failed.Load(), "failed admissions: %v", s.samples)
+	assert.Zero(t, s.wrong.Load(), "wrong decisions: %v", s.samples)
+}
