@@ -300,10 +300,8 @@ func servedSerialOf(der []byte) (string, error) {
 
 // testFaultsUnderLoad is item 4 of the real-node issue: faults of the in-cluster webhook while party pods and
 // sessions are created continuously.
-func testFaultsUnderLoad(ctx context.Context, t *testing.T, c *cluster.Cluster, dir string, chart published, values string) {
-	cl, err := scenario.NewClient(c)
-	require.NoError(t, err)
-	r := &scenario.Release{Name: releaseName, Namespace: namespace}
+func testFaultsUnderLoad(ctx context.Context, t *testing.T, env *scenario.Env) {
+	c, cl, r := env.Cluster, env.Client, env.Release
 	probes := partyProbes(r)
 	table := []string{"| fault | sent | answered | failed | wrong | fault took |", "|---|---|---|---|---|---|"}
 	t.Cleanup(func() { t.Logf("failure under load (4 clients, server-side dry-run creates):\n%s", strings.Join(table, "\n")) })
@@ -326,8 +324,8 @@ func testFaultsUnderLoad(ctx context.Context, t *testing.T, c *cluster.Cluster, 
 		pods, err := webhookPods(ctx, c)
 		require.NoError(t, err)
 		stats, took := underLoad(ctx, t, cl, probes, func() error {
-			if _, err := helm(ctx, c, dir, "upgrade", releaseName, "oci://"+chart.repo, "--version", chart.tag, "--plain-http",
-				"--namespace", namespace, "-f", values, "--set", "mpcguard.webhook.audit.interval=11m", "--wait", "--timeout", "5m"); err != nil {
+			if _, err := env.HelmCLI(ctx, "upgrade", releaseName, r.Chart, "--plain-http",
+				"--namespace", namespace, "-f", env.ValuesFile, "--set", "mpcguard.webhook.audit.interval=11m", "--wait", "--timeout", "5m"); err != nil {
 				return err
 			}
 			return waitWebhookReplicas(ctx, c, 2, pods)
