@@ -51,10 +51,18 @@ type Env struct {
 	Client client.Client
 	// Charts holds mpc-system/ and mpcguard/.
 	Charts string
-	// Mpcguard is the binary the webhooks run.
+	// Mpcguard is the binary the local webhooks run (empty for [UpInCluster]: the webhook runs in the cluster).
 	Mpcguard string
 
+	// Registry is the loopback OCI registry of [UpInCluster], nil for [Up].
+	Registry *cluster.Registry
+	// Image is the webhook image `make publish` pushed, and ChartRef the mpc-system chart ([UpInCluster] only).
+	Image, ChartRef Published
+	// ValuesFile is the values file helm install was given ([UpInCluster] only), for a helm upgrade to reuse.
+	ValuesFile string
+
 	log        io.Writer
+	binDir     string
 	tempDir    string
 	started    []*cluster.Webhook
 	unregister func()
@@ -69,7 +77,7 @@ func Up(ctx context.Context, opts Options) (e *Env, err error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
-	e = &Env{log: opts.Log, Charts: opts.Charts, Mpcguard: opts.Mpcguard}
+	e = &Env{log: opts.Log, Charts: opts.Charts, Mpcguard: opts.Mpcguard, binDir: opts.BinDir}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, e.Down())
@@ -124,8 +132,9 @@ func NewClient(c *cluster.Cluster) (client.Client, error) {
 	return cl, nil
 }
 
-// Down stops every webhook the env started and the cluster, and removes the temporary directory. It
-// uninstalls nothing: the cluster goes away whole. Later calls return the first call's error.
+// Down stops every webhook the env started, the cluster (a real node's Stop restores the host) and the
+// registry, and removes the temporary directory. It uninstalls nothing: the cluster goes away whole. Later
+// calls return the first call's error.
 func (e *Env) Down() error {
 	e.downOnce.Do(func() {
 		if e.unregister != nil {
@@ -137,6 +146,9 @@ func (e *Env) Down() error {
 		}
 		if e.Cluster != nil {
 			errs = append(errs, e.Cluster.Stop())
+		}
+		if e.Registry != nil {
+			errs = append(errs, e.Registry.Stop())
 		}
 		if e.tempDir != "" {
 			errs = append(errs, os.RemoveAll(e.tempDir))
