@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -352,6 +353,9 @@ func (c *Cluster) Stop() error {
 				errs = append(errs, c.realNode.dns.Stop())
 			}
 			errs = append(errs, c.stopTier("containerd"))
+			// Connections from pods whose network namespace is gone stay open on the API server's side (no FIN
+			// could reach it), and it would wait for them on SIGTERM: close them.
+			_ = exec.Command("ss", "-K", "dst", PodSubnet).Run()
 		}
 		// Clients first, then the API server (whose shutdown needs etcd), then etcd.
 		for _, tier := range [][]string{{"kwok", "kube-scheduler", "kube-controller-manager"}, {"kube-apiserver"}, {"etcd"}} {
