@@ -109,8 +109,8 @@ publish: image build ## Push image, SBOM, charts (image pinned by digest) to REG
 ##@ Demo
 
 .PHONY: demo
-demo: tools build ## mpcguard end to end on a local Kubernetes control plane (KEEP=1 keeps it up until Ctrl-C)
-	MPCGUARD_BIN=$(CURDIR)/bin/mpcguard go run ./test/demo $(if $(KEEP),--keep)
+demo: tools build ## As a user installs it: publish to a local registry, helm install from it on a real node (root; KEEP=1 stays up until Ctrl-C)
+	go run ./test/demo $(if $(KEEP),--keep)
 
 .PHONY: cluster
 cluster: tools ## A bare local control plane with fake nodes, until Ctrl-C (prints its KUBECONFIG)
