@@ -375,3 +375,18 @@ func TestMetricsCountMemoisedDecisions(t *testing.T) {
 	assert.Contains(t, m, "\nmpcguard_decision_cache_hits_total 1\n")
 	assert.Contains(t, m, "\nmpcguard_decision_cache_misses_total 2\n")
 }
+
+// TestWithTheCacheOffEveryReviewIsEvaluated sends the same two party pods to a webhook whose engine memoises
+// nothing (engine.WithCacheSize(0), what --decision-cache-size=0 passes): both are denied, each naming its own
+// pod, and the cache counters stay at zero.
+func TestWithTheCacheOffEveryReviewIsEvaluated(t *testing.T) {
+	ts := startServerWith(t, engine.DefaultConfig(), engine.WithCacheSize(0))
+	for _, name := range []string{"a", "b"} {
+		r := ts.post(t, reviewOf(t, v1, admissionv1.Create, podKind, "mpc-system", name, partyPod(name, nil), nil, false), "application/json", "")
+		require.False(t, r.review.Response.Allowed)
+		require.Contains(t, r.review.Response.Result.Message, "Pod mpc-system/"+name+":", "each answer names its own pod")
+	}
+	m := ts.scrape(t)
+	assert.Contains(t, m, "\nmpcguard_decision_cache_hits_total 0\n")
+	assert.Contains(t, m, "\nmpcguard_decision_cache_misses_total 0\n")
+}

@@ -54,7 +54,9 @@ type Options struct {
 	ShutdownDelay time.Duration
 	// DecisionLog bounds the decision log (one line per denied or warned request); zero values are defaults.
 	DecisionLog DecisionLogOptions
-	Log         logr.Logger
+	// EngineOptions are passed to engine.New, e.g. engine.WithCacheSize (none: the engine's defaults).
+	EngineOptions []engine.Option
+	Log           logr.Logger
 }
 
 // Server is a running webhook.
@@ -76,7 +78,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Inventory && opts.RESTConfig == nil {
 		return nil, errors.New("webhook: the inventory needs a cluster connection (or run with --inventory=false)")
 	}
-	eng, err := engine.New(ctx, opts.Policy, opts.Modules)
+	eng, err := engine.New(ctx, opts.Policy, opts.Modules, opts.EngineOptions...)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}

@@ -46,6 +46,12 @@ func freePort(t *testing.T) int {
 // startServer runs webhook.Server without a cluster (no inventory) and waits until /readyz says ok.
 func startServer(t *testing.T, cfg engine.Config) *testServer {
 	t.Helper()
+	return startServerWith(t, cfg)
+}
+
+// startServerWith is startServer with engine options (Options.EngineOptions).
+func startServerWith(t *testing.T, cfg engine.Config, engineOpts ...engine.Option) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	ca, err := certs.WriteLoopback(dir, time.Hour)
 	require.NoError(t, err)
@@ -54,7 +60,7 @@ func startServer(t *testing.T, cfg engine.Config) *testServer {
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	srv, err := webhook.New(t.Context(), webhook.Options{
 		Host: "127.0.0.1", Port: port, CertDir: dir, HealthAddr: healthAddr, MetricsAddr: metricsAddr,
-		Policy: cfg, Log: logr.Discard(),
+		Policy: cfg, Log: logr.Discard(), EngineOptions: engineOpts,
 	})
 	require.NoError(t, err)
 	// The server outlives the test body until Cleanup has checked it stopped cleanly.

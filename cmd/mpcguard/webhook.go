@@ -28,6 +28,7 @@ func newWebhookCmd() *cobra.Command {
 		kubeconfig string
 		logLevel   string
 		au         auditFlags
+		cacheSize  int
 	)
 	cmd := &cobra.Command{
 		Use:   "webhook",
@@ -57,6 +58,10 @@ func newWebhookCmd() *cobra.Command {
 			if !(opts.DecisionLog.Rate > 0) {
 				return fmt.Errorf("webhook: --decision-log-rate must be above 0, got %v", opts.DecisionLog.Rate)
 			}
+			if cacheSize < 0 {
+				return fmt.Errorf("webhook: --decision-cache-size must be 0 (off) or more, got %d", cacheSize)
+			}
+			opts.EngineOptions = append(opts.EngineOptions, engine.WithCacheSize(cacheSize))
 			log, err := webhook.NewLogger(os.Stderr, logLevel)
 			if err != nil {
 				return fmt.Errorf("webhook: --log-level: %w", err)
@@ -122,6 +127,9 @@ func newWebhookCmd() *cobra.Command {
 	f.Float64Var(&opts.DecisionLog.Rate, "decision-log-rate", webhook.DefaultDecisionLogRate,
 		"decision log lines a second after the burst; the rest are counted (mpcguard_decision_logs_suppressed_total) "+
 			"and reported every 10s")
+	f.IntVar(&cacheSize, "decision-cache-size", engine.DefaultCacheSize,
+		"decisions memoised by the policy input they read, so identical party pods of one template share one "+
+			"evaluation (mpcguard_decision_cache_hits_total, _misses_total); 0 evaluates every review")
 	au.register(f)
 	pf.register(f)
 	return cmd
