@@ -121,8 +121,8 @@ func showWebhook(ctx context.Context, out io.Writer, env *scenario.Env) error {
 			wrong = append(wrong, fmt.Sprintf("%s on %q, Ready %t, image %s, ran %s", p.Pod, p.Node, p.Ready, p.Image, p.ImageID))
 		}
 	}
-	fmt.Fprintf(out, "The webhook: %d pods on %s run %s, the digest make publish pushed (kubelet: %s).\n",
-		len(pods), cluster.RealNodeName, env.Image.Ref(), imageIDs(pods))
+	fmt.Fprintf(out, "The webhook runs in the cluster: %d pods Ready on %s, the kubelet ran %s, the digest make publish pushed.\n",
+		len(pods), cluster.RealNodeName, imageIDs(pods))
 	vwcs, err := env.Cluster.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing ValidatingWebhookConfigurations: %w", err)
@@ -181,9 +181,9 @@ func showPlacement(ctx context.Context, out io.Writer, env *scenario.Env) error 
 	for _, p := range coordinators {
 		fmt.Fprintf(out, "   coordinator %s on %s (%s), Ready: %s\n", p.Pod, p.Node, p.Zone, yesNo(p.Ready))
 	}
-	fmt.Fprintf(out, "   %d persistent parties Ready, their containers running on %s, the one node here: these values\n"+
-		"   prefer anti-affinity on %s; the chart's default requires it, so that no node holds two shares\n"+
-		"   of a key (make test shows that on fake nodes in three zones).\n", ready, cluster.RealNodeName, cluster.LabelHostname)
+	fmt.Fprintf(out, "   %d persistent parties Ready (their probes pass) on %s. With one node these values prefer\n"+
+		"   anti-affinity on %s; the chart's default requires it, so that no node holds two shares\n"+
+		"   of a key (make test shows one party per node and zone on fake nodes).\n", ready, cluster.RealNodeName, cluster.LabelHostname)
 	if persistent == 0 || ready != persistent || elsewhere > 0 {
 		return fmt.Errorf("%w: %d persistent parties, %d Ready, %d not on %s", errScenario, persistent, ready, elsewhere, cluster.RealNodeName)
 	}
