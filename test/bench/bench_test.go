@@ -22,8 +22,9 @@ func (w logWriter) Write(p []byte) (int, error) {
 }
 
 // TestWrapperIsFaithful starts every server, sends every review of the mix and the edge cases once to each,
-// and holds both OPA set-ups' answers (the wrapper and the rules written against input.request) to mpcguard's:
-// the same allowed, denial messages and warnings on every review. The no-op and the floor allow everything. A short load run on each server then answers with no error and no mismatch.
+// and holds both OPA set-ups' answers (the wrapper and the rules written against input.request) and those of
+// mpcguard without its decision cache (--decision-cache-size=0) to mpcguard's: the same allowed, denial messages
+// and warnings on every review. The no-op and the floor allow everything. A short load run on each server then answers with no error and no mismatch.
 // It runs with the benchmark's configuration (the defaults), where every review built to break a policy must
 // be denied by exactly the policies it was built to break; and with share storage and the persistent pool
 // named, a policy in warn mode and one off, which the defaults leave unexercised.
@@ -120,9 +121,9 @@ func testFaithful(t *testing.T, pol bench.Policy, check func(*testing.T, []bench
 		require.NoError(t, err)
 	}
 	mp := got[bench.Mpcguard]
-	for _, opa := range []string{bench.OPA, bench.OPADirect} {
-		for _, m := range bench.Compare(items, got[opa], mp) {
-			t.Errorf("%s decides differently from mpcguard on %s", opa, m)
+	for _, other := range []string{bench.MpcguardUncached, bench.OPA, bench.OPADirect} {
+		for _, m := range bench.Compare(items, got[other], mp) {
+			t.Errorf("%s decides differently from mpcguard on %s", other, m)
 		}
 	}
 	check(t, items, mp)

@@ -1,8 +1,9 @@
 // Package bench is the side-by-side load generator behind `go run ./test/bench/sidebyside` (the lead wires it
-// into `make bench`): the same mix of AdmissionReviews, over TLS with keep-alive connections, to five servers
+// into `make bench`): the same mix of AdmissionReviews, over TLS with keep-alive connections, to six servers
 // started as subprocesses on 127.0.0.1 —
 //
-//   - `mpcguard webhook --inventory=false`;
+//   - `mpcguard webhook --inventory=false`, and the same with --decision-cache-size=0 (mpcguard-uncached: every
+//     review evaluated, the plain road the memoised one is compared with);
 //   - OPA's own server (`opa run --server`) with the same rules written against input.request (opa-direct,
 //     test/bench/opa/direct.rego), the best OPA set-up;
 //   - OPA's own server with the same policies and configuration behind the classic admission wrapper of
@@ -11,7 +12,7 @@
 //   - a no-op webhook on controller-runtime, which decodes every review (test/bench/noop) —
 //
 // in interleaved rounds, reporting throughput, latency percentiles, the server's peak RSS and CPU per request
-// and the load generator's CPU per request, and checking that mpcguard and both OPA set-ups make identical
+// and the load generator's CPU per request, and checking that mpcguard, mpcguard-uncached and both OPA set-ups make identical
 // decisions on every request.
 //
 // The pieces: [Mix] and [EdgeCases] are the reviews; [Start] builds and starts the servers; [Verify] sends

@@ -93,7 +93,7 @@ func RunCell(ctx context.Context, caPEM []byte, t Target, mix []Item, opts CellO
 		workers[w] = wk
 		ready.Add(1)
 		done.Go(func() {
-			client := NewClient(caPEM)
+			client := NewClientFor(caPEM, srv.ServerName)
 			defer client.CloseIdleConnections()
 			var buf bytes.Buffer
 			first := mix[w%len(mix)]
@@ -132,10 +132,13 @@ func RunCell(ctx context.Context, caPEM []byte, t Target, mix []Item, opts CellO
 		return Cell{}, err
 	default:
 	}
-	if err := resetPeakRSS(srv.Pid()); err != nil {
-		fmt.Fprintf(os.Stderr, "bench: %s: cannot reset the peak RSS (%v): reporting the peak since start\n", srv.Name, err)
+	pids := srv.pids()
+	for _, pid := range pids {
+		if err := resetPeakRSS(pid); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s: cannot reset the peak RSS of %d (%v): reporting the peak since start\n", srv.Name, pid, err)
+		}
 	}
-	cpu0, cpuErr := cpuTime(srv.Pid())
+	cpu0, cpuErr := cpuTimes(pids)
 	client0, clientErr := selfCPU()
 	t0 := time.Now()
 	timer := time.AfterFunc(opts.Duration, end)
@@ -143,13 +146,17 @@ func RunCell(ctx context.Context, caPEM []byte, t Target, mix []Item, opts CellO
 	close(start)
 	done.Wait()
 	cell := Cell{Server: srv.Name, Concurrency: opts.Concurrency, Round: opts.Round, Elapsed: time.Since(t0)}
-	if cpu1, err := cpuTime(srv.Pid()); err == nil && cpuErr == nil {
+	if cpu1, err := cpuTimes(pids); err == nil && cpuErr == nil {
 		cell.CPU = cpu1 - cpu0
 	}
 	if client1, err := selfCPU(); err == nil && clientErr == nil {
 		cell.ClientCPU = client1 - client0
 	}
-	cell.PeakRSS, _ = peakRSS(srv.Pid())
+	for _, pid := range pids {
+		if rss, err := peakRSS(pid); err == nil {
+			cell.PeakRSS += rss // several processes: the sum of their peaks
+		}
+	}
 	n := 0
 	for _, wk := range workers {
 		n += len(wk.latencies)
@@ -276,6 +283,19 @@ func Pin(pid int, cpus []int) error {
 
 // clockTick is the unit of utime and stime in /proc/PID/stat: USER_HZ, 100 on every Linux Go runs on.
 const clockTick = 10 * time.Millisecond
+
+// cpuTimes is the user + system time of the processes together (none: 0).
+func cpuTimes(pids []int) (time.Duration, error) {
+	var sum time.Duration
+	for _, pid := range pids {
+		t, err := cpuTime(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += t
+	}
+	return sum, nil
+}
 
 // cpuTime is the user + system time of the process (all its threads).
 func cpuTime(pid int) (time.Duration, error) {

@@ -93,7 +93,7 @@ type Ratio struct {
 }
 
 // Versus are the servers mpcguard is compared with, in the report's order.
-var Versus = []string{OPADirect, OPA, Floor, Noop}
+var Versus = []string{MpcguardUncached, OPADirect, OPA, Floor, Noop}
 
 // Ratios are mpcguard's throughput and p99 over each other server's ([Versus]) at each concurrency.
 func Ratios(sums []Summary, concurrencies []int) []Ratio {
@@ -172,7 +172,7 @@ type Report struct {
 // WriteTable writes the report as markdown tables.
 func (r Report) WriteTable(w io.Writer) {
 	s := r.Settings
-	fmt.Fprintf(w, "## Side by side: mpcguard, OPA server (rules on input.request; modules behind a wrapper), floor, no-op\n\n")
+	fmt.Fprintf(w, "## Side by side: mpcguard (memoised; uncached), OPA server (rules on input.request; modules behind a wrapper), floor, no-op\n\n")
 	pin := "client and servers share them, unpinned"
 	if len(s.PinServers) > 0 || len(s.PinClient) > 0 {
 		pin = fmt.Sprintf("servers pinned to CPUs %v, the load generator to %v", s.PinServers, s.PinClient)
@@ -180,13 +180,7 @@ func (r Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "%d rounds; per cell %s or %d requests, whichever first; %d-review mix over TLS, one HTTP/1.1 "+
 		"keep-alive connection per client; %d CPUs, %s; load average %s before the run (%s).\n\n",
 		s.Rounds, s.Duration, s.MaxRequests, s.Items, s.CPUs, pin, s.LoadAverage, s.GoVersion)
-	fmt.Fprintln(w, "| server | conc | req/s | req/s range (rounds) | p50 | p99 | p99.9 | server CPU/req | client CPU/req | peak RSS | requests | errors |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-	for _, x := range r.Summaries {
-		fmt.Fprintf(w, "| %s | %d | %s | %s–%s | %s | %s | %s | %s | %s | %s | %d | %d |\n",
-			x.Server, x.Concurrency, rps(x.Throughput), rps(x.ThroughputMin), rps(x.ThroughputMax),
-			ms(x.P50), ms(x.P99), ms(x.P999), us(x.CPUPerRequest), us(x.ClientCPUPerRequest), mib(x.PeakRSS), x.Requests, x.Errors)
-	}
+	WriteSummaries(w, r.Summaries)
 	fmt.Fprintln(w)
 	head, rule := []string{"conc"}, []string{"---:"}
 	for _, other := range Versus {
@@ -212,7 +206,7 @@ func (r Report) WriteTable(w io.Writer) {
 	if d.Verified != d.Items || d.Mismatches > 0 {
 		verdict = "DIFFERENT"
 	}
-	fmt.Fprintf(w, "Decisions (allowed, denial messages, warnings), mpcguard vs both OPA set-ups: %s — %d/%d reviews "+
+	fmt.Fprintf(w, "Decisions (allowed, denial messages, warnings), mpcguard vs mpcguard-uncached and both OPA set-ups: %s — %d/%d reviews "+
 		"identical when sent once; %d of %d load answers differed from them.\n", verdict, d.Verified, d.Items, d.Mismatches, d.Compared)
 	fmt.Fprintf(w, "No-op and floor: %d of %d answers were not a plain allow.\n", d.NoopMismatches, d.NoopAnswers)
 	r.writeScaling(w)
@@ -234,6 +228,17 @@ func (r Report) WriteTable(w io.Writer) {
 	}
 }
 
+// WriteSummaries writes the main table: one row per server and concurrency.
+func WriteSummaries(w io.Writer, sums []Summary) {
+	fmt.Fprintln(w, "| server | conc | req/s | req/s range (rounds) | p50 | p99 | p99.9 | server CPU/req | client CPU/req | peak RSS | requests | errors |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, x := range sums {
+		fmt.Fprintf(w, "| %s | %d | %s | %s–%s | %s | %s | %s | %s | %s | %s | %d | %d |\n",
+			x.Server, x.Concurrency, rps(x.Throughput), rps(x.ThroughputMin), rps(x.ThroughputMax),
+			ms(x.P50), ms(x.P99), ms(x.P999), us(x.CPUPerRequest), us(x.ClientCPUPerRequest), mib(x.PeakRSS), x.Requests, x.Errors)
+	}
+}
+
 // writeScaling writes throughput and p99 of the scaling servers at every concurrency they were loaded at.
 func (r Report) writeScaling(w io.Writer) {
 	s := r.Settings
@@ -241,20 +246,27 @@ func (r Report) writeScaling(w io.Writer) {
 		return
 	}
 	concs := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(s.Concurrencies), s.Scaling...))))
-	fmt.Fprintf(w, "\nScaling (req/s, p99, server CPU/req by concurrent clients):\n\n| server |")
+	fmt.Fprintln(w)
+	WriteScaling(w, r.Summaries, s.ScalingServers, concs)
+}
+
+// WriteScaling writes the scaling table: per server, throughput, p99 and server CPU per request at each
+// concurrency ("–" where it was not loaded).
+func WriteScaling(w io.Writer, sums []Summary, servers []string, concs []int) {
+	fmt.Fprintf(w, "Scaling (req/s, p99, server CPU/req by concurrent clients):\n\n| server |")
 	for _, c := range concs {
 		fmt.Fprintf(w, " %d |", c)
 	}
 	fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---:|", len(concs)))
-	for _, name := range s.ScalingServers {
+	for _, name := range servers {
 		fmt.Fprintf(w, "| %s |", name)
 		for _, c := range concs {
-			i := slices.IndexFunc(r.Summaries, func(x Summary) bool { return x.Server == name && x.Concurrency == c })
+			i := slices.IndexFunc(sums, func(x Summary) bool { return x.Server == name && x.Concurrency == c })
 			if i < 0 {
 				fmt.Fprint(w, " – |")
 				continue
 			}
-			x := r.Summaries[i]
+			x := sums[i]
 			fmt.Fprintf(w, " %s req/s, %s, %s |", rps(x.Throughput), ms(x.P99), us(x.CPUPerRequest))
 		}
 		fmt.Fprintln(w)

@@ -28,6 +28,8 @@ import (
 // The servers, by the names the report uses.
 const (
 	Mpcguard = "mpcguard"
+	// MpcguardUncached is mpcguard with --decision-cache-size=0: every review evaluated, no memoised decision.
+	MpcguardUncached = "mpcguard-uncached"
 	// OPADirect is OPA's server with the rules written against input.request (opa/direct.rego), the set-up of
 	// OPA's admission tutorial and the best OPA configuration measured.
 	OPADirect = "opa-direct"
@@ -40,10 +42,10 @@ const (
 )
 
 // AllServers is every server, in the report's order.
-var AllServers = []string{Mpcguard, OPADirect, OPA, Floor, Noop}
+var AllServers = []string{Mpcguard, MpcguardUncached, OPADirect, OPA, Floor, Noop}
 
 // Deciders are the servers that apply the policies and must decide as mpcguard does; the others allow all.
-var Deciders = []string{Mpcguard, OPADirect, OPA}
+var Deciders = []string{Mpcguard, MpcguardUncached, OPADirect, OPA}
 
 // ErrNotReady means a server did not come up; the error carries the end of its log.
 var ErrNotReady = errors.New("server not ready")
@@ -75,6 +77,11 @@ type Server struct {
 	// Args are its arguments.
 	Args    []string
 	LogPath string
+	// ServerName is the name clients verify its certificate for (default the URL's host).
+	ServerName string
+	// Processes are measured (CPU, peak RSS) for a server this package did not start, e.g. the webhook pods
+	// of the real node behind a Service; empty for those it started, whose own process is measured.
+	Processes []int
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -177,7 +184,7 @@ func binaries(ctx context.Context, opts Options, progress io.Writer) (map[string
 	}
 	for _, name := range opts.Servers {
 		switch name {
-		case Mpcguard:
+		case Mpcguard, MpcguardUncached:
 			find(name, func() (string, error) {
 				if opts.MpcguardBin != "" {
 					return opts.MpcguardBin, nil
@@ -246,10 +253,13 @@ func newServer(name, bin, dir, certDir string, pol Policy, cfg engine.Config) (*
 	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
 	srv := &Server{Name: name, Bin: bin, LogPath: filepath.Join(dir, strings.ReplaceAll(name, "-", "")+".log")}
 	switch name {
-	case Mpcguard:
+	case Mpcguard, MpcguardUncached:
 		srv.URL = "https://" + addr(0) + "/validate?timeout=10s"
 		srv.Args = []string{"webhook", "--inventory=false", "--host", "127.0.0.1", "--port", strconv.Itoa(ports[0]),
 			"--cert-dir", certDir, "--health-addr", addr(1), "--metrics-addr", addr(2), "--shutdown-delay", "0s"}
+		if name == MpcguardUncached {
+			srv.Args = append(srv.Args, "--decision-cache-size=0")
+		}
 		srv.Args = append(srv.Args, pol.Args()...)
 	case OPA:
 		files, err := opa.Write(filepath.Join(dir, "opa"), cfg)
@@ -303,10 +313,26 @@ func (s *Server) start() error {
 	return nil
 }
 
-// Pid is the server's process id.
-func (s *Server) Pid() int { return s.cmd.Process.Pid }
+// Pid is the server's process id (0 for a server this package did not start).
+func (s *Server) Pid() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+// pids are the processes measured under load: the server's own, or its Processes.
+func (s *Server) pids() []int {
+	if pid := s.Pid(); pid != 0 {
+		return []int{pid}
+	}
+	return s.Processes
+}
 
 func (s *Server) exited() bool {
+	if s.done == nil {
+		return false
+	}
 	select {
 	case <-s.done:
 		return true
@@ -395,13 +421,17 @@ func (s *Servers) Stop() error {
 
 // NewClient is a client trusting caPEM that keeps one HTTP/1.1 connection alive, as one API server connection
 // to a webhook: the load generator gives each worker its own.
-func NewClient(caPEM []byte) *http.Client {
+func NewClient(caPEM []byte) *http.Client { return NewClientFor(caPEM, "") }
+
+// NewClientFor is [NewClient] verifying the server's certificate for serverName (empty: the URL's host), as the
+// API server does for a Service (<service>.<namespace>.svc) while connecting to its ClusterIP.
+func NewClientFor(caPEM []byte, serverName string) *http.Client {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	return &http.Client{
 		Timeout: 15 * time.Second,
 		Transport: &http.Transport{
-			TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+			TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, ServerName: serverName},
 			MaxConnsPerHost:     1,
 			MaxIdleConnsPerHost: 1,
 			IdleConnTimeout:     time.Minute,

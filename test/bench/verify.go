@@ -9,7 +9,7 @@ import (
 // Verify sends each item once to the server, in order over one connection, and returns its decisions. An
 // item whose answer is not a decision (transport error, HTTP status, malformed answer) fails the whole call.
 func Verify(ctx context.Context, caPEM []byte, srv *Server, items []Item) ([]Decision, error) {
-	client := NewClient(caPEM)
+	client := NewClientFor(caPEM, srv.ServerName)
 	defer client.CloseIdleConnections()
 	var buf bytes.Buffer
 	out := make([]Decision, len(items))
