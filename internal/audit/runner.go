@@ -106,12 +106,17 @@ func (r *Runner) lead(ctx context.Context) {
 	t := time.NewTicker(r.Interval)
 	defer t.Stop()
 	for {
-		if s, ok := r.Inventory.(synced); ok && !s.Synced() {
-			r.Log.Info("audit: waiting for the party pod inventory to sync before auditing")
-		} else {
-			// Once logs and counts what failed; the next tick tries again.
-			_, _ = r.Once(ctx)
+		// The first audit waits for the party pod inventory (polling each second, not a whole interval).
+		for s, ok := r.Inventory.(synced); ok && !s.Synced(); {
+			r.Log.V(1).Info("audit: waiting for the party pod inventory to sync before auditing")
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
 		}
+		// Once logs and counts what failed; the next tick tries again.
+		_, _ = r.Once(ctx)
 		select {
 		case <-ctx.Done():
 			return

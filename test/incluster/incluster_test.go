@@ -12,8 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/mpcguard/mpcguard/internal/api/v1alpha1"
+	"github.com/mpcguard/mpcguard/internal/audit"
 	"github.com/mpcguard/mpcguard/policies/vocab"
 	"github.com/mpcguard/mpcguard/test/cluster"
 	"github.com/mpcguard/mpcguard/test/demo/scenario"
@@ -109,6 +112,36 @@ func TestTheChartFromTheRegistryRunsItsWebhookOnARealNodeAndAdmitsAndRejectsThro
 		assert.Empty(t, report.DiscoveryError)
 		assert.True(t, report.SecretsForbidden, "listing secrets with the coordinator's token is forbidden")
 		t.Logf("the coordinator's report: %+v", report)
+	})
+
+	t.Run("the periodic audit runs in the cluster under the webhook's own ServiceAccount and writes its Report", func(t *testing.T) {
+		dyn, err := dynamic.NewForConfig(c.Config)
+		require.NoError(t, err)
+		var report *unstructured.Unstructured
+		require.EventuallyWithT(t, func(ct *assert.CollectT) {
+			report, err = dyn.Resource(audit.ReportGVR).Namespace(namespace).Get(ctx, audit.ReportName, metav1.GetOptions{})
+			require.NoError(ct, err)
+		}, 2*time.Minute, time.Second, "the Report %s/%s is written", namespace, audit.ReportName)
+		fails, _, _ := unstructured.NestedInt64(report.Object, "summary", "fail")
+		assert.Zero(t, fails, "nothing in the namespace breaks a denying policy (admission kept it so)")
+		assert.Equal(t, audit.Source, report.GetLabels()[audit.ManagedByLabel], "the Report names its writer")
+		pods, err := env.Release.WebhookPods(ctx)
+		require.NoError(t, err)
+		leases, err := c.Client.CoordinationV1().Leases(namespace).List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		holders := []string{}
+		for _, l := range leases.Items {
+			if l.Spec.HolderIdentity != nil {
+				holders = append(holders, *l.Spec.HolderIdentity)
+			}
+		}
+		leader := false
+		for _, p := range pods {
+			for _, h := range holders {
+				leader = leader || strings.HasPrefix(h, p.Pod+"_")
+			}
+		}
+		assert.True(t, leader, "a webhook pod holds the audit Lease (holders %v)", holders)
 	})
 
 	t.Run("failure under load", func(t *testing.T) { testFaultsUnderLoad(ctx, t, env) })
