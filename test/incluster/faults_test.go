@@ -304,7 +304,9 @@ func testFaultsUnderLoad(ctx context.Context, t *testing.T, env *scenario.Env) {
 	c, cl, r := env.Cluster, env.Client, env.Release
 	probes := partyProbes(r)
 	table := []string{"| fault | sent | answered | failed | wrong | fault took |", "|---|---|---|---|---|---|"}
-	t.Cleanup(func() { t.Logf("failure under load (4 clients, server-side dry-run creates):\n%s", strings.Join(table, "\n")) })
+	t.Cleanup(func() {
+		t.Logf("failure under load (4 clients, server-side dry-run creates):\n%s", strings.Join(table, "\n"))
+	})
 
 	t.Run("deleting one webhook pod fails no admission", func(t *testing.T) {
 		pods, err := webhookPods(ctx, c)
