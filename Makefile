@@ -198,8 +198,13 @@ bench-validate: ## mpcguard validate over 1k, 10k and 60k generated documents (l
 	go test -run '^$$' -bench '^BenchmarkBytes$$' -benchtime 1x -benchmem ./internal/validate/
 
 .PHONY: bench-side
-bench-side: tools build ## mpcguard vs OPA's server (rules on input.request; modules + wrapper) vs the TLS floor vs a no-op, concurrency 1/16/64, mpcguard also at 4/256
-	MPCGUARD_BIN=$(CURDIR)/bin/mpcguard go run ./test/bench/sidebyside --concurrency 1,16,64 --scaling 4,256
+bench-side: tools build ## mpcguard (memoised; uncached) vs OPA's server (rules on input.request; modules + wrapper) vs the TLS floor vs a no-op, concurrency 1/16/64, both mpcguards also at 4/256
+	MPCGUARD_BIN=$(CURDIR)/bin/mpcguard go run ./test/bench/sidebyside --concurrency 1,16,64 --scaling 4,256 \
+	  --scaling-servers mpcguard,mpcguard-uncached
+
+.PHONY: bench-incluster
+bench-incluster: tools ## Needs root; not in bench or test: the chart's 2 webhook replicas on the real node behind their Service, req/s and p99 at 1-256 clients, one pod at 64
+	go run ./test/bench/incluster
 
 .PHONY: bench-inventory
 bench-inventory: tools build ## Session admission latency with 10 and 10,000 party pods in the webhook's cache
