@@ -16,6 +16,10 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 # The version flags of every mpcguard build: bin/mpcguard, the image (test/tools/image) and the Dockerfile.
 VERSION_LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
+# bin/mpcguard without its symbol table and DWARF (-s -w), as the image's binary: 57 MB instead of 79 MB
+# (go1.26, issue 16). Panics and profiles still name functions and lines (the pclntab stays), and `mpcguard
+# version` still reads its build information; no test needs DWARF. `make build STRIP=` keeps both for dlv.
+STRIP ?= -s -w
 
 # Release: one version source, the git tag. CHART_VERSION is it without the "v" (SemVer), or 0.0.0-g<describe>
 # when no tag is reachable; it is the charts' version and appVersion and the image tag.
@@ -50,8 +54,8 @@ help: ## Show the targets
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/mpcguard
-	go build -trimpath -ldflags "$(VERSION_LDFLAGS)" -o bin/mpcguard ./cmd/mpcguard
+build: ## Build bin/mpcguard (stripped as the image's is; STRIP= keeps the symbol table and DWARF, for a debugger)
+	go build -trimpath -ldflags "$(STRIP) $(VERSION_LDFLAGS)" -o bin/mpcguard ./cmd/mpcguard
 
 .PHONY: tools
 tools: ## Build the pinned tools (opa, controller-gen, control plane, real node, kwok, kubectl, helm, ct, registry, cosign, cyclonedx-gomod) and install Debian's
