@@ -509,6 +509,11 @@ func (c *Cluster) drainRealNode(ctx context.Context) {
 	zero := int64(0)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	// Cordoned first, or the controllers' replacements of the deleted pods would land on it again.
+	if node, err := c.Client.CoreV1().Nodes().Get(ctx, RealNodeName, metav1.GetOptions{}); err == nil {
+		node.Spec.Unschedulable = true
+		_, _ = c.Client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
+	}
 	for ctx.Err() == nil {
 		pods, err := c.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: sel})
 		if err != nil || len(pods.Items) == 0 {

@@ -208,8 +208,11 @@ func rotateCertificate(ctx context.Context, c *cluster.Cluster, cl client.Client
 		return errors.New("no TLS Secret of the webhook")
 	}
 	vwcs, err := c.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
-	if err != nil || len(vwcs.Items) != 1 {
-		return fmt.Errorf("want the release's one ValidatingWebhookConfiguration: %v", err)
+	if err != nil {
+		return fmt.Errorf("listing ValidatingWebhookConfigurations: %w", err)
+	}
+	if len(vwcs.Items) != 1 {
+		return fmt.Errorf("want the release's one ValidatingWebhookConfiguration, found %d", len(vwcs.Items))
 	}
 	vwc := vwcs.Items[0]
 	svc := vwc.Webhooks[0].ClientConfig.Service
