@@ -17,6 +17,7 @@
 //
 //	sudo go run ./test/bench/incluster                      # make bench-incluster
 //	sudo go run ./test/bench/incluster --duration 5s --rounds 2 --concurrency 64,256 -o json
+//	sudo go run ./test/bench/incluster --webhook-cpu-limit 1   # each pod may use a whole CPU (the chart: 500m)
 //
 // It needs root and the tools of `make tools`; it waits for the machine's real node (one at a time). Tables go
 // to stdout, progress to stderr. It exits 1 when a request fails or an answer differs, 130 when interrupted;

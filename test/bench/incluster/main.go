@@ -18,8 +18,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
 
 	"github.com/mpcguard/mpcguard/test/bench"
 	"github.com/mpcguard/mpcguard/test/cluster"
@@ -44,6 +46,7 @@ type options struct {
 	concurrencies  []int
 	podConcurrency int
 	output         string
+	cpuLimit       string
 }
 
 func main() {
@@ -57,6 +60,7 @@ func main() {
 	flag.StringVar(&concurrency, "concurrency", "1,4,16,64,256", "comma-separated concurrencies at which the Service is loaded")
 	flag.IntVar(&o.podConcurrency, "pod-concurrency", 64, "concurrency at which one webhook pod is loaded directly (0: not at all)")
 	flag.StringVar(&o.output, "o", "table", "output: table (markdown) or json")
+	flag.StringVar(&o.cpuLimit, "webhook-cpu-limit", "", "the webhook pods' CPU limit, e.g. 1 or 2000m (default the chart's)")
 	flag.Parse()
 	var err error
 	if o.concurrencies, err = parseInts(concurrency); err != nil {
@@ -112,7 +116,11 @@ func run(ctx context.Context, o options) (err error) {
 	if err := cluster.CheckTools(cluster.BinDir(), scenario.InClusterTools...); err != nil {
 		return fmt.Errorf("%w (run make tools)", err)
 	}
-	env, err := scenario.UpInCluster(ctx, scenario.InClusterOptions{Log: os.Stderr})
+	values, err := standInValues(o.cpuLimit)
+	if err != nil {
+		return err
+	}
+	env, err := scenario.UpInCluster(ctx, scenario.InClusterOptions{Log: os.Stderr, Values: values})
 	if err != nil {
 		return fmt.Errorf("bringing up mpc-system on the real node: %w", err)
 	}
@@ -372,6 +380,36 @@ func findWebhook(ctx context.Context, c kubernetes.Interface, ns string) (*Webho
 	}
 	slices.SortFunc(wh.Pods, func(a, b Pod) int { return strings.Compare(a.Name, b.Name) })
 	return wh, nil
+}
+
+// standInValues are scenario.StandInValues, with the webhook's CPU limit set when cpuLimit is not empty.
+func standInValues(cpuLimit string) (string, error) {
+	if cpuLimit == "" {
+		return scenario.StandInValues, nil
+	}
+	q, err := resource.ParseQuantity(cpuLimit)
+	if err != nil {
+		return "", fmt.Errorf("--webhook-cpu-limit: %w", err)
+	}
+	var v map[string]any
+	if err := yaml.Unmarshal([]byte(scenario.StandInValues), &v); err != nil {
+		return "", fmt.Errorf("reading the stand-in values: %w", err)
+	}
+	node := v
+	for _, k := range []string{"mpcguard", "webhook", "resources", "limits"} {
+		next, ok := node[k].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			node[k] = next
+		}
+		node = next
+	}
+	node["cpu"] = q.String()
+	out, err := yaml.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("writing the values: %w", err)
+	}
+	return string(out), nil
 }
 
 func resources(l corev1.ResourceList) string {

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/yaml"
+
+	"github.com/mpcguard/mpcguard/test/demo/scenario"
+)
+
+func TestACPULimitIsSetOnTheWebhookAloneAndTheOtherStandInValuesStay(t *testing.T) {
+	out, err := standInValues("1500m")
+	require.NoError(t, err)
+	var got, want map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(out), &got))
+	require.NoError(t, yaml.Unmarshal([]byte(scenario.StandInValues), &want))
+	wh := want["mpcguard"].(map[string]any)["webhook"].(map[string]any)
+	wh["resources"] = map[string]any{"limits": map[string]any{"cpu": "1500m"}}
+	assert.Equal(t, want, got)
+}
+
+func TestWithoutACPULimitTheStandInValuesAreUsedAsTheyAre(t *testing.T) {
+	out, err := standInValues("")
+	require.NoError(t, err)
+	assert.Equal(t, scenario.StandInValues, out)
+}
+
+func TestACPULimitThatIsNotAQuantityIsRefused(t *testing.T) {
+	_, err := standInValues("lots")
+	assert.ErrorContains(t, err, "--webhook-cpu-limit")
+}
