@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,13 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -167,156 +162,16 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		sans = []string{bindIP, "10.96.0.1", RealNodeName}
 		users = []string{"system:node:" + RealNodeName + ",system:nodes", "system:kube-proxy,"}
 	}
-	for _, sub := range []string{"logs", "etcd"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
-			return c, fmt.Errorf("creating %s: %w", sub, err)
-		}
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
+		return c, fmt.Errorf("creating the log directory: %w", err)
 	}
 	start := time.Now()
-	pki, err := writePKI(dir, sans, users...)
+	b, err := newBoot(c, opts, bindIP, stages, sans, users)
 	if err != nil {
 		return c, err
 	}
-	for _, name := range []string{"etcd-client", "etcd-peer", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
-		if c.ports[name], err = FreePort(); err != nil {
-			return c, err
-		}
-	}
-
-	// etcd
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", c.ports["etcd-client"])
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", c.ports["etcd-peer"])
-	etcd, err := c.start("etcd", "--name", "default", "--data-dir", filepath.Join(dir, "etcd"),
-		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
-		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
-		"--initial-cluster", "default="+peerURL, "--unsafe-no-fsync", "--log-level", "warn")
-	if err != nil {
+	if err := c.bootComponents(ctx, b); err != nil {
 		return c, err
-	}
-	plain := &http.Client{Timeout: 2 * time.Second}
-	if err := c.waitFor(ctx, "etcd", etcdTimeout, []*process{etcd}, func(ctx context.Context) (bool, error) {
-		return httpOK(ctx, plain, etcdURL+"/health", `"health":"true"`), nil
-	}); err != nil {
-		return c, err
-	}
-
-	// kube-apiserver
-	apiPort := c.ports["kube-apiserver"]
-	apiArgs := []string{"--etcd-servers", etcdURL,
-		"--bind-address", bindIP, "--advertise-address", bindIP, "--secure-port", strconv.Itoa(apiPort),
-		"--cert-dir", filepath.Join(dir, "tls"), "--tls-cert-file", pki.certFile, "--tls-private-key-file", pki.keyFile,
-		"--client-ca-file", pki.caFile, "--token-auth-file", pki.tokenFile,
-		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file", pki.saKeyFile, "--service-account-signing-key-file", pki.saKeyFile,
-		"--service-cluster-ip-range", ServiceCIDR,
-		"--profiling=false"}
-	if opts.RealNode {
-		kc := filepath.Join(pki.dir, "kubelet-client")
-		apiArgs = append(apiArgs, "--authorization-mode", "Node,RBAC", "--enable-admission-plugins", "NodeRestriction",
-			"--kubelet-client-certificate", filepath.Join(kc, "tls.crt"), "--kubelet-client-key", filepath.Join(kc, "tls.key"),
-			"--kubelet-certificate-authority", pki.caFile, "--kubelet-preferred-address-types", "InternalIP",
-			// Webhook Services are called at an endpoint's address, as kube-proxy would route them.
-			"--enable-aggregator-routing=true")
-		client, err := pki.ca.IssueClient(pkiValidity, "kube-apiserver-kubelet-client", "system:masters")
-		if err != nil {
-			return c, err
-		}
-		if err := client.WriteDir(kc); err != nil {
-			return c, err
-		}
-	} else {
-		apiArgs = append(apiArgs, "--authorization-mode", "RBAC",
-			// The kubernetes Service's endpoint would be 127.0.0.1, which Endpoints validation refuses.
-			"--endpoint-reconciler-type", "none")
-	}
-	apiserver, err := c.start("kube-apiserver", apiArgs...)
-	if err != nil {
-		return c, err
-	}
-	host := fmt.Sprintf("https://%s:%d", bindIP, apiPort)
-	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
-	if c.Config, err = writeKubeconfig(c.Kubeconfig, pki.kubeconfig(host)); err != nil {
-		return c, err
-	}
-	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
-		return c, fmt.Errorf("client for %s: %w", host, err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pki.caPEM)
-	secure := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	if err := c.waitFor(ctx, "kube-apiserver", apiserverTimeout, []*process{etcd, apiserver}, func(ctx context.Context) (bool, error) {
-		body, err := c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-		return err == nil && string(body) == "ok", nil
-	}); err != nil {
-		return c, err
-	}
-
-	// kube-controller-manager, kube-scheduler, KWOK
-	serving := []string{"--bind-address", "127.0.0.1", "--tls-cert-file", pki.certFile, "--tls-private-key-file", pki.keyFile}
-	cm, err := c.start("kube-controller-manager", append(serving,
-		"--secure-port", strconv.Itoa(c.ports["kube-controller-manager"]),
-		"--kubeconfig", c.Kubeconfig, "--leader-elect=false",
-		"--service-account-private-key-file", pki.saKeyFile, "--root-ca-file", pki.caFile,
-		"--use-service-account-credentials", "--controllers", "*,-nodeipam",
-		"--cluster-name", "mpcguard-local", "--profiling=false")...)
-	if err != nil {
-		return c, err
-	}
-	scheduler, err := c.start("kube-scheduler", append(serving,
-		"--secure-port", strconv.Itoa(c.ports["kube-scheduler"]),
-		"--kubeconfig", c.Kubeconfig, "--leader-elect=false", "--profiling=false")...)
-	if err != nil {
-		return c, err
-	}
-	all := []*process{etcd, apiserver, cm, scheduler}
-	type health struct{ name, url string }
-	checks := []health{
-		{"kube-controller-manager", fmt.Sprintf("https://127.0.0.1:%d/healthz", c.ports["kube-controller-manager"])},
-		{"kube-scheduler", fmt.Sprintf("https://127.0.0.1:%d/healthz", c.ports["kube-scheduler"])},
-	}
-	if opts.Nodes > 0 {
-		stagesFile := filepath.Join(dir, "kwok-stages.yaml")
-		if err := os.WriteFile(stagesFile, stages, 0o600); err != nil {
-			return c, fmt.Errorf("writing the KWOK stages: %w", err)
-		}
-		kwokPort := strconv.Itoa(c.ports["kwok"])
-		kwok, err := c.start("kwok", "--kubeconfig", c.Kubeconfig, "--config", stagesFile,
-			"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector", fakeNodeAnnotation+"=fake",
-			"--cidr", "10.244.0.0/16",
-			// The fake kubelets' API (kubectl logs) is KWOK's own server on loopback.
-			"--node-ip", "127.0.0.1", "--node-port", kwokPort, "--server-address", "127.0.0.1:"+kwokPort,
-			"--tls-cert-file", pki.certFile, "--tls-private-key-file", pki.keyFile,
-			"--node-lease-duration-seconds", "40")
-		if err != nil {
-			return c, err
-		}
-		all = append(all, kwok)
-		checks = append(checks, health{"kwok", fmt.Sprintf("https://127.0.0.1:%s/healthz", kwokPort)})
-	}
-	for _, component := range checks {
-		if err := c.waitFor(ctx, component.name, componentTimeout, all, func(ctx context.Context) (bool, error) {
-			return httpOK(ctx, secure, component.url, "ok"), nil
-		}); err != nil {
-			return c, err
-		}
-	}
-	// The service-account controller runs: pods can be created in the default namespace.
-	if err := c.waitFor(ctx, "the default ServiceAccount", componentTimeout, all, func(ctx context.Context) (bool, error) {
-		_, err := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
-		return err == nil, err
-	}); err != nil {
-		return c, err
-	}
-	if opts.RealNode {
-		if c.realNode.dns, err = startClusterDNS(bindIP, c.Client); err != nil {
-			return c, err
-		}
-		if err := c.startRealNode(ctx, pki, host); err != nil {
-			return c, err
-		}
 	}
 	if opts.Nodes > 0 {
 		if !opts.RealNode {
@@ -324,7 +179,7 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 				return c, err
 			}
 		}
-		if err := c.addNodes(ctx, opts.Nodes, opts.Zones, all); err != nil {
+		if err := c.addNodes(ctx, opts.Nodes, opts.Zones, c.procs); err != nil {
 			return c, err
 		}
 	}
@@ -346,26 +201,21 @@ func (c *Cluster) Stop() error {
 		}
 		var errs []error
 		if c.realNode != nil {
-			// Pods first, through the API, so that the kubelet tears their sandboxes down; then the node.
+			// Pods first, through the API, so that the kubelet tears their sandboxes down.
 			c.drainRealNode(context.Background())
-			errs = append(errs, c.stopTier("kube-proxy", "kubelet"))
-			if c.realNode.dns != nil {
-				errs = append(errs, c.realNode.dns.Stop())
-			}
-			errs = append(errs, c.stopTier("containerd"))
-			// Connections from pods whose network namespace is gone stay open on the API server's side (no FIN
-			// could reach it), and it would wait for them on SIGTERM: close them.
-			_ = exec.Command("ss", "-K", "dst", PodSubnet).Run()
 		}
-		// Clients first, then the API server (whose shutdown needs etcd), then etcd.
-		for _, tier := range [][]string{{"kwok", "kube-scheduler", "kube-controller-manager"}, {"kube-apiserver"}, {"etcd"}} {
-			var procs []*process
-			for _, p := range c.procs {
-				if slices.Contains(tier, p.name) {
-					procs = append(procs, p)
+		// Then every process in the reverse of the start order: the real node, KWOK, the controllers, the API
+		// server (whose shutdown needs etcd), etcd.
+		for _, name := range stopOrder() {
+			if name == "kube-apiserver" && c.realNode != nil {
+				if c.realNode.dns != nil {
+					errs = append(errs, c.realNode.dns.Stop())
 				}
+				// Connections from pods whose network namespace is gone stay open on the API server's side (no
+				// FIN could reach it), and it would wait for them on SIGTERM: close them.
+				_ = exec.Command("ss", "-K", "dst", PodSubnet).Run()
 			}
-			errs = append(errs, stopProcesses(procs, stopGrace))
+			errs = append(errs, c.stopTier(name))
 		}
 		if c.realNode != nil {
 			errs = append(errs, SweepRealNode(c.BinDir))

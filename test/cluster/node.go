@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,16 +103,13 @@ func NodeAddress() (string, error) {
 
 // realNode is the state of a started real node.
 type realNode struct {
-	ip          string
-	dns         *clusterDNS
-	kubeletPort int
+	ip  string
+	dns *clusterDNS
 }
 
-// startRealNode starts containerd, loads the stand-in images, starts the kubelet and kube-proxy, and waits for the
-// node to be Ready. The control plane is up, configured for it (see start).
-func (c *Cluster) startRealNode(ctx context.Context, p pki, apiHost string) error {
-	n := c.realNode
-	start := time.Now()
+// prepareContainerd makes the node's directories, cgroups, the Service range's local route and the forwarding
+// guard, and writes containerd's and CNI's configuration.
+func prepareContainerd(*boot) error {
 	for _, dir := range []string{nodeRoot, nodeRun, filepath.Join(nodeRoot, "cni", "net.d"), filepath.Join(nodeRoot, "certs.d"),
 		filepath.Join(nodeRoot, "pod-logs"), filepath.Join(nodeRoot, "volumes")} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -129,106 +125,45 @@ func (c *Cluster) startRealNode(ctx context.Context, p pki, apiHost string) erro
 	if err := guardForwarding(); err != nil {
 		return err
 	}
-
-	// containerd
-	files := map[string]string{
+	return writeFiles(map[string]string{
 		filepath.Join(nodeRoot, "containerd.toml"):                  containerdConfig(),
 		filepath.Join(nodeRoot, "cni", "net.d", "10-mpcg.conflist"): cniConfig(),
+	})
+}
+
+// prepareKubelet writes the kubelet's serving certificate, kubeconfig (system:node:<name>) and configuration.
+func prepareKubelet(b *boot) error {
+	serving, err := b.pki.ca.Issue(pkiValidity, b.bindIP, RealNodeName)
+	if err != nil {
+		return err
 	}
+	pkiDir := filepath.Join(nodeRoot, "kubelet-pki")
+	if err := serving.WriteDir(pkiDir); err != nil {
+		return err
+	}
+	if _, err := writeKubeconfig(filepath.Join(nodeRoot, "kubelet.kubeconfig"), b.pki.kubeconfigOf(b.host, "system:node:"+RealNodeName)); err != nil {
+		return err
+	}
+	return writeFiles(map[string]string{filepath.Join(nodeRoot, "kubelet.yaml"): kubeletConfigYAML(b.bindIP,
+		b.c.ports["kubelet"], b.c.ports["kubelet-health"], b.pki.caFile, pkiDir)})
+}
+
+// prepareKubeProxy writes kube-proxy's kubeconfig (system:kube-proxy) and configuration.
+func prepareKubeProxy(b *boot) error {
+	kubeconfig := filepath.Join(nodeRoot, "kube-proxy.kubeconfig")
+	if _, err := writeKubeconfig(kubeconfig, b.pki.kubeconfigOf(b.host, "system:kube-proxy")); err != nil {
+		return err
+	}
+	return writeFiles(map[string]string{filepath.Join(nodeRoot, "kube-proxy.yaml"): kubeProxyConfigYAML(kubeconfig,
+		b.c.ports["kube-proxy-health"], b.c.ports["kube-proxy-metrics"])})
+}
+
+func writeFiles(files map[string]string) error {
 	for path, data := range files {
 		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 			return fmt.Errorf("writing %s: %w", path, err)
 		}
 	}
-	env := append(os.Environ(), "PATH="+c.BinDir+":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	containerd, err := c.startWithEnv("containerd", env, "--config", filepath.Join(nodeRoot, "containerd.toml"))
-	if err != nil {
-		return err
-	}
-	if err := c.waitFor(ctx, "containerd", componentTimeout, []*process{containerd}, func(ctx context.Context) (bool, error) {
-		return c.ctr(ctx, "version") == nil, nil
-	}); err != nil {
-		return err
-	}
-	if err := c.loadStandInImages(ctx); err != nil {
-		return err
-	}
-
-	// kubelet
-	serving, err := p.ca.Issue(pkiValidity, n.ip, RealNodeName)
-	if err != nil {
-		return err
-	}
-	kubeletDir := filepath.Join(nodeRoot, "kubelet-pki")
-	if err := serving.WriteDir(kubeletDir); err != nil {
-		return err
-	}
-	if n.kubeletPort, err = FreePort(); err != nil {
-		return err
-	}
-	healthz, err := FreePort()
-	if err != nil {
-		return err
-	}
-	nodeUser := "system:node:" + RealNodeName
-	kubeletKubeconfig := filepath.Join(nodeRoot, "kubelet.kubeconfig")
-	if _, err := writeKubeconfig(kubeletKubeconfig, p.kubeconfigOf(apiHost, nodeUser)); err != nil {
-		return err
-	}
-	kubeletConfig := filepath.Join(nodeRoot, "kubelet.yaml")
-	if err := os.WriteFile(kubeletConfig, []byte(kubeletConfigYAML(n, p.caFile, kubeletDir, healthz)), 0o600); err != nil {
-		return fmt.Errorf("writing the kubelet configuration: %w", err)
-	}
-	kubelet, err := c.startWithEnv("kubelet", env, "--config", kubeletConfig, "--kubeconfig", kubeletKubeconfig,
-		"--root-dir", filepath.Join(nodeRoot, "kubelet"), "--node-ip", n.ip, "--hostname-override", RealNodeName,
-		"--node-labels", LabelZone+"="+RealNodeZone+","+LabelRegion+"="+Region, "--v", "1")
-	if err != nil {
-		return err
-	}
-	procs := []*process{containerd, kubelet}
-	if err := c.waitFor(ctx, "the real node's kubelet", nodeTimeoutReal, procs, func(ctx context.Context) (bool, error) {
-		node, err := c.Client.CoreV1().Nodes().Get(ctx, RealNodeName, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
-		return err == nil && NodeReady(node) && len(node.Spec.Taints) == 0, err
-	}); err != nil {
-		return err
-	}
-
-	// kube-proxy, before any pod uses a Service (without it a ClusterIP would be routed off the machine, but
-	// for the local route)
-	proxyKubeconfig := filepath.Join(nodeRoot, "kube-proxy.kubeconfig")
-	if _, err := writeKubeconfig(proxyKubeconfig, p.kubeconfigOf(apiHost, "system:kube-proxy")); err != nil {
-		return err
-	}
-	proxyHealth, err := FreePort()
-	if err != nil {
-		return err
-	}
-	proxyMetrics, err := FreePort()
-	if err != nil {
-		return err
-	}
-	proxyConfig := filepath.Join(nodeRoot, "kube-proxy.yaml")
-	if err := os.WriteFile(proxyConfig, []byte(kubeProxyConfigYAML(proxyKubeconfig, proxyHealth, proxyMetrics)), 0o600); err != nil {
-		return fmt.Errorf("writing the kube-proxy configuration: %w", err)
-	}
-	proxy, err := c.startWithEnv("kube-proxy", env, "--config", proxyConfig, "--v", "1")
-	if err != nil {
-		return err
-	}
-	procs = append(procs, proxy)
-	plain := &http.Client{Timeout: 2 * time.Second}
-	if err := c.waitFor(ctx, "kube-proxy", componentTimeout, procs, func(ctx context.Context) (bool, error) {
-		return httpOK(ctx, plain, fmt.Sprintf("http://127.0.0.1:%d/healthz", proxyHealth), ""), nil
-	}); err != nil {
-		return err
-	}
-	if err := c.addLocalVolumes(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.log, "==> real node %s (%s) Ready in %s\n", RealNodeName, n.ip, time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
 
@@ -321,7 +256,7 @@ func cniConfig() string {
 `, nodeBridge, PodSubnet, filepath.Join(nodeRoot, "cni", "ipam"))
 }
 
-func kubeletConfigYAML(n *realNode, caFile, pkiDir string, healthz int) string {
+func kubeletConfigYAML(ip string, port, healthz int, caFile, pkiDir string) string {
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: %[1]s
@@ -365,7 +300,7 @@ shutdownGracePeriod: 0s
 # Secret and ConfigMap volumes are refreshed on each pod sync: every 10s here (1m by default), so that a
 # rotated certificate reaches its pods within seconds.
 syncFrequency: 10s
-`, n.ip, n.kubeletPort, healthz, caFile, pkiDir, nodeCgroup, containerdSocket(), filepath.Join(nodeRoot, "pod-logs"))
+`, ip, port, healthz, caFile, pkiDir, nodeCgroup, containerdSocket(), filepath.Join(nodeRoot, "pod-logs"))
 }
 
 func kubeProxyConfigYAML(kubeconfig string, health, metrics int) string {
