@@ -226,7 +226,7 @@ func run(ctx context.Context, o options) (err error) {
 func (r Report) writeTable(w *os.File, concs []int) {
 	s, wh := r.Settings, r.Webhook
 	fmt.Fprintf(w, "## In the cluster: mpcguard's webhook Deployment on the real node, behind its Service\n\n")
-	fmt.Fprintf(w, "%d webhook pods (%s; the chart's resources: requests %s, limits %s), the chart's configuration "+
+	fmt.Fprintf(w, "%d webhook pods (%s; requests %s, limits %s), the chart's configuration "+
 		"and inventory; the load generator on the host, to the Service's ClusterIP %s (kube-proxy) and to pod %s's IP "+
 		"directly. %d rounds; per cell %s or %d requests, whichever first; %d-review mix over TLS, one HTTP/1.1 "+
 		"keep-alive connection per client; %d CPUs shared by the load generator, the pods and the control plane; "+
