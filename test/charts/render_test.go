@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	"github.com/mpcguard/mpcguard/test/cluster"
 	"github.com/stretchr/testify/require"
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/releaseutil"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -35,6 +36,10 @@ var decoder runtime.Decoder
 func init() {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	// The mpcguard chart renders the openreports.io Report CRD where the cluster lacks it (helm template: always).
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
 		panic(err)
 	}
 	if err := cmv1.AddToScheme(scheme); err != nil {
@@ -62,19 +67,9 @@ type rendered struct {
 // render renders the chart with the values (nil: defaults) as a release in releaseNamespace.
 func render(t *testing.T, ch *chart.Chart, values map[string]any) (*rendered, error) {
 	t.Helper()
-	install := action.NewInstall(&action.Configuration{})
-	install.DryRun = true
-	install.ClientOnly = true
-	install.Replace = true
-	install.ReleaseName = releaseName
-	install.Namespace = releaseNamespace
-	install.KubeVersion = &chartutil.KubeVersion{Version: "v1.33.0", Major: "1", Minor: "33"}
-	if values == nil {
-		values = map[string]any{}
-	}
-	rel, err := install.RunWithContext(t.Context(), ch, values)
+	rel, err := cluster.HelmTemplate(t.Context(), cluster.HelmRelease{Name: releaseName, Namespace: releaseNamespace, Chart: ch, Values: values}, "v1.33.0")
 	if err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", ch.Name(), err)
+		return nil, err
 	}
 	var b strings.Builder
 	b.WriteString(rel.Manifest)

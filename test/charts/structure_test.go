@@ -254,6 +254,22 @@ func TestRBACIsExactAndNamespaced(t *testing.T) {
 		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: verbs},
 	}
 	inventory := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: verbs}}
+	// The periodic audit: list the audited kinds, keep its own Report (create cannot be limited by name).
+	list := []string{"list"}
+	audit := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"pods", "persistentvolumeclaims"}, Verbs: list},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets", "replicasets", "daemonsets"}, Verbs: list},
+		{APIGroups: []string{"batch"}, Resources: []string{"jobs", "cronjobs"}, Verbs: list},
+		{APIGroups: []string{"mpc.mpcguard.io"}, Resources: []string{"mpcsessions"}, Verbs: list},
+		{APIGroups: []string{"openreports.io"}, Resources: []string{"reports"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"openreports.io"}, Resources: []string{"reports"}, Verbs: []string{"get", "update"}, ResourceNames: []string{"mpcguard-audit"}},
+	}
+	// Its Lease, in the release namespace only.
+	lease := []rbacv1.PolicyRule{
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "update"},
+			ResourceNames: []string{releaseName + "-mpcguard-webhook-audit"}},
+	}
 	cases := map[string]struct {
 		values     map[string]any
 		namespaces []string
@@ -270,7 +286,7 @@ func TestRBACIsExactAndNamespaced(t *testing.T) {
 			r := mustRender(t, ch, tc.values)
 			roles := objectsOf[*rbacv1.Role](r)
 			bindings := objectsOf[*rbacv1.RoleBinding](r)
-			require.Len(t, roles, 2*len(tc.namespaces), "a discovery and an inventory Role per namespace")
+			require.Len(t, roles, 3*len(tc.namespaces)+1, "a discovery, an inventory and an audit Role per namespace, and the audit's Lease Role")
 			require.Len(t, bindings, len(roles))
 			coordSA := coordinator(t, r).Spec.Template.Spec.ServiceAccountName
 			hookSA := webhookDeployment(t, r).Spec.Template.Spec.ServiceAccountName
@@ -282,10 +298,17 @@ func TestRBACIsExactAndNamespaced(t *testing.T) {
 					assert.Equal(t, discovery, role.Rules, "discovery rules are exact")
 				case strings.HasSuffix(role.Name, "-inventory"):
 					assert.Equal(t, inventory, role.Rules, "inventory rules are exact")
+				case strings.HasSuffix(role.Name, "-audit"):
+					assert.Equal(t, audit, role.Rules, "audit rules are exact")
+				case strings.HasSuffix(role.Name, "-audit-lease"):
+					assert.Equal(t, lease, role.Rules, "the audit's Lease rules are exact")
+					assert.Equal(t, releaseNamespace, role.Namespace, "the Lease Role is in the release namespace")
+					continue
 				default:
 					t.Errorf("unexpected Role %s", role.Name)
 				}
 			}
+			delete(byNamespace, releaseName+"-mpcguard-webhook-audit-lease")
 			for name, nss := range byNamespace {
 				sort.Strings(nss)
 				want := slices.Clone(tc.namespaces)
@@ -335,7 +358,19 @@ func TestNoClusterRoleNoWildcardNoSecretsAccess(t *testing.T) {
 						assert.NotContains(t, list, "*", "Role %s", role.Name)
 					}
 					assert.NotContains(t, rule.Resources, "secrets", "Role %s", role.Name)
-					assert.Subset(t, []string{"get", "list", "watch"}, rule.Verbs, "Role %s is read-only", role.Name)
+					// Read-only, but for the audit's own Report and Lease: update only by name, create (which
+					// cannot be limited by name) only of those two kinds, never delete or patch.
+					writes := slices.DeleteFunc(slices.Clone(rule.Verbs), func(v string) bool { return slices.Contains([]string{"get", "list", "watch"}, v) })
+					if len(writes) == 0 {
+						continue
+					}
+					assert.Subset(t, []string{"create", "update"}, writes, "Role %s writes only by create and update", role.Name)
+					assert.True(t, slices.Equal(rule.Resources, []string{"reports"}) && slices.Equal(rule.APIGroups, []string{"openreports.io"}) ||
+						slices.Equal(rule.Resources, []string{"leases"}) && slices.Equal(rule.APIGroups, []string{"coordination.k8s.io"}),
+						"Role %s writes only its Report or Lease: %v", role.Name, rule)
+					if slices.Contains(writes, "update") {
+						assert.NotEmpty(t, rule.ResourceNames, "Role %s updates only named objects", role.Name)
+					}
 				}
 			}
 		})

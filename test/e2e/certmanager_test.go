@@ -13,9 +13,7 @@ import (
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -209,11 +207,7 @@ func renderChart(t *testing.T, chartDir, release, namespace string, values map[s
 	t.Helper()
 	chrt, err := loader.Load(chartDir)
 	require.NoError(t, err)
-	install := action.NewInstall(&action.Configuration{})
-	install.DryRun, install.ClientOnly, install.Replace = true, true, true
-	install.ReleaseName, install.Namespace = release, namespace
-	install.KubeVersion = &chartutil.KubeVersion{Version: "v1.36.3", Major: "1", Minor: "36"}
-	rel, err := install.RunWithContext(t.Context(), chrt, values)
+	rel, err := cluster.HelmTemplate(t.Context(), cluster.HelmRelease{Name: release, Namespace: namespace, Chart: chrt, Values: values}, "v1.36.3")
 	require.NoError(t, err, "helm template %s", chartDir)
 	var objs renderedObjects
 	for _, doc := range releaseutil.SplitManifests(rel.Manifest) {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -86,16 +85,11 @@ func TestWithTheWebhookDownTheAPIServerRejectsExactlyPartyPodsAndSessionsInEnfor
 	for _, ns := range []string{fcNamespace, fcExtra, fcUnlisted} {
 		require.NoError(t, cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	}
-	cfg, err := c.Helm(fcNamespace, nil)
-	require.NoError(t, err)
-	install := action.NewInstall(cfg)
-	install.ReleaseName, install.Namespace = fcRelease, fcNamespace
-	install.Wait, install.Timeout = true, scenario.HelmTimeout
 	values["mpcguard"].(map[string]any)["webhook"].(map[string]any)["url"] = hook.URL
 	values["mpcguard"].(map[string]any)["webhook"].(map[string]any)["caBundle"] = base64.StdEncoding.EncodeToString(hook.CABundle)
 	start = time.Now()
-	_, err = install.RunWithContext(ctx, chrt, values)
-	require.NoError(t, err, "helm install %s --namespace %s --wait", fcRelease, fcNamespace)
+	_, err = c.HelmInstall(ctx, cluster.HelmRelease{Name: fcRelease, Namespace: fcNamespace, Chart: chrt, Values: values})
+	require.NoError(t, err)
 	installed := time.Since(start)
 	for _, ns := range []string{fcExtra, fcUnlisted} { // pods need the namespace's default ServiceAccount
 		require.Eventually(t, func() bool {

@@ -9,13 +9,14 @@ import (
 	"sort"
 	"time"
 
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mpcguard/mpcguard/test/cluster"
 )
 
 // DeployInCluster installs the chart the way a real cluster runs it: webhook.url unset, so the chart renders
@@ -42,19 +43,12 @@ func (e *Env) DeployInCluster(ctx context.Context, opts ReleaseOptions) (*Releas
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", opts.Chart, err)
 	}
-	cfg, err := r.Helm()
-	if err != nil {
-		return nil, err
-	}
-	install := action.NewInstall(cfg)
-	install.ReleaseName, install.Namespace = r.Name, r.Namespace
-	install.Wait, install.Timeout = true, HelmTimeout
-	install.PostRenderer = withoutWebhookConfigurations{}
 	e.step(fmt.Sprintf("helm install %s %s --namespace %s --wait (in-cluster webhook, its ValidatingWebhookConfiguration left out)",
 		r.Name, opts.Chart, r.Namespace))
 	start := time.Now()
-	if _, err := install.RunWithContext(ctx, chrt, merge(map[string]any{}, opts.Values)); err != nil {
-		return r, fmt.Errorf("helm install %s: %w", r.Name, err)
+	if _, err := e.Cluster.HelmInstall(ctx, cluster.HelmRelease{Name: r.Name, Namespace: r.Namespace, Chart: chrt,
+		Values: merge(map[string]any{}, opts.Values), PostRenderer: withoutWebhookConfigurations{}}); err != nil {
+		return r, err
 	}
 	r.Values = opts.Values
 	e.step(fmt.Sprintf("installed %s: every workload Ready in %s", r.Name, time.Since(start).Round(100*time.Millisecond)))

@@ -21,7 +21,7 @@ import (
 )
 
 // HelmTimeout bounds helm install, upgrade and uninstall (--wait).
-const HelmTimeout = 2 * time.Minute
+const HelmTimeout = cluster.HelmTimeout
 
 // ReleaseOptions configure [Env.Deploy].
 type ReleaseOptions struct {
@@ -70,17 +70,11 @@ func (e *Env) Deploy(ctx context.Context, opts ReleaseOptions) (*Release, error)
 	if err := r.startWebhook(ctx, chrt, opts.Values); err != nil {
 		return nil, err
 	}
-	cfg, err := r.Helm()
-	if err != nil {
-		return nil, err
-	}
-	install := action.NewInstall(cfg)
-	install.ReleaseName, install.Namespace = r.Name, r.Namespace
-	install.Wait, install.Timeout = true, HelmTimeout
 	e.step(fmt.Sprintf("helm install %s %s --namespace %s%s --wait", r.Name, opts.Chart, r.Namespace, r.setFlags()))
 	start := time.Now()
-	if _, err := install.RunWithContext(ctx, chrt, r.values(opts.Values)); err != nil {
-		return r, fmt.Errorf("helm install %s: %w", r.Name, err)
+	if _, err := e.Cluster.HelmInstall(ctx, cluster.HelmRelease{Name: r.Name, Namespace: r.Namespace, Chart: chrt,
+		Values: r.values(opts.Values)}); err != nil {
+		return r, err
 	}
 	r.Values = opts.Values
 	e.step(fmt.Sprintf("installed %s: every workload Ready in %s", r.Name, time.Since(start).Round(100*time.Millisecond)))
@@ -99,17 +93,11 @@ func (r *Release) Upgrade(ctx context.Context, values map[string]any) (*release.
 	if err := r.startWebhook(ctx, chrt, values); err != nil {
 		return nil, err
 	}
-	cfg, err := r.Helm()
+	r.env.step(fmt.Sprintf("helm upgrade %s %s --namespace %s%s --wait", r.Name, r.Chart, r.Namespace, r.setFlags()))
+	rel, err := r.env.Cluster.HelmUpgrade(ctx, cluster.HelmRelease{Name: r.Name, Namespace: r.Namespace, Chart: chrt,
+		Values: r.values(values)})
 	if err != nil {
 		return nil, err
-	}
-	upgrade := action.NewUpgrade(cfg)
-	upgrade.Namespace = r.Namespace
-	upgrade.Wait, upgrade.Timeout = true, HelmTimeout
-	r.env.step(fmt.Sprintf("helm upgrade %s %s --namespace %s%s --wait", r.Name, r.Chart, r.Namespace, r.setFlags()))
-	rel, err := upgrade.RunWithContext(ctx, r.Name, chrt, r.values(values))
-	if err != nil {
-		return nil, fmt.Errorf("helm upgrade %s: %w", r.Name, err)
 	}
 	r.Values = values
 	if old != nil && old != r.Webhook {

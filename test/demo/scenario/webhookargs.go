@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"strings"
 
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mpcguard/mpcguard/test/cluster"
 )
 
 // webhookComponent is the app.kubernetes.io/component of the chart's webhook Deployment.
@@ -23,12 +23,8 @@ const webhookComponent = "admission-webhook"
 // exactly what the chart's in-cluster webhook would (party selector, role key, namespaces, enforcement, share
 // storage), with no template logic repeated here.
 func ChartWebhookArgs(ctx context.Context, chrt *chart.Chart, values map[string]any, release, namespace string) ([]string, error) {
-	install := action.NewInstall(&action.Configuration{})
-	install.DryRun, install.ClientOnly, install.Replace = true, true, true
-	install.ReleaseName, install.Namespace = release, namespace
-	install.KubeVersion = &chartutil.KubeVersion{Version: "v1.36.3", Major: "1", Minor: "36"}
-	vals := chartutil.Values(merge(map[string]any{}, values))
-	rel, err := install.RunWithContext(ctx, chrt, vals)
+	rel, err := cluster.HelmTemplate(ctx, cluster.HelmRelease{Name: release, Namespace: namespace, Chart: chrt,
+		Values: merge(map[string]any{}, values)}, "v1.36.3")
 	if err != nil {
 		return nil, fmt.Errorf("rendering %s to read its webhook's arguments: %w", chrt.Name(), err)
 	}
