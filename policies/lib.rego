@@ -167,3 +167,46 @@ count_value(obj, key) := obj[key] if {
 party_noun(n) := "party" if {
 	n == 1
 } else := "parties"
+
+# METADATA
+# title: break-glass annotation
+# description: The annotation whose value says why an object guarded by share-deletion is deleted.
+break_glass_annotation := "mpcguard.io/break-glass"
+
+# METADATA
+# title: break-glass reason
+# description: The reason a DELETE request's object carries in its break-glass annotation, or "" (input.break_glass_reason).
+break_glass_reason(request) := trim_space(reason) if {
+	reason := object.get(request, "break_glass_reason", "")
+	is_string(reason)
+} else := ""
+
+# METADATA
+# title: deletion granted
+# description: |
+#   The record of an allowed break-glass deletion: the requesting user is in a
+#   break-glass group and the object carries a non-empty reason. Undefined otherwise.
+deletion_granted(request, groups) := msg if {
+	break_glass(request.user, groups)
+	reason := break_glass_reason(request)
+	reason != ""
+	msg := sprintf("deleted by %s breaking glass (%s): %q", [
+		request.user.username,
+		concat(", ", sort([g | some g in request.user.groups; g in groups])),
+		reason,
+	])
+}
+
+# METADATA
+# title: deletion refused
+# description: |
+#   Why a DELETE of a guarded object is refused, naming what it would lose (what)
+#   and what break-glass needs; undefined when the deletion is granted.
+deletion_refused(request, what, groups) := msg if {
+	not deletion_granted(request, groups)
+	msg := sprintf("%s; deleting it needs the annotation %s: \"<reason>\" on the object and a member of %s (kubectl annotate, then kubectl delete --as=<you> --as-group=<group>, recorded in the audit log)", [
+		what,
+		break_glass_annotation,
+		concat(", ", groups),
+	])
+}

@@ -14,6 +14,7 @@ config := {
 	"persistent_workloads": ["mpc-party"],
 	"controller_users": [statefulset_controller, "system:kube-controller-manager"],
 	"break_glass_groups": ["mpcguard:break-glass"],
+	"threshold": 2,
 }
 
 # A non-default configuration: another role label key, a two-label selector, another share storage,
@@ -29,6 +30,7 @@ custom_config := {
 	"persistent_workloads": [],
 	"controller_users": [statefulset_controller],
 	"break_glass_groups": ["signer:oncall", "signer:sre"],
+	"threshold": 3,
 }
 
 # Labels of a party pod (default selector) with the given role.

@@ -25,6 +25,8 @@ violation := pod.violation if {
 	input.kind == "Pod"
 } else := workload.violation if {
 	input.kind in lib.workload_kinds
+} else := workload.violation if {
+	input.kind == "Scale"
 } else := session.violation if {
 	input.kind == "MPCSession"
 } else := binding.violation if {
@@ -32,5 +34,5 @@ violation := pod.violation if {
 } else := connect.violation if {
 	input.kind in connect.connect_kinds
 } else := storage.violation if {
-	input.kind in {"PersistentVolumeClaim", "VolumeSnapshot"}
+	input.kind in {"PersistentVolumeClaim", "VolumeSnapshot", "Secret"}
 } else := set()

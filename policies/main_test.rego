@@ -278,15 +278,19 @@ test_dispatches_each_kind_to_its_module if {
 		"PodProxyOptions": "connect",
 		"PersistentVolumeClaim": "storage",
 		"VolumeSnapshot": "storage",
+		"Scale": "workload",
+		"Secret": "storage",
 	} {
 		dispatched({"kind": kind, "operation": "CREATE"}) == marker(module)
 	}
 }
 
 test_unknown_kind_yields_no_violation if {
-	every request in [{"kind": "ConfigMap"}, {"kind": "Secret"}, {"kind": "pod"}, {"kind": "Binding "}, {}, "Pod", null] {
+	every request in [{"kind": "ConfigMap"}, {"kind": "secret"}, {"kind": "pod"}, {"kind": "Binding "}, {}, "Pod", null] {
 		dispatched(request) == set()
 	}
+
+	# A Secret is dispatched to the storage module, which judges only its DELETE.
 	every kind in ["ConfigMap", "Secret", "Service", "Namespace"] {
 		count(main.violation) == 0 with input as object.union(everything, {"kind": kind})
 			with data.mpcguard.config as config
@@ -337,4 +341,27 @@ test_workload_violations_reach_main if {
 		"policy": "delegate-no-share-storage",
 		"msg": "pod template with party-role=delegate uses the persistent pool's share storage (Secret mpc-db); remove those volumes and env references: only persistent parties may hold key shares",
 	}}
+}
+
+test_violation_is_the_workload_modules_for_a_scale if {
+	scale := {
+		"kind": "Scale", "operation": "UPDATE", "subresource": "scale",
+		"namespace": "mpc-system", "name": "mpc-party", "replicas": 1, "old_replicas": 3,
+	}
+	v := main.violation with input as scale
+		with data.mpcguard.config as config
+	w := workload.violation with input as scale
+		with data.mpcguard.config as config
+	v == w
+	policies(v) == {"persistent-quorum"}
+}
+
+test_violation_is_the_storage_modules_for_a_secret_deletion if {
+	deletion := {"kind": "Secret", "operation": "DELETE", "namespace": "mpc-system", "name": "mpc-db"}
+	v := main.violation with input as deletion
+		with data.mpcguard.config as config
+	s := storage.violation with input as deletion
+		with data.mpcguard.config as config
+	v == s
+	policies(v) == {"share-deletion"}
 }

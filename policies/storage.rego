@@ -44,3 +44,35 @@ violation contains {"policy": "share-storage-copy", "msg": msg} if {
 		concat(", ", config.break_glass_groups),
 	])
 }
+
+# METADATA
+# title: share deleted
+# description: |
+#   What a DELETE removes of the share storage: a share PersistentVolumeClaim
+#   (<prefix><ordinal>) or a share Secret.
+share_deleted := "the claim holds a persistent party's key shares" if {
+	input.operation == "DELETE"
+	input.kind == "PersistentVolumeClaim"
+	lib.claim_is_share(input.name, config.share_storage)
+} else := "the Secret holds the persistent pool's key shares" if {
+	input.operation == "DELETE"
+	input.kind == "Secret"
+	lib.secret_is_share(input.name, config.share_storage)
+}
+
+# METADATA
+# title: share-deletion
+# description: |
+#   Share storage is deleted only by a member of the break-glass groups, on an
+#   object annotated with the reason: a deleted share is a lost key.
+violation contains {"policy": "share-deletion", "msg": msg} if {
+	msg := lib.deletion_refused(input, share_deleted, config.break_glass_groups)
+}
+
+# METADATA
+# title: share-deletion
+# description: An allowed break-glass deletion of share storage is answered with a warning naming its reason.
+violation contains {"policy": "share-deletion", "msg": msg, "notice": true} if {
+	share_deleted
+	msg := lib.deletion_granted(input, config.break_glass_groups)
+}

@@ -134,3 +134,83 @@ test_custom_share_storage_and_break_glass_groups_are_honoured if {
 	default_claim == set()
 	sre == set()
 }
+
+# share-deletion: share PersistentVolumeClaims and Secrets
+
+deleting(kind, name, user) := {
+	"kind": kind,
+	"operation": "DELETE",
+	"namespace": "mpc-system",
+	"name": name,
+	"user": user,
+}
+
+test_denies_deleting_a_share_claim if {
+	v := storage.violation with input as deleting("PersistentVolumeClaim", "share-data-mpc-party-0", alice)
+		with data.mpcguard.config as config
+	v == {{
+		"policy": "share-deletion",
+		"msg": `the claim holds a persistent party's key shares; deleting it needs the annotation mpcguard.io/break-glass: "<reason>" on the object and a member of mpcguard:break-glass (kubectl annotate, then kubectl delete --as=<you> --as-group=<group>, recorded in the audit log)`,
+	}}
+}
+
+test_denies_deleting_a_share_secret if {
+	v := storage.violation with input as deleting("Secret", "mpc-db", alice)
+		with data.mpcguard.config as config
+	v == {{
+		"policy": "share-deletion",
+		"msg": `the Secret holds the persistent pool's key shares; deleting it needs the annotation mpcguard.io/break-glass: "<reason>" on the object and a member of mpcguard:break-glass (kubectl annotate, then kubectl delete --as=<you> --as-group=<group>, recorded in the audit log)`,
+	}}
+}
+
+test_denies_deleting_share_storage_with_the_annotation_but_no_break_glass_group if {
+	every kind, name in {"PersistentVolumeClaim": "share-data-mpc-party-1", "Secret": "mpc-db"} {
+		v := storage.violation with input as object.union(deleting(kind, name, alice), {"break_glass_reason": "rotate"})
+			with data.mpcguard.config as config
+		policies(v) == {"share-deletion"}
+	}
+}
+
+test_denies_deleting_share_storage_offline if {
+	v := storage.violation with input as object.remove(deleting("Secret", "mpc-db", alice), ["user"])
+		with data.mpcguard.config as config
+	policies(v) == {"share-deletion"}
+}
+
+test_admits_a_break_glass_deletion_of_share_storage_with_a_notice if {
+	every kind, name in {"PersistentVolumeClaim": "share-data-mpc-party-1", "Secret": "mpc-db"} {
+		v := storage.violation with input as object.union(deleting(kind, name, alice_breaking_glass), {"break_glass_reason": "rotate keys, INC-7"})
+			with data.mpcguard.config as config
+		v == {{"policy": "share-deletion", "msg": `deleted by alice breaking glass (mpcguard:break-glass): "rotate keys, INC-7"`, "notice": true}}
+	}
+}
+
+test_admits_deleting_other_claims_and_secrets if {
+	every kind, name in {
+		"PersistentVolumeClaim": "share-data-mpc-party-delegate-0",
+		"Secret": "mpc-party-tls",
+	} {
+		count(storage.violation) == 0 with input as deleting(kind, name, alice)
+			with data.mpcguard.config as config
+	}
+}
+
+test_does_not_judge_the_deleted_claims_clones if {
+	v := storage.violation with input as object.union(deleting("PersistentVolumeClaim", "copy", alice), {"claim": {"clones": [{"kind": "PersistentVolumeClaim", "name": "share-data-mpc-party-0"}]}})
+		with data.mpcguard.config as config
+	v == set()
+}
+
+test_names_the_custom_break_glass_groups if {
+	v := storage.violation with input as deleting("Secret", "vault-shares", alice)
+		with data.mpcguard.config as custom_config
+	some x in v
+	contains(x.msg, "a member of signer:oncall, signer:sre")
+}
+
+test_lists_only_the_break_glass_groups_of_the_user if {
+	user := {"username": "bob", "groups": ["signer:sre", "system:authenticated", "signer:oncall"]}
+	v := storage.violation with input as object.union(deleting("Secret", "vault-shares", user), {"break_glass_reason": "x"})
+		with data.mpcguard.config as custom_config
+	v == {{"policy": "share-deletion", "msg": `deleted by bob breaking glass (signer:oncall, signer:sre): "x"`, "notice": true}}
+}

@@ -145,3 +145,70 @@ violation contains {"policy": "party-persistent-origin", "msg": msg} if {
 	not persistent_workload
 	msg := sprintf("only %s may run persistent parties; give this pod template a non-persistent role or add its pool to the persistent workloads", [workloads_text])
 }
+
+# METADATA
+# title: persistent pool
+# description: |
+#   The request is about a persistent StatefulSet: one named by the configured
+#   persistent workloads, or, when none are named, one whose pod template is
+#   persistent (a Scale carries no template: then it is not checked).
+persistent_pool if {
+	input.kind in {"StatefulSet", "Scale"}
+	input.name in config.persistent_workloads
+}
+
+persistent_pool if {
+	input.kind == "StatefulSet"
+	count(config.persistent_workloads) == 0
+	labels[role_key] == lib.persistent_role
+}
+
+# METADATA
+# title: persistent-quorum
+# description: |
+#   An UPDATE of a persistent StatefulSet, or of its scale subresource, must not
+#   take it below t replicas: below t, the persistent parties cannot sign, and
+#   a pool scaled down and back up has to rely on shares it no longer runs. A
+#   pool already below t may grow, or keep its size.
+violation contains {"policy": "persistent-quorum", "msg": msg} if {
+	input.operation == "UPDATE"
+	persistent_pool
+	t := config.threshold
+	t > 0
+	is_number(input.replicas)
+	input.replicas < t
+	input.replicas < object.get(input, "old_replicas", t)
+	msg := sprintf("%d %s would leave fewer than t=%d persistent parties, so the pool could not sign; keep at least %d replicas (a lower t is a reshare, not a scale-down)", [
+		input.replicas,
+		replicas_noun(input.replicas),
+		t, t,
+	])
+}
+
+# METADATA
+# title: replicas noun
+# description: '"replica" for a count of 1, otherwise "replicas".'
+replicas_noun(n) := "replica" if {
+	n == 1
+} else := "replicas"
+
+# METADATA
+# title: share-deletion
+# description: |
+#   Deleting a persistent StatefulSet stops every persistent party at once:
+#   only a member of the break-glass groups may, on a StatefulSet annotated with
+#   the reason (lib.break_glass_deletion).
+violation contains {"policy": "share-deletion", "msg": msg} if {
+	input.operation == "DELETE"
+	persistent_pool
+	msg := lib.deletion_refused(input, "the persistent StatefulSet runs the parties that hold the key shares", config.break_glass_groups)
+}
+
+# METADATA
+# title: share-deletion
+# description: An allowed break-glass deletion of a persistent StatefulSet is answered with a warning naming its reason.
+violation contains {"policy": "share-deletion", "msg": msg, "notice": true} if {
+	input.operation == "DELETE"
+	persistent_pool
+	msg := lib.deletion_granted(input, config.break_glass_groups)
+}

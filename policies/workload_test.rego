@@ -316,3 +316,183 @@ test_custom_config_lets_any_statefulset_run_persistent_parties if {
 	sts == set()
 	policies(deployment) == {"party-persistent-origin"}
 }
+
+# persistent-quorum
+
+# An UPDATE of the StatefulSet named, from old to new replicas, with the given pod template.
+resize(name, old, new, template) := {
+	"kind": "StatefulSet",
+	"operation": "UPDATE",
+	"namespace": "mpc-system",
+	"name": name,
+	"template": template,
+	"replicas": new,
+	"old_replicas": old,
+}
+
+# The same through the scale subresource (kubectl scale).
+scale(name, old, new) := {
+	"kind": "Scale",
+	"operation": "UPDATE",
+	"subresource": "scale",
+	"namespace": "mpc-system",
+	"name": name,
+	"replicas": new,
+	"old_replicas": old,
+}
+
+persistent_template := {"labels": party_labels("persistent")}
+
+test_denies_scaling_the_persistent_statefulset_below_t if {
+	v := workload.violation with input as resize("mpc-party", 3, 1, persistent_template)
+		with data.mpcguard.config as config
+	v == {{
+		"policy": "persistent-quorum",
+		"msg": "1 replica would leave fewer than t=2 persistent parties, so the pool could not sign; keep at least 2 replicas (a lower t is a reshare, not a scale-down)",
+	}}
+}
+
+test_denies_scaling_the_persistent_statefulset_to_zero_through_the_scale_subresource if {
+	v := workload.violation with input as scale("mpc-party", 3, 0)
+		with data.mpcguard.config as config
+	v == {{
+		"policy": "persistent-quorum",
+		"msg": "0 replicas would leave fewer than t=2 persistent parties, so the pool could not sign; keep at least 2 replicas (a lower t is a reshare, not a scale-down)",
+	}}
+}
+
+test_admits_scaling_the_persistent_statefulset_to_t_or_above if {
+	every n in [2, 3, 5] {
+		count(workload.violation) == 0 with input as scale("mpc-party", 3, n)
+			with data.mpcguard.config as config
+		count(workload.violation) == 0 with input as resize("mpc-party", 3, n, persistent_template)
+			with data.mpcguard.config as config
+	}
+}
+
+test_admits_a_pool_below_t_that_grows_or_keeps_its_size if {
+	count(workload.violation) == 0 with input as scale("mpc-party", 0, 1)
+		with data.mpcguard.config as config
+	count(workload.violation) == 0 with input as resize("mpc-party", 1, 1, persistent_template)
+		with data.mpcguard.config as config
+}
+
+test_denies_shrinking_a_pool_already_below_t if {
+	v := workload.violation with input as scale("mpc-party", 1, 0)
+		with data.mpcguard.config as config
+	policies(v) == {"persistent-quorum"}
+}
+
+test_denies_a_scale_below_t_without_the_old_size if {
+	v := workload.violation with input as object.remove(scale("mpc-party", 3, 1), ["old_replicas"])
+		with data.mpcguard.config as config
+	policies(v) == {"persistent-quorum"}
+}
+
+test_admits_scaling_another_statefulset_below_t if {
+	count(workload.violation) == 0 with input as scale("web", 3, 0)
+		with data.mpcguard.config as config
+	count(workload.violation) == 0 with input as resize("web", 3, 0, {"labels": {"app": "web"}})
+		with data.mpcguard.config as config
+}
+
+test_checks_nothing_without_a_threshold if {
+	count(workload.violation) == 0 with input as scale("mpc-party", 3, 0)
+		with data.mpcguard.config as object.union(config, {"threshold": 0})
+}
+
+test_denies_scaling_a_persistent_template_below_t_when_no_statefulset_is_named if {
+	v := workload.violation with input as resize("signers", 3, 2, {"labels": {"tier": "mpc", "app": "signer", "signer.example.com/role": "persistent"}})
+		with data.mpcguard.config as custom_config
+	v == {{
+		"policy": "persistent-quorum",
+		"msg": "2 replicas would leave fewer than t=3 persistent parties, so the pool could not sign; keep at least 3 replicas (a lower t is a reshare, not a scale-down)",
+	}}
+}
+
+test_does_not_check_a_scale_when_no_statefulset_is_named if {
+	count(workload.violation) == 0 with input as scale("signers", 3, 0)
+		with data.mpcguard.config as custom_config
+}
+
+test_does_not_check_the_quorum_on_create if {
+	v := workload.violation with input as object.union(resize("mpc-party", 3, 1, persistent_template), {"operation": "CREATE"})
+		with data.mpcguard.config as config
+	v == set()
+}
+
+# share-deletion: the persistent StatefulSet
+
+deletion(name, template) := {
+	"kind": "StatefulSet",
+	"operation": "DELETE",
+	"namespace": "mpc-system",
+	"name": name,
+	"template": template,
+	"user": {"username": "alice", "groups": ["system:authenticated"]},
+}
+
+breaking_glass(request, reason) := object.union(request, {
+	"break_glass_reason": reason,
+	"user": {"username": "alice", "groups": ["system:authenticated", "mpcguard:break-glass"]},
+})
+
+refused_msg := `the persistent StatefulSet runs the parties that hold the key shares; deleting it needs the annotation mpcguard.io/break-glass: "<reason>" on the object and a member of mpcguard:break-glass (kubectl annotate, then kubectl delete --as=<you> --as-group=<group>, recorded in the audit log)`
+
+test_denies_deleting_the_persistent_statefulset if {
+	v := workload.violation with input as deletion("mpc-party", persistent_template)
+		with data.mpcguard.config as config
+	v == {{"policy": "share-deletion", "msg": refused_msg}}
+}
+
+test_denies_deleting_the_persistent_statefulset_offline_and_without_its_old_object if {
+	v := workload.violation with input as {"kind": "StatefulSet", "operation": "DELETE", "namespace": "mpc-system", "name": "mpc-party"}
+		with data.mpcguard.config as config
+	policies(v) == {"share-deletion"}
+}
+
+test_denies_a_break_glass_user_without_the_annotation if {
+	v := workload.violation with input as object.remove(breaking_glass(deletion("mpc-party", persistent_template), ""), ["break_glass_reason"])
+		with data.mpcguard.config as config
+	v == {{"policy": "share-deletion", "msg": refused_msg}}
+}
+
+test_denies_a_blank_break_glass_reason if {
+	v := workload.violation with input as breaking_glass(deletion("mpc-party", persistent_template), "  ")
+		with data.mpcguard.config as config
+	v == {{"policy": "share-deletion", "msg": refused_msg}}
+}
+
+test_denies_the_annotation_without_a_break_glass_user if {
+	v := workload.violation with input as object.union(deletion("mpc-party", persistent_template), {"break_glass_reason": "decommission"})
+		with data.mpcguard.config as config
+	v == {{"policy": "share-deletion", "msg": refused_msg}}
+}
+
+test_admits_a_break_glass_deletion_with_a_notice_naming_the_reason if {
+	v := workload.violation with input as breaking_glass(deletion("mpc-party", persistent_template), "INC-42 decommission")
+		with data.mpcguard.config as config
+	v == {{
+		"policy": "share-deletion",
+		"msg": `deleted by alice breaking glass (mpcguard:break-glass): "INC-42 decommission"`,
+		"notice": true,
+	}}
+}
+
+test_admits_deleting_another_statefulset if {
+	count(workload.violation) == 0 with input as deletion("web", {"labels": {"app": "web"}})
+		with data.mpcguard.config as config
+}
+
+test_denies_deleting_a_persistent_template_statefulset_when_none_is_named if {
+	v := workload.violation with input as deletion("signers", {"labels": {"tier": "mpc", "app": "signer", "signer.example.com/role": "persistent"}})
+		with data.mpcguard.config as custom_config
+	policies(v) == {"share-deletion"}
+}
+
+test_the_workload_policies_do_not_judge_a_deleted_template if {
+	# A delegate template that mounts the shares is refused on CREATE and UPDATE, never on DELETE.
+	template := {"labels": party_labels("delegate"), "claims": ["share-data-mpc-party-0"]}
+	count(workload.violation) == 0 with input as deletion("mpc-party-api", template)
+		with data.mpcguard.config as config
+}

@@ -30,8 +30,12 @@ type Config struct {
 	PersistentWorkloads []string `json:"persistent_workloads"`
 	// ControllerUsers are the identities that may create persistent party pods.
 	ControllerUsers []string `json:"controller_users"`
-	// BreakGlassGroups are the groups whose members may reach into persistent parties and copy share storage.
+	// BreakGlassGroups are the groups whose members may reach into persistent parties, copy share storage and
+	// delete it (with the break-glass annotation).
 	BreakGlassGroups []string `json:"break_glass_groups"`
+	// Threshold is the t of t-of-n: no change may take a persistent StatefulSet below t replicas
+	// (persistent-quorum). 0 checks nothing.
+	Threshold int `json:"threshold"`
 }
 
 // DefaultConfig returns design.md's defaults: every policy denies.
@@ -51,6 +55,7 @@ func DefaultConfig() Config {
 		PersistentWorkloads: []string{},
 		ControllerUsers:     slices.Clone(vocab.DefaultControllerUsers),
 		BreakGlassGroups:    []string{vocab.DefaultBreakGlassGroup},
+		Threshold:           vocab.DefaultThreshold,
 	}
 }
 
@@ -80,6 +85,10 @@ func (c Config) Validate() field.ErrorList {
 		for _, msg := range validation.IsDNS1123Subdomain(name) {
 			errs = append(errs, field.Invalid(p.Child("persistentWorkloads").Index(i), name, msg))
 		}
+	}
+	if c.Threshold < 0 {
+		errs = append(errs, field.Invalid(p.Child("threshold"), c.Threshold,
+			"t is at least 1 (0 turns persistent-quorum off)"))
 	}
 	if !slices.Contains(c.AllowedRoles, vocab.RolePersistent) {
 		errs = append(errs, field.Invalid(p.Child("allowedRoles"), c.AllowedRoles, "must include \"persistent\""))

@@ -120,12 +120,13 @@ func TestDefaultConfig(t *testing.T) {
 			"session-threshold-range": "deny", "session-persistent-available": "deny",
 			"delegate-no-share-storage": "deny", "party-persistent-origin": "deny", "party-access": "deny",
 			"party-binding-labels": "deny", "share-storage-copy": "deny", "share-storage-persistent-only": "deny",
-			"session-spec-valid": "deny"
+			"session-spec-valid": "deny", "persistent-quorum": "deny", "share-deletion": "deny"
 		},
 		"share_storage": {"secret_names": [], "claim_prefixes": []},
 		"persistent_workloads": [],
 		"controller_users": ["system:serviceaccount:kube-system:statefulset-controller", "system:kube-controller-manager"],
-		"break_glass_groups": ["mpcguard:break-glass"]
+		"break_glass_groups": ["mpcguard:break-glass"],
+		"threshold": 2
 	}`, string(b))
 }
 

@@ -283,7 +283,8 @@ func sortDecision(d *Decision) {
 	}
 }
 
-// objectText names the object in messages: "Kind namespace/name", and for a subresource of a pod
+// objectText names the object in messages: "Kind namespace/name", for a subresource of a pod
+// "Pod namespace/name (subresource)", and for a Scale "StatefulSet namespace/name (scale)".
 // "Pod namespace/name (subresource)".
 func objectText(req Request, in ast.Value) string {
 	obj := in.(ast.Object)
@@ -296,7 +297,11 @@ func objectText(req Request, in ast.Value) string {
 		return ""
 	}
 	kind := req.Kind.Kind
-	if req.Subresource != "" {
+	switch {
+	case kind == vocab.ScaleKind:
+		// Only statefulsets/scale is routed: the Scale stands for its StatefulSet.
+		return "StatefulSet " + str("namespace") + "/" + str("name") + " (scale)"
+	case req.Subresource != "":
 		return "Pod " + str("namespace") + "/" + str("name") + " (" + req.Subresource + ")"
 	}
 	return kind + " " + str("namespace") + "/" + str("name")
@@ -318,19 +323,20 @@ func readViolations(query string, v any) ([]violation, error) {
 	vs := make([]violation, 0, set.Len())
 	var bad error
 	set.Foreach(func(x *ast.Term) {
-		r, skipped, err := readResult(x)
+		r, skipped, notice, err := readResult(x)
 		if err != nil {
 			bad = fmt.Errorf("%s: %w", query, err)
 			return
 		}
-		vs = append(vs, violation{policy: r.Policy, detail: r.Detail, skipped: skipped})
+		vs = append(vs, violation{policy: r.Policy, detail: r.Detail, skipped: skipped, notice: notice})
 	})
 	return vs, bad
 }
 
 // decide sorts violations into a decision: a violation marked skipped goes to skipped unless its policy is
-// off; any other goes to deny or warn by its policy's enforcement (deny unless configured warn or off; off
-// drops it). Each message is prefixed with "[policy] object: ". vs is only read: it may be memoised.
+// off; one marked notice (an exception the policy granted, such as a break-glass deletion, that must be on
+// the record) goes to warn unless its policy is off; any other goes to deny or warn by its policy's
+// enforcement (deny unless configured warn or off; off drops it). Each message is prefixed with "[policy] object: ". vs is only read: it may be memoised.
 func (e *Engine) decide(obj string, vs []violation) Decision {
 	var d Decision
 	for _, v := range vs {
@@ -342,7 +348,7 @@ func (e *Engine) decide(obj string, vs []violation) Decision {
 		switch {
 		case v.skipped:
 			d.Skipped = append(d.Skipped, r)
-		case a == vocab.Warn:
+		case v.notice, a == vocab.Warn:
 			d.Warn = append(d.Warn, r)
 		default:
 			d.Deny = append(d.Deny, r)
@@ -361,21 +367,21 @@ func stringOf(obj ast.Object, key string) (ast.String, bool) {
 	return s, ok
 }
 
-// readResult reads one {"policy", "msg"} violation, and its "skipped" mark.
-func readResult(x *ast.Term) (Result, bool, error) {
+// readResult reads one {"policy", "msg"} violation, and its "skipped" and "notice" marks.
+func readResult(x *ast.Term) (r Result, skipped, notice bool, err error) {
 	obj, ok := x.Value.(ast.Object)
 	if ok {
 		p, ok1 := stringOf(obj, "policy")
 		m, ok2 := stringOf(obj, "msg")
-		skipped := false
-		if s := obj.Get(ast.InternedTerm("skipped")); s != nil {
-			skipped = s.Value.Compare(ast.Boolean(true)) == 0
+		mark := func(k string) bool {
+			t := obj.Get(ast.InternedTerm(k))
+			return t != nil && t.Value.Compare(ast.Boolean(true)) == 0
 		}
 		if ok1 && ok2 {
-			return Result{Policy: string(p), Detail: string(m)}, skipped, nil
+			return Result{Policy: string(p), Detail: string(m)}, mark("skipped"), mark("notice"), nil
 		}
 	}
-	return Result{}, false, fmt.Errorf("a violation is not {policy, msg}: %v", x)
+	return Result{}, false, false, fmt.Errorf("a violation is not {policy, msg}: %v", x)
 }
 
 func configData(cfg Config) (map[string]any, error) {

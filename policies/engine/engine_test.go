@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -963,4 +964,58 @@ func TestEnginePolicyIDsAreTheVocabularysForTheEmbeddedSet(t *testing.T) {
 	assert.Equal(t, want, defaultEngine(t).PolicyIDs())
 	assert.Equal(t, []string{"data.mpcguard.binding", "data.mpcguard.connect", "data.mpcguard.lib", "data.mpcguard.main",
 		"data.mpcguard.pod", "data.mpcguard.session", "data.mpcguard.storage", "data.mpcguard.workload"}, engine.Packages())
+}
+
+func TestReviewAnswersAGrantedBreakGlassDeletionWithAWarning(t *testing.T) {
+	cfg := engine.DefaultConfig()
+	cfg.ShareStorage.SecretNames = []string{"mpc-db"}
+	secret := schema.GroupVersionKind{Version: "v1", Kind: "Secret"}
+	old := []byte(`{"metadata": {"name": "mpc-db", "namespace": "mpc-system", "annotations": {"mpcguard.io/break-glass": "rotate, INC-9"}}}`)
+	req := engine.Request{Operation: engine.Delete, Kind: secret, Namespace: "mpc-system", Name: "mpc-db", OldObject: old,
+		User: &engine.User{Username: "bob", Groups: []string{"system:authenticated", vocab.DefaultBreakGlassGroup}}}
+
+	eng, err := engine.New(t.Context(), cfg, nil)
+	require.NoError(t, err)
+	d, err := eng.Review(t.Context(), req, nil)
+	require.NoError(t, err)
+	assert.True(t, d.Allowed(), "a break-glass member deletes an annotated share Secret")
+	require.Len(t, d.Warn, 1)
+	assert.Equal(t, `[share-deletion] Secret mpc-system/mpc-db: deleted by bob breaking glass (mpcguard:break-glass): "rotate, INC-9"`, d.Warn[0].Message)
+
+	req.User = &engine.User{Username: "alice", Groups: []string{"system:authenticated"}}
+	d, err = eng.Review(t.Context(), req, nil)
+	require.NoError(t, err)
+	require.Len(t, d.Deny, 1, "the annotation alone is not enough")
+	assert.Empty(t, d.Warn)
+
+	cfg.Enforcement[vocab.ShareDeletion] = vocab.Off
+	off, err := engine.New(t.Context(), cfg, nil)
+	require.NoError(t, err)
+	req.User.Groups = append(req.User.Groups, vocab.DefaultBreakGlassGroup)
+	d, err = off.Review(t.Context(), req, nil)
+	require.NoError(t, err)
+	assert.Empty(t, d.Deny)
+	assert.Empty(t, d.Warn, "a policy that is off records nothing")
+}
+
+func TestReviewNamesAScaleByItsStatefulSet(t *testing.T) {
+	cfg := engine.DefaultConfig()
+	cfg.PersistentWorkloads = []string{"mpc-party"}
+	cfg.Threshold = 3
+	eng, err := engine.New(t.Context(), cfg, nil)
+	require.NoError(t, err)
+	scale := func(n int) []byte {
+		return fmt.Appendf(nil, `{"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "mpc-party", "namespace": "mpc-system"}, "spec": {"replicas": %d}}`, n)
+	}
+	req := engine.Request{Operation: engine.Update, Kind: schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"},
+		Subresource: "scale", Namespace: "mpc-system", Name: "mpc-party", Object: scale(2), OldObject: scale(3)}
+	d, err := eng.Review(t.Context(), req, nil)
+	require.NoError(t, err)
+	require.Len(t, d.Deny, 1)
+	assert.Equal(t, "[persistent-quorum] StatefulSet mpc-system/mpc-party (scale): 2 replicas would leave fewer than t=3 persistent parties, so the pool could not sign; keep at least 3 replicas (a lower t is a reshare, not a scale-down)", d.Deny[0].Message)
+
+	req.Object = scale(3)
+	d, err = eng.Review(t.Context(), req, nil)
+	require.NoError(t, err)
+	assert.True(t, d.Allowed(), "t replicas are enough")
 }

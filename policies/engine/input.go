@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/valyala/fastjson"
@@ -104,7 +105,14 @@ func buildInput(req Request, inv Inventory) (ast.Value, vocab.Class, error) {
 		if req.Operation != Connect {
 			return nil, "", nil
 		}
-	case req.Operation != Create && req.Operation != Update:
+	case req.Operation == Delete:
+		if !slices.Contains(deletionKinds, req.Kind.Kind) {
+			return nil, "", nil
+		}
+		return deletionInput(req, class)
+	case req.Operation != Create && req.Operation != Update,
+		req.Kind.Kind == "Secret", // only its DELETE is reviewed
+		req.Kind.Kind == vocab.ScaleKind && req.Operation != Update:
 		return nil, "", nil
 	}
 	kind := req.Kind.Kind
@@ -135,13 +143,32 @@ func buildInput(req Request, inv Inventory) (ast.Value, vocab.Class, error) {
 			items = append(items, item("old_pod", podTerm(prev)))
 		}
 	case vocab.ClassWorkload:
-		w, err := readWorkload(obj)
-		if err != nil {
-			return nil, "", decodeError(kind, "object", err)
+		if kind != vocab.ScaleKind {
+			w, err := readWorkload(obj)
+			if err != nil {
+				return nil, "", decodeError(kind, "object", err)
+			}
+			meta = w.meta
+			if w.template != nil {
+				items = append(items, item("template", podTerm(*w.template)))
+			}
 		}
-		meta = w.meta
-		if w.template != nil {
-			items = append(items, item("template", podTerm(*w.template)))
+		// The persistent pool's size (persistent-quorum): a StatefulSet's spec.replicas, or its scale
+		// subresource's, and on UPDATE the size it had.
+		if kind == "StatefulSet" || kind == vocab.ScaleKind {
+			m, n, err := readReplicas(obj, kind)
+			if err != nil {
+				return nil, "", decodeError(kind, "object", err)
+			}
+			meta = m
+			items = append(items, item("replicas", ast.IntNumberTerm(n)))
+			if old != nil {
+				_, prev, err := readReplicas(*old, kind)
+				if err != nil {
+					return nil, "", decodeError(kind, "oldObject", err)
+				}
+				items = append(items, item("old_replicas", ast.IntNumberTerm(prev)))
+			}
 		}
 	case vocab.ClassSession:
 		m, spec, err := readSession(obj)
@@ -210,9 +237,40 @@ func buildInput(req Request, inv Inventory) (ast.Value, vocab.Class, error) {
 			items = append(items, item("claim", ast.ObjectTerm(item("clones", clonesTerm(c.clones)))))
 		}
 	}
+	return ast.NewObject(requestItems(items, req, meta)...), class, nil
+}
+
+// deletionKinds are the kinds whose DELETE the policies review (share-deletion): the persistent StatefulSet
+// and the share storage.
+var deletionKinds = []string{"StatefulSet", "PersistentVolumeClaim", "Secret"}
+
+// deletionInput is the input of a DELETE: the object is the old object (a DELETE carries no object), read for
+// its name, its break-glass annotation and, for a StatefulSet, its pod template. An old object the API server
+// did not send leaves the request's namespace and name.
+func deletionInput(req Request, class vocab.Class) (ast.Value, vocab.Class, error) {
+	var s deletedShape
+	if old := (doc{raw: req.OldObject, v: req.OldObjectValue}); !old.empty() {
+		var err error
+		if s, err = readDeleted(old, req.Kind.Kind); err != nil {
+			return nil, "", decodeError(req.Kind.Kind, "oldObject", err)
+		}
+	}
+	items := make([][2]*ast.Term, 0, 10)
+	if s.template != nil {
+		items = append(items, item("template", podTerm(*s.template)))
+	}
+	if s.reason != "" {
+		items = append(items, item("break_glass_reason", ast.StringTerm(s.reason)))
+	}
+	return ast.NewObject(requestItems(items, req, s.meta)...), class, nil
+}
+
+// requestItems appends what every input carries: the request's operation, kind, subresource, the object's
+// namespace and name, and the requesting user when known.
+func requestItems(items [][2]*ast.Term, req Request, meta objectMeta) [][2]*ast.Term {
 	items = append(items,
 		item("operation", ast.InternedTerm(string(req.Operation))),
-		item("kind", ast.InternedTerm(kind)),
+		item("kind", ast.InternedTerm(req.Kind.Kind)),
 		item("subresource", ast.InternedTerm(req.Subresource)),
 		item("namespace", ast.StringTerm(namespaceOf(req, meta))),
 		item("name", ast.StringTerm(nameOf(req, meta))),
@@ -227,7 +285,7 @@ func buildInput(req Request, inv Inventory) (ast.Value, vocab.Class, error) {
 			item("username", interned.termOf(req.User.Username)),
 			item("groups", ast.ArrayTerm(groups...)))))
 	}
-	return ast.NewObject(items...), class, nil
+	return items
 }
 
 func decodeError(kind, part string, err error) error {

@@ -293,9 +293,13 @@ func TestBuildInputWorkloadTemplates(t *testing.T) {
 				"spec": ` + tc.spec + `}`
 			got, _, err := buildInput(Request{Operation: Create, Kind: tc.kind, Object: []byte(obj)}, nil)
 			require.NoError(t, err)
+			replicas := ""
+			if tc.kind.Kind == "StatefulSet" {
+				replicas = `"replicas": 1,` // the API server's default, for persistent-quorum
+			}
 			assert.JSONEq(t, `{
 				"operation": "CREATE", "kind": "`+tc.kind.Kind+`", "namespace": "mpc-system", "name": "w",
-				"subresource": "", "dry_run": false, "template": `+tc.want+`
+				"subresource": "", "dry_run": false, `+replicas+` "template": `+tc.want+`
 			}`, inputJSON(t, got))
 		})
 	}
@@ -329,8 +333,12 @@ func TestBuildInputWorkloadWithoutTemplate(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			got, _, err := buildInput(Request{Operation: Create, Kind: tc.kind, Object: []byte(tc.obj)}, nil)
 			require.NoError(t, err)
+			replicas := ""
+			if tc.kind.Kind == "StatefulSet" {
+				replicas = `, "replicas": 1`
+			}
 			assert.JSONEq(t, `{"operation": "CREATE", "kind": "`+tc.kind.Kind+`", "namespace": "ns", "name": "w",
-				"subresource": "", "dry_run": false}`, inputJSON(t, got))
+				"subresource": "", "dry_run": false`+replicas+`}`, inputJSON(t, got))
 		})
 	}
 }
@@ -654,6 +662,8 @@ func TestReviewedKinds(t *testing.T) {
 		{Version: "v1", Kind: "PodProxyOptions"},
 		{Version: "v1", Kind: "PersistentVolumeClaim"},
 		{Group: "snapshot.storage.k8s.io", Version: "v1", Kind: "VolumeSnapshot"},
+		{Group: "autoscaling", Version: "v1", Kind: "Scale"},
+		{Version: "v1", Kind: "Secret"},
 	}
 	var got []schema.GroupVersionKind
 	for _, k := range vocab.Kinds {

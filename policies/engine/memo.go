@@ -51,8 +51,8 @@ func (e *Engine) CacheStats() CacheStats {
 
 // violation is one bare violation as the modules return it, before the enforcement and the object's name.
 type violation struct {
-	policy, detail string
-	skipped        bool
+	policy, detail  string
+	skipped, notice bool
 }
 
 // memo is a bounded LRU of violation lists keyed by the text of a reduced input, safe for concurrent use. The

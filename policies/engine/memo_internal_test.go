@@ -35,11 +35,11 @@ func TestMemoKeysAreTheInputFieldsEachClassReads(t *testing.T) {
 	c := compiled(t, nil)
 	want := map[vocab.Class][]string{
 		vocab.ClassPod:      {"kind", "old_pod", "operation", "pod", "user"},
-		vocab.ClassWorkload: {"kind", "name", "operation", "template"},
+		vocab.ClassWorkload: {"break_glass_reason", "kind", "name", "old_replicas", "operation", "replicas", "template", "user"},
 		vocab.ClassSession:  {"inventory", "kind", "namespace", "old_session", "operation", "session"},
 		vocab.ClassBinding:  {"binding", "kind", "operation"},
 		vocab.ClassConnect:  {"inventory", "kind", "operation", "subresource", "target", "user"},
-		vocab.ClassStorage:  {"claim", "kind", "operation", "snapshot", "user"},
+		vocab.ClassStorage:  {"break_glass_reason", "claim", "kind", "name", "operation", "snapshot", "user"},
 	}
 	for _, class := range vocab.Classes {
 		keys, why := memoKeysWhy(c, class)

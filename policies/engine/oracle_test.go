@@ -3,6 +3,7 @@ package engine_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"regexp"
@@ -84,10 +85,12 @@ type genPod struct {
 type genWorkload struct {
 	kind, name string
 	update     bool
-	labels     map[string]string
-	volumes    genVolumes
-	vcts       []string    // volumeClaimTemplate names (StatefulSet only)
-	vctSources []genSource // their data sources, one each ({} for none)
+	// replicas and oldReplicas (on UPDATE) of a StatefulSet; -1 leaves spec.replicas out (1 by default).
+	replicas, oldReplicas int
+	labels                map[string]string
+	volumes               genVolumes
+	vcts                  []string    // volumeClaimTemplate names (StatefulSet only)
+	vctSources            []genSource // their data sources, one each ({} for none)
 }
 
 type genSession struct {
@@ -98,6 +101,17 @@ type genSession struct {
 }
 
 type genBinding struct{ labels map[string]string }
+
+// genGuard is a request persistent-quorum or share-deletion judges alone: an UPDATE of a StatefulSet's scale
+// subresource, or a DELETE of a StatefulSet, a PersistentVolumeClaim or a Secret.
+type genGuard struct {
+	kind, name            string // Scale, StatefulSet, PersistentVolumeClaim or Secret
+	replicas, oldReplicas int    // Scale: -1 leaves spec.replicas out (0: autoscaling/v1 omits a zero)
+	hasOld                bool   // DELETE: whether the old object is sent
+	labels                map[string]string
+	reason                string // the break-glass annotation; "-" for none
+	user                  *engine.User
+}
 
 type genConnect struct {
 	kind, target string
@@ -184,6 +198,7 @@ func randWorkload(r *rand.Rand) genWorkload {
 		update: r.IntN(4) == 0, labels: randLabels(r), volumes: randVolumes(r)}
 	w.volumes.debug = 0
 	if w.kind == "StatefulSet" {
+		w.replicas, w.oldReplicas = pick(r, replicaChoices), pick(r, replicaChoices)
 		for _, name := range some(r, []string{"share-data", "scratch"}, 2) {
 			w.vcts = append(w.vcts, name)
 			src := genSource{}
@@ -282,6 +297,32 @@ func randSession(r *rand.Rand) genSession {
 		}
 	}
 	return s
+}
+
+var (
+	replicaChoices = []int{-1, 0, 1, 2, 3, 5}
+	reasonChoices  = []string{"-", "-", "", "  ", "INC-42: decommission the pool"}
+)
+
+func randGuard(r *rand.Rand) genGuard {
+	g := genGuard{kind: pick(r, []string{"Scale", "StatefulSet", "PersistentVolumeClaim", "Secret"}),
+		replicas: pick(r, replicaChoices), oldReplicas: pick(r, replicaChoices), hasOld: r.IntN(8) > 0,
+		labels: randLabels(r), reason: pick(r, reasonChoices), user: pick(r, userChoices)}
+	if r.IntN(2) == 0 { // the persistent pool's own template
+		g.labels = map[string]string{componentKey: "mpc-party", roleKey: vocab.RolePersistent}
+	}
+	if r.IntN(3) == 0 { // the one user who may break glass
+		g.user = userChoices[4]
+	}
+	switch g.kind {
+	case "Scale", "StatefulSet":
+		g.name = pick(r, []string{"mpc-party", "mpc-party-copy"})
+	case "PersistentVolumeClaim":
+		g.name = pick(r, claimChoices)
+	default:
+		g.name = pick(r, secretChoices)
+	}
+	return g
 }
 
 func randBinding(r *rand.Rand) genBinding {
@@ -477,7 +518,63 @@ func oracleWorkload(oc oracleConfig, w genWorkload) (deny []string) {
 	if party && role == vocab.RolePersistent && !persistentWorkload {
 		deny = append(deny, vocab.PartyPersistentOrigin)
 	}
+	if w.kind == "StatefulSet" && w.update && persistentPool(oc, w.name, w.labels) &&
+		below(orDefault(w.replicas, 1), orDefault(w.oldReplicas, 1)) {
+		deny = append(deny, vocab.PersistentQuorum)
+	}
 	return deny
+}
+
+// threshold is the t of oracleEngineConfig (DefaultConfig's).
+const threshold = vocab.DefaultThreshold
+
+func orDefault(n, def int) int {
+	if n < 0 {
+		return def
+	}
+	return n
+}
+
+// below: a change from old to n replicas takes the pool below t, or lower once below.
+func below(n, old int) bool { return n < threshold && n < old }
+
+// persistentPool: a StatefulSet named by the configuration, or with none named one whose template has the
+// persistent role (labels nil: no template known, as for a Scale).
+func persistentPool(oc oracleConfig, name string, labels map[string]string) bool {
+	if len(oc.persistentWorkloads) > 0 {
+		return slices.Contains(oc.persistentWorkloads, name)
+	}
+	return labels != nil && labels[roleKey] == vocab.RolePersistent
+}
+
+// oracleGuard judges a scale or a deletion: deny, or warn for a granted break-glass deletion.
+func oracleGuard(oc oracleConfig, g genGuard) (deny, warn []string) {
+	if g.kind == "Scale" {
+		if len(oc.persistentWorkloads) > 0 && persistentPool(oc, g.name, nil) && below(orDefault(g.replicas, 0), orDefault(g.oldReplicas, 0)) {
+			deny = append(deny, vocab.PersistentQuorum)
+		}
+		return deny, nil
+	}
+	var guarded bool
+	switch g.kind {
+	case "StatefulSet":
+		var labels map[string]string
+		if g.hasOld {
+			labels = g.labels
+		}
+		guarded = persistentPool(oc, g.name, labels)
+	case "PersistentVolumeClaim":
+		guarded = claimIsShare(g.name)
+	default:
+		guarded = g.name == shareSecret
+	}
+	if !guarded {
+		return nil, nil
+	}
+	if g.hasOld && g.reason != "-" && strings.TrimSpace(g.reason) != "" && breakGlass(g.user) {
+		return nil, []string{vocab.ShareDeletion}
+	}
+	return []string{vocab.ShareDeletion}, nil
 }
 
 // whole reports whether v is a JSON number that is a whole number from 0 to 2^31-1, as the CRD's int32 minimum 0.
@@ -720,12 +817,56 @@ func (w genWorkload) request() engine.Request {
 	if w.kind == "Job" || w.kind == "CronJob" {
 		group = "batch"
 	}
-	b, _ := json.Marshal(map[string]any{"apiVersion": group + "/v1", "kind": w.kind,
-		"metadata": map[string]any{"name": w.name, "namespace": "mpc-system"}, "spec": spec})
+	meta := map[string]any{"name": w.name, "namespace": "mpc-system"}
+	b, _ := json.Marshal(map[string]any{"apiVersion": group + "/v1", "kind": w.kind, "metadata": meta, "spec": withReplicas(spec, w.replicas)})
 	req := engine.Request{Operation: engine.Create, Kind: schema.GroupVersionKind{Group: group, Version: "v1", Kind: w.kind},
 		Namespace: "mpc-system", Object: b}
 	if w.update {
-		req.Operation, req.OldObject = engine.Update, b
+		old, _ := json.Marshal(map[string]any{"apiVersion": group + "/v1", "kind": w.kind, "metadata": meta, "spec": withReplicas(spec, w.oldReplicas)})
+		req.Operation, req.OldObject = engine.Update, old
+	}
+	return req
+}
+
+// withReplicas is a copy of spec with replicas set, unless n is -1.
+func withReplicas(spec map[string]any, n int) map[string]any {
+	out := maps.Clone(spec)
+	if n >= 0 {
+		out["replicas"] = n
+	}
+	return out
+}
+
+func (g genGuard) request() engine.Request {
+	meta := map[string]any{"name": g.name, "namespace": "mpc-system"}
+	if g.reason != "-" {
+		meta["annotations"] = map[string]any{vocab.BreakGlassAnnotation: g.reason, "note": "x"}
+	}
+	if g.kind == "Scale" {
+		scale := func(n int) []byte {
+			spec := map[string]any{}
+			if n > 0 { // autoscaling/v1 omits a zero
+				spec["replicas"] = n
+			}
+			b, _ := json.Marshal(map[string]any{"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": meta, "spec": spec})
+			return b
+		}
+		return engine.Request{Operation: engine.Update, Kind: schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"},
+			Subresource: "scale", Namespace: "mpc-system", Name: g.name, User: g.user,
+			Object: scale(orDefault(g.replicas, 0)), OldObject: scale(orDefault(g.oldReplicas, 0))}
+	}
+	gvk := schema.GroupVersionKind{Version: "v1", Kind: g.kind}
+	obj := map[string]any{"apiVersion": "v1", "kind": g.kind, "metadata": meta}
+	switch g.kind {
+	case "StatefulSet":
+		gvk.Group, obj["apiVersion"] = "apps", "apps/v1"
+		obj["spec"] = map[string]any{"replicas": 3, "template": map[string]any{"metadata": map[string]any{"labels": g.labels}}}
+	case "Secret":
+		obj["data"] = map[string]any{"share": "c2VjcmV0"}
+	}
+	req := engine.Request{Operation: engine.Delete, Kind: gvk, Namespace: "mpc-system", Name: g.name, User: g.user}
+	if g.hasOld {
+		req.OldObject, _ = json.Marshal(obj)
 	}
 	return req
 }
@@ -794,14 +935,15 @@ func (s genStorage) request() engine.Request {
 
 // generated is one generated request, with the oracle's verdict.
 type generated struct {
-	req           engine.Request
-	inv           engine.Inventory
-	deny, skipped []string
-	describe      string
+	req                 engine.Request
+	inv                 engine.Inventory
+	deny, skipped, warn []string
+	describe            string
 }
 
-// classes are the generators in turn: pods twice as often as the rest, as they have the most rules.
-var classes = []string{"pod", "workload", "session", "pod", "binding", "connect", "storage"}
+// classes are the generators in turn: pods twice as often as the rest, as they have the most rules; "guard"
+// is the scale subresource and deletions.
+var classes = []string{"pod", "workload", "session", "pod", "binding", "connect", "storage", "guard", "guard"}
 
 // generate makes the i-th request of a run and the oracle's verdict on it under oc.
 func generate(r *rand.Rand, i int, oc oracleConfig) generated {
@@ -829,6 +971,19 @@ func generate(r *rand.Rand, i int, oc oracleConfig) generated {
 		g.req, g.inv = c.request()
 		g.describe = fmt.Sprintf("connect %+v user %+v", c, c.user)
 		g.deny, g.skipped = oracleConnect(c)
+	case "guard":
+		x := randGuard(r)
+		if r.IntN(4) == 0 { // a StatefulSet resized by an UPDATE of its spec, with its template judged too
+			w := genWorkload{kind: "StatefulSet", name: x.name, update: true, labels: x.labels, replicas: x.replicas, oldReplicas: x.oldReplicas}
+			if x.kind != "Scale" && x.kind != "StatefulSet" {
+				w.name = "mpc-party"
+			}
+			g.req, g.describe = w.request(), fmt.Sprintf("workload %+v", w)
+			g.deny = oracleWorkload(oc, w)
+			break
+		}
+		g.req, g.describe = x.request(), fmt.Sprintf("guard %+v user %+v", x, x.user)
+		g.deny, g.warn = oracleGuard(oc, x)
 	default:
 		s := randStorage(r)
 		g.req, g.describe = s.request(), fmt.Sprintf("storage %+v user %+v", s, s.user)
@@ -873,7 +1028,8 @@ func TestEngineAgreesWithAnIndependentOracle(t *testing.T) {
 				d, err := eng.Review(t.Context(), g.req, g.inv)
 				require.NoError(t, err, g.describe)
 				require.True(t, d.Reviewed, g.describe)
-				if !slices.Equal(sorted(g.deny), policyIDs(d.Deny)) || !slices.Equal(sorted(g.skipped), policyIDs(d.Skipped)) || len(d.Warn) > 0 {
+				if !slices.Equal(sorted(g.deny), policyIDs(d.Deny)) || !slices.Equal(sorted(g.skipped), policyIDs(d.Skipped)) ||
+					!slices.Equal(sorted(g.warn), policyIDs(d.Warn)) {
 					disagreements++
 					if disagreements <= 20 {
 						t.Errorf("disagreement on %s:\n oracle deny %v skip %v\n engine deny %v skip %v warn %v",
@@ -883,10 +1039,13 @@ func TestEngineAgreesWithAnIndependentOracle(t *testing.T) {
 				for _, id := range append(policyIDs(d.Deny), policyIDs(d.Skipped)...) {
 					fired[id]++
 				}
+				for _, id := range policyIDs(d.Warn) {
+					fired[id+" (break glass)"]++
+				}
 			}
 			t.Logf("differential check: %d executions, %d disagreements; findings per policy: %v", runs, disagreements, fired)
 			assert.Zero(t, disagreements)
-			for _, id := range vocab.PolicyIDs() {
+			for _, id := range append(vocab.PolicyIDs(), vocab.ShareDeletion+" (break glass)") {
 				assert.Greater(t, fired[id], 10, "the generator must reach %s, or the comparison proves little of it", id)
 			}
 		})
@@ -910,7 +1069,9 @@ func TestEngineDecisionEqualsMainRego(t *testing.T) {
 	mixed.Enforcement[vocab.ShareStorageCopy] = vocab.Warn
 	mixed.Enforcement[vocab.ShareStoragePersistentOnly] = vocab.Off
 	mixed.Enforcement[vocab.SessionSpecValid] = vocab.Warn
-	strict := oracleEngineConfig(oracleConfig{})
+	mixed.Enforcement[vocab.PersistentQuorum] = vocab.Warn
+	// Both with the persistent StatefulSet named: without it, a Scale is never judged.
+	strict := oracleEngineConfig(oc)
 	for name, cfg := range map[string]engine.Config{"every policy denying": strict, "mixed enforcement": mixed} {
 		t.Run(name, func(t *testing.T) {
 			eng, err := engine.New(t.Context(), cfg, nil)
@@ -938,7 +1099,7 @@ func TestEngineDecisionEqualsMainRego(t *testing.T) {
 			}
 			t.Logf("two roads: %d requests (%d with a finding: %v), %d decisions differ", runs, nonEmpty, perClass, differ)
 			assert.Greater(t, nonEmpty, runs/3, "the generator must produce findings, or the comparison proves little")
-			for _, kind := range []string{"Pod", "MPCSession", "Binding", "PersistentVolumeClaim", "VolumeSnapshot"} {
+			for _, kind := range []string{"Pod", "MPCSession", "Binding", "PersistentVolumeClaim", "VolumeSnapshot", "Scale", "Secret", "StatefulSet"} {
 				assert.Greater(t, perClass[kind], 10, "findings for %s", kind)
 			}
 		})

@@ -10,6 +10,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/valyala/fastjson"
+
+	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
 // Pods and workloads are read with a pooled fastjson parser instead of encoding/json: for a typical 3 KB pod,
@@ -709,4 +711,77 @@ func jsonTerm(v *fastjson.Value) (*ast.Term, error) {
 	default:
 		return ast.NullTerm(), nil
 	}
+}
+
+// deletedShape is what the policies read of an object being deleted: its metadata, the reason of its
+// break-glass annotation ("" when it has none) and, for a StatefulSet, its pod template.
+type deletedShape struct {
+	meta     objectMeta
+	reason   string
+	template *podShape
+}
+
+// readDeleted reads the old object of a DELETE: a StatefulSet's metadata and pod template, or any other
+// kind's metadata alone (a Secret's data is never read).
+func readDeleted(d doc, kind string) (s deletedShape, err error) {
+	err = withObject(d, func(v *fastjson.Value) error {
+		root := &fieldPath{}
+		if kind == "StatefulSet" {
+			w, err := readWorkload(d)
+			if err != nil {
+				return err
+			}
+			s.meta, s.template = w.meta, w.template
+		} else if s.meta, err = readMeta(v, root); err != nil {
+			return err
+		}
+		md, err := objectAt(v, "metadata", root)
+		if err != nil || md == nil {
+			return err
+		}
+		mp := root.field("metadata")
+		ann, err := objectAt(md, "annotations", &mp)
+		if err != nil || ann == nil {
+			return err
+		}
+		ap := mp.field("annotations")
+		s.reason, err = stringAt(ann, vocab.BreakGlassAnnotation, &ap)
+		return err
+	})
+	return s, err
+}
+
+// replicasAt reads v[key] as a whole, non-negative number of replicas; def when absent.
+func replicasAt(v *fastjson.Value, key string, parent *fieldPath, def int) (int, error) {
+	f := child(v, key)
+	if f == nil {
+		return def, nil
+	}
+	n, err := f.Int()
+	if err != nil || n < 0 {
+		return 0, typeError(parent.field(key), "a whole number of replicas, at least 0", f)
+	}
+	return n, nil
+}
+
+// readReplicas reads spec.replicas of a StatefulSet (absent is 1, the API server's default) or of a Scale
+// (absent is 0: autoscaling/v1 omits a zero).
+func readReplicas(d doc, kind string) (meta objectMeta, replicas int, err error) {
+	def := 1
+	if kind == vocab.ScaleKind {
+		def = 0
+	}
+	err = withObject(d, func(v *fastjson.Value) error {
+		var spec *fastjson.Value
+		var sp fieldPath
+		if meta, spec, sp, err = readMetaSpec(v); err != nil {
+			return err
+		}
+		replicas = def
+		if spec != nil {
+			replicas, err = replicasAt(spec, "replicas", &sp, def)
+		}
+		return err
+	})
+	return meta, replicas, err
 }

@@ -421,8 +421,10 @@ func TestBuildInputNewReadersNameTheBadField(t *testing.T) {
 func TestBuildInputIgnoresOperationsOfTheNewClasses(t *testing.T) {
 	tests := map[string]Request{
 		"ignores a CREATE carrying exec options":  {Operation: Create, Kind: execKind, Object: []byte(`{}`)},
-		"ignores a DELETE of a claim":             {Operation: Delete, Kind: claimKind, OldObject: []byte(`{}`)},
 		"ignores a DELETE of a snapshot":          {Operation: Delete, Kind: snapshotKind},
+		"ignores a DELETE of a Deployment":        {Operation: Delete, Kind: schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}},
+		"ignores a CREATE of a Secret":            {Operation: Create, Kind: schema.GroupVersionKind{Version: "v1", Kind: "Secret"}, Object: []byte(`{}`)},
+		"ignores an UPDATE of a Secret":           {Operation: Update, Kind: schema.GroupVersionKind{Version: "v1", Kind: "Secret"}, Object: []byte(`{}`)},
 		"ignores a CONNECT that names a Binding":  {Operation: Connect, Kind: bindingKind},
 		"ignores a CONNECT that names a claim":    {Operation: Connect, Kind: claimKind},
 		"ignores a CONNECT to a pod's own kind":   {Operation: Connect, Kind: podKind, Subresource: "exec"},
@@ -509,4 +511,91 @@ func TestBuildInputReadsAParsedObjectAsItReadsItsJSON(t *testing.T) {
 		assert.Nil(t, got)
 		assert.Contains(t, err.Error(), "Pod object: want a JSON object, got array")
 	})
+}
+
+func TestBuildInputQuorumAndDeletion(t *testing.T) {
+	stsKind := schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}
+	scaleKind := schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
+	secretKind := schema.GroupVersionKind{Version: "v1", Kind: "Secret"}
+	scale := func(spec string) []byte {
+		return []byte(`{"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "p", "namespace": "ns"}, "spec": ` + spec + `}`)
+	}
+	user := &User{Username: "alice", Groups: []string{"g"}}
+	tests := map[string]struct {
+		req  Request
+		want string
+	}{
+		"reads a scale subresource's replicas and the old ones": {
+			req: Request{Operation: Update, Kind: scaleKind, Subresource: "scale", Object: scale(`{"replicas": 1}`), OldObject: scale(`{"replicas": 3}`)},
+			want: `{"operation": "UPDATE", "kind": "Scale", "subresource": "scale", "namespace": "ns", "name": "p", "dry_run": false,
+				"replicas": 1, "old_replicas": 3}`,
+		},
+		"reads a Scale without spec.replicas as zero, which autoscaling/v1 omits": {
+			req: Request{Operation: Update, Kind: scaleKind, Subresource: "scale", Object: scale(`{}`), OldObject: scale(`{"replicas": 2}`)},
+			want: `{"operation": "UPDATE", "kind": "Scale", "subresource": "scale", "namespace": "ns", "name": "p", "dry_run": false,
+				"replicas": 0, "old_replicas": 2}`,
+		},
+		"reads a StatefulSet's replicas on UPDATE, and the old ones": {
+			req: Request{Operation: Update, Kind: stsKind,
+				Object:    []byte(`{"metadata": {"name": "p", "namespace": "ns"}, "spec": {"replicas": 2}}`),
+				OldObject: []byte(`{"metadata": {"name": "p", "namespace": "ns"}, "spec": {}}`)},
+			want: `{"operation": "UPDATE", "kind": "StatefulSet", "subresource": "", "namespace": "ns", "name": "p", "dry_run": false,
+				"replicas": 2, "old_replicas": 1}`,
+		},
+		"reads a deleted StatefulSet's template and break-glass reason from the old object": {
+			req: Request{Operation: Delete, Kind: stsKind, Namespace: "ns", Name: "p", User: user,
+				OldObject: []byte(`{"metadata": {"name": "p", "namespace": "ns", "annotations": {"mpcguard.io/break-glass": "INC-1", "other": "x"}},
+					"spec": {"replicas": 3, "template": {"metadata": {"labels": {"party-role": "persistent"}}}}}`)},
+			want: `{"operation": "DELETE", "kind": "StatefulSet", "subresource": "", "namespace": "ns", "name": "p", "dry_run": false,
+				"break_glass_reason": "INC-1", "user": {"username": "alice", "groups": ["g"]},
+				"template": {"labels": {"party-role": "persistent"}, "claims": [], "secrets": [], "host_paths": [], "clones": [], "ephemeral_containers": 0}}`,
+		},
+		"reads only a deleted Secret's name and annotation, never its data": {
+			req: Request{Operation: Delete, Kind: secretKind, Namespace: "ns", Name: "mpc-db",
+				OldObject: []byte(`{"metadata": {"name": "mpc-db", "namespace": "ns"}, "data": {"share": "c2VjcmV0"}}`)},
+			want: `{"operation": "DELETE", "kind": "Secret", "subresource": "", "namespace": "ns", "name": "mpc-db", "dry_run": false}`,
+		},
+		"names a deletion by the request when the old object is not sent": {
+			req:  Request{Operation: Delete, Kind: claimKind, Namespace: "ns", Name: "share-data-p-0"},
+			want: `{"operation": "DELETE", "kind": "PersistentVolumeClaim", "subresource": "", "namespace": "ns", "name": "share-data-p-0", "dry_run": false}`,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, _, err := buildInput(tc.req, nil)
+			require.NoError(t, err)
+			assert.JSONEq(t, tc.want, inputJSON(t, got))
+		})
+	}
+}
+
+func TestBuildInputRejectsMalformedReplicasAndAnnotations(t *testing.T) {
+	tests := map[string]struct {
+		req     Request
+		wantMsg string
+	}{
+		"negative replicas on a Scale": {
+			req: Request{Operation: Update, Kind: schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"},
+				Object: []byte(`{"spec": {"replicas": -1}}`)},
+			wantMsg: "Scale object: spec.replicas: want a whole number of replicas",
+		},
+		"fractional replicas on a StatefulSet": {
+			req: Request{Operation: Update, Kind: schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"},
+				Object: []byte(`{"spec": {"replicas": 1.5}}`)},
+			wantMsg: "StatefulSet object: spec.replicas: want a whole number of replicas",
+		},
+		"a break-glass annotation that is no string": {
+			req: Request{Operation: Delete, Kind: claimKind, Name: "c",
+				OldObject: []byte(`{"metadata": {"annotations": {"mpcguard.io/break-glass": true}}}`)},
+			wantMsg: "PersistentVolumeClaim oldObject: metadata.annotations.mpcguard.io/break-glass: want a string",
+		},
+	}
+	for name, tc := range tests {
+		t.Run("rejects "+name, func(t *testing.T) {
+			got, _, err := buildInput(tc.req, nil)
+			require.ErrorIs(t, err, ErrDecode)
+			assert.Nil(t, got)
+			assert.Contains(t, err.Error(), tc.wantMsg)
+		})
+	}
 }

@@ -36,6 +36,13 @@ const (
 	// container to it. Nobody is in it until a cluster admin grants it, typically by impersonation
 	// (kubectl --as-group), which the API server's audit log records.
 	DefaultBreakGlassGroup = "mpcguard:break-glass"
+	// BreakGlassAnnotation on a share PersistentVolumeClaim, a share Secret or a persistent StatefulSet says
+	// why it is being deleted; with it, a member of the break-glass groups may delete the object
+	// (share-deletion), and the reason is answered back as a warning, which the decision log records.
+	BreakGlassAnnotation = "mpcguard.io/break-glass"
+	// DefaultThreshold is the charts' default t: the persistent pool may not be scaled below it
+	// (persistent-quorum).
+	DefaultThreshold = 2
 )
 
 // DefaultControllerUsers are the identities that create the pods of a StatefulSet: the StatefulSet
@@ -64,6 +71,8 @@ const (
 	ShareStorageCopy             = "share-storage-copy"
 	ShareStoragePersistentOnly   = "share-storage-persistent-only"
 	SessionSpecValid             = "session-spec-valid"
+	PersistentQuorum             = "persistent-quorum"
+	ShareDeletion                = "share-deletion"
 )
 
 // Policy describes one policy.
@@ -94,6 +103,8 @@ var Policies = []Policy{
 	{ID: ShareStorageCopy, Objects: "PersistentVolumeClaim, VolumeSnapshot, generic ephemeral volumes and volumeClaimTemplates", Rule: "no clone, restore or snapshot of share storage"},
 	{ID: ShareStoragePersistentOnly, Objects: "Pod or workload template that is not a party", Rule: "uses none of the share storage: only persistent parties hold key shares"},
 	{ID: SessionSpecValid, Objects: "MPCSession", Rule: "the spec is what the CRD schema says, read without trusting it (known type, whole non-negative counts, no unknown or case-variant keys)"},
+	{ID: PersistentQuorum, Objects: "UPDATE of a persistent StatefulSet's spec.replicas, or of its scale subresource", Rule: "no change takes the persistent pool below the threshold t (or lowers it further once below)"},
+	{ID: ShareDeletion, Objects: "DELETE of a share PersistentVolumeClaim, a share Secret or a persistent StatefulSet", Rule: "only members of the break-glass groups, on an object annotated " + BreakGlassAnnotation + ": <reason>; an allowed deletion is answered with a warning naming the reason, so the decision log records it"},
 }
 
 // PolicyIDs lists every built-in policy id, in the order of Policies.
@@ -172,7 +183,14 @@ var Kinds = []Kind{
 	{"", "v1", "PodProxyOptions", ClassConnect},
 	{"", "v1", "PersistentVolumeClaim", ClassStorage},
 	{"snapshot.storage.k8s.io", "v1", "VolumeSnapshot", ClassStorage},
+	// The object of a statefulsets/scale request: its spec.replicas is the StatefulSet's.
+	{"autoscaling", "v1", ScaleKind, ClassWorkload},
+	// Only DELETE of a Secret is reviewed (share-deletion); its data is never read.
+	{"", "v1", "Secret", ClassStorage},
 }
+
+// ScaleKind is the kind of a scale subresource's object, which carries replicas and no pod template.
+const ScaleKind = "Scale"
 
 // ClassOf returns the class of a group, version and kind, or "" when the policies do not review it.
 func ClassOf(group, version, kind string) Class {
@@ -184,11 +202,11 @@ func ClassOf(group, version, kind string) Class {
 	return ""
 }
 
-// WorkloadKinds lists the kinds whose pod template the policies check.
+// WorkloadKinds lists the kinds whose pod template the policies check (a Scale has none).
 func WorkloadKinds() []string {
 	var out []string
 	for _, k := range Kinds {
-		if k.Class == ClassWorkload {
+		if k.Class == ClassWorkload && k.Kind != ScaleKind {
 			out = append(out, k.Kind)
 		}
 	}
@@ -216,8 +234,14 @@ var Routes = []Route{
 	{Webhook: "pods", Group: "", Version: "v1", Resources: []string{"pods/binding", "bindings"}, Operations: []string{"CREATE"}},
 	{Webhook: "pods", Group: "", Version: "v1", Resources: []string{"pods/exec", "pods/attach", "pods/portforward", "pods/proxy"}, Operations: []string{"CONNECT"}},
 	{Webhook: "workloads", Group: "apps", Version: "v1", Resources: []string{"deployments", "statefulsets", "replicasets", "daemonsets"}, Operations: []string{"CREATE", "UPDATE"}},
+	// The persistent pool's size and existence: kubectl scale and autoscalers change spec.replicas through the
+	// scale subresource (its PATCH arrives as UPDATE), and deleting the StatefulSet stops every party at once.
+	{Webhook: "workloads", Group: "apps", Version: "v1", Resources: []string{"statefulsets/scale"}, Operations: []string{"UPDATE"}},
+	{Webhook: "workloads", Group: "apps", Version: "v1", Resources: []string{"statefulsets"}, Operations: []string{"DELETE"}},
 	{Webhook: "workloads", Group: "batch", Version: "v1", Resources: []string{"jobs", "cronjobs"}, Operations: []string{"CREATE", "UPDATE"}},
-	{Webhook: "storage", Group: "", Version: "v1", Resources: []string{"persistentvolumeclaims"}, Operations: []string{"CREATE"}},
+	{Webhook: "storage", Group: "", Version: "v1", Resources: []string{"persistentvolumeclaims"}, Operations: []string{"CREATE", "DELETE"}},
+	// The webhook configuration's matchConditions send only the DELETE of the configured share Secrets.
+	{Webhook: "storage", Group: "", Version: "v1", Resources: []string{"secrets"}, Operations: []string{"DELETE"}},
 	{Webhook: "storage", Group: "snapshot.storage.k8s.io", Version: "v1", Resources: []string{"volumesnapshots"}, Operations: []string{"CREATE"}},
 	{Webhook: "mpcsessions", Group: SessionGroup, Version: SessionVersion, Resources: []string{SessionResource}, Operations: []string{"CREATE", "UPDATE"}},
 }
