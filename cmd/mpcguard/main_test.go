@@ -147,6 +147,11 @@ metadata:
 			wantCode:   2,
 			wantStderr: []string{"config.controllerUsers: Required value"},
 		},
+		"exits 2 on a negative --threshold-t": {
+			args:       []string{"validate", "-f", clean, "--threshold-t", "-1"},
+			wantCode:   2,
+			wantStderr: []string{"config.threshold: Invalid value: -1"},
+		},
 		"accepts no --break-glass-groups": {
 			args:     []string{"validate", "-f", clean, "--break-glass-groups", ""},
 			wantCode: 0,

@@ -22,6 +22,7 @@ type policyFlags struct {
 	persistentSets []string
 	controllers    []string
 	breakGlass     []string
+	threshold      int
 	policyDir      string
 }
 
@@ -40,7 +41,10 @@ func (f *policyFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.controllers, "controller-users", vocab.DefaultControllerUsers,
 		"identities that create persistent party pods (the StatefulSet controller's)")
 	fs.StringSliceVar(&f.breakGlass, "break-glass-groups", []string{vocab.DefaultBreakGlassGroup},
-		"groups whose members may exec into persistent parties, debug them and copy share storage")
+		"groups whose members may exec into persistent parties, debug them, copy share storage and delete it (with the "+
+			vocab.BreakGlassAnnotation+" annotation)")
+	fs.IntVar(&f.threshold, "threshold-t", vocab.DefaultThreshold,
+		"the t of t-of-n: no UPDATE or scale takes a persistent StatefulSet below t replicas (persistent-quorum); 0 checks nothing")
 	fs.StringVar(&f.policyDir, "policy-dir", "",
 		"replace the embedded policies with the *.rego files of this directory (*_test.rego excluded)")
 }
@@ -73,6 +77,7 @@ func (f *policyFlags) config() (engine.Config, error) {
 	cfg.PersistentWorkloads = engine.Names(f.persistentSets)
 	cfg.ControllerUsers = engine.Names(f.controllers)
 	cfg.BreakGlassGroups = engine.Names(f.breakGlass)
+	cfg.Threshold = f.threshold
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return cfg, errs.ToAggregate()
 	}

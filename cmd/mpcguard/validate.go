@@ -92,7 +92,7 @@ file and document are named).`,
 // inputConfigFlags are the webhook arguments that validate takes from a rendered chart: the policy
 // configuration, without --policy-dir (a path in the webhook's image, not here).
 var inputConfigFlags = []string{"role-label-key", "party-selector", "enforcement", "share-secret-names",
-	"share-claim-prefixes", "persistent-workloads", "controller-users", "break-glass-groups"}
+	"share-claim-prefixes", "persistent-workloads", "controller-users", "break-glass-groups", "threshold-t"}
 
 // fromWebhookArgs sets the policy flags that were not given on the command line (flags, where f is
 // registered) to the values of the mpcguard webhook Deployment in the input, through the flags themselves so

@@ -54,6 +54,8 @@ type Config struct {
 	PersistentWorkloads []string  `yaml:"persistentWorkloads"`
 	ControllerUsers     *[]string `yaml:"controllerUsers"`
 	BreakGlassGroups    *[]string `yaml:"breakGlassGroups"`
+	// Threshold is --threshold-t: the t below which no change takes a persistent StatefulSet.
+	Threshold *int `yaml:"threshold"`
 	// Enforcement is a mapping {policy-id: deny|warn|off}, or the flag's "id=action,id2=action2".
 	Enforcement yaml.Node `yaml:"enforcement"`
 	// PolicyDir replaces the embedded policies with the *.rego files of a directory (tests excluded), relative
@@ -76,7 +78,8 @@ type Case struct {
 
 // Request is what an AdmissionReview's request carries, plus the webhook's inventory.
 type Request struct {
-	// Operation is CREATE, UPDATE or CONNECT (default CREATE).
+	// Operation is CREATE, UPDATE, CONNECT or DELETE (default CREATE). A DELETE carries only oldObject, which
+	// then gives the kind, namespace and name.
 	Operation string `yaml:"operation"`
 	// Kind is request.kind; by default the object's apiVersion and kind. CONNECT requests name their options
 	// kind: {version: v1, kind: PodExecOptions}.
@@ -236,6 +239,9 @@ func (c Config) engineConfig() (engine.Config, error) {
 	if c.BreakGlassGroups != nil {
 		cfg.BreakGlassGroups = engine.Names(*c.BreakGlassGroups)
 	}
+	if c.Threshold != nil {
+		cfg.Threshold = *c.Threshold
+	}
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return cfg, errs.ToAggregate()
 	}
@@ -312,11 +318,14 @@ func (c Case) request() (engine.Request, engine.Inventory, error) {
 		req.Object, h = js, oh
 	}
 	if r.OldObject.Kind != 0 {
-		js, _, err := objectJSON(&r.OldObject, "request.oldObject")
+		js, oh, err := objectJSON(&r.OldObject, "request.oldObject")
 		if err != nil {
 			return req, nil, err
 		}
 		req.OldObject = js
+		if r.Object.Kind == 0 { // a DELETE carries only the old object
+			h = oh
+		}
 	}
 	if r.Kind != nil {
 		req.Kind = schema.GroupVersionKind{Group: r.Kind.Group, Version: r.Kind.Version, Kind: r.Kind.Kind}
