@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/mpcguard/mpcguard/internal/certs"
@@ -83,9 +82,7 @@ type Server struct {
 	// of the real node behind a Service; empty for those it started, whose own process is measured.
 	Processes []int
 
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	proc *cluster.Process
 }
 
 // Servers are the started servers and the CA their certificate is signed by.
@@ -290,35 +287,26 @@ func newServer(name, bin, dir, certDir string, pol Policy, cfg engine.Config) (*
 	return srv, nil
 }
 
-// start runs the server in its own process group, its output in LogPath. The kernel kills it if this process
-// dies (Pdeathsig), so an interrupted run leaves nothing behind.
+// start runs the server in its own process group, its output in LogPath (a cluster.Process: the kernel kills
+// it if this process dies, so an interrupted run leaves nothing behind).
 func (s *Server) start() error {
-	log, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
+	if err := os.Remove(s.LogPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("bench: the log of %s: %w", s.Name, err)
 	}
-	s.cmd = exec.Command(s.Bin, s.Args...)
-	s.cmd.Stdout, s.cmd.Stderr = log, log
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		log.Close()
-		return fmt.Errorf("bench: starting %s: %w", s.Name, err)
+	proc, err := cluster.StartProcess(s.Name, s.Bin, s.Args, s.LogPath, os.Environ())
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
-	s.done = make(chan struct{})
-	go func() {
-		s.err = s.cmd.Wait()
-		log.Close()
-		close(s.done)
-	}()
+	s.proc = proc
 	return nil
 }
 
 // Pid is the server's process id (0 for a server this package did not start).
 func (s *Server) Pid() int {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.proc == nil {
 		return 0
 	}
-	return s.cmd.Process.Pid
+	return s.proc.Pid()
 }
 
 // pids are the processes measured under load: the server's own, or its Processes.
@@ -329,17 +317,7 @@ func (s *Server) pids() []int {
 	return s.Processes
 }
 
-func (s *Server) exited() bool {
-	if s.done == nil {
-		return false
-	}
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Server) exited() bool { return s.proc != nil && s.proc.Exited() }
 
 // Logs is the last n lines of the server's log.
 func (s *Server) Logs(n int) string { return cluster.TailFile(s.LogPath, n) }
@@ -371,8 +349,7 @@ func (s *Server) waitReady(ctx context.Context, client *http.Client) error {
 			}
 		}
 		if s.exited() {
-			//nolint:errorlint // the exit status is nil after a clean exit (early all the same); ErrNotReady is the cause
-			return fmt.Errorf("%w: %s exited (%v); the end of %s:\n%s", ErrNotReady, s.Name, s.err, s.LogPath, s.Logs(20))
+			return fmt.Errorf("%w: %w", ErrNotReady, s.proc.ExitError())
 		}
 		select {
 		case <-ctx.Done():
@@ -385,24 +362,13 @@ func (s *Server) waitReady(ctx context.Context, client *http.Client) error {
 
 // stop sends SIGTERM to the server's process group, and SIGKILL after grace.
 func (s *Server) stop(grace time.Duration) error {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.proc == nil {
 		return nil
 	}
-	signal := func(sig syscall.Signal) {
-		if err := syscall.Kill(-s.Pid(), sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-			_ = s.cmd.Process.Signal(sig)
-		}
+	if err := s.proc.Stop(grace); err != nil {
+		return fmt.Errorf("bench: %s: %w", s.Name, err)
 	}
-	signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-		signal(syscall.SIGKILL) // anything it left in its group
-		return nil
-	case <-time.After(grace):
-		signal(syscall.SIGKILL)
-		<-s.done
-		return fmt.Errorf("bench: %s killed after %s without exiting on SIGTERM", s.Name, grace)
-	}
+	return nil
 }
 
 // Stop ends every server (all at once) and waits for them. Later calls return the first call's error.

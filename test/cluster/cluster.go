@@ -71,7 +71,7 @@ type Cluster struct {
 	ports      map[string]int
 	extraArgs  map[string][]string
 	unregister func()
-	procs      []*process
+	procs      []*Process
 	realNode   *realNode
 	nodeLock   *os.File
 	log        io.Writer
@@ -261,7 +261,7 @@ func (c *Cluster) Logs(n int) string {
 
 // stopTier stops the processes of the named components together.
 func (c *Cluster) stopTier(names ...string) error {
-	var procs []*process
+	var procs []*Process
 	for _, p := range c.procs {
 		if slices.Contains(names, p.name) {
 			procs = append(procs, p)
@@ -270,13 +270,13 @@ func (c *Cluster) stopTier(names ...string) error {
 	return stopProcesses(procs, stopGrace)
 }
 
-func (c *Cluster) start(name string, args ...string) (*process, error) {
+func (c *Cluster) start(name string, args ...string) (*Process, error) {
 	return c.startWithEnv(name, os.Environ(), args...)
 }
 
-func (c *Cluster) startWithEnv(name string, env []string, args ...string) (*process, error) {
+func (c *Cluster) startWithEnv(name string, env []string, args ...string) (*Process, error) {
 	args = append(slices.Clip(args), c.extraArgs[name]...)
-	p, err := startProcess(name, filepath.Join(c.BinDir, name), args,
+	p, err := StartProcess(name, filepath.Join(c.BinDir, name), args,
 		filepath.Join(c.Dir, "logs", name+".log"), env)
 	if err != nil {
 		return nil, err
@@ -286,7 +286,7 @@ func (c *Cluster) startWithEnv(name string, env []string, args ...string) (*proc
 }
 
 // waitFor polls ready every 200ms until it is true, timeout passes, ctx ends, or one of procs exits.
-func (c *Cluster) waitFor(ctx context.Context, what string, timeout time.Duration, procs []*process,
+func (c *Cluster) waitFor(ctx context.Context, what string, timeout time.Duration, procs []*Process,
 	ready func(context.Context) (bool, error)) error {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)

@@ -25,7 +25,7 @@ func (c *Cluster) AddNodes(ctx context.Context, n int, zones ...string) error {
 	return c.addNodes(ctx, n, zones, c.procs)
 }
 
-func (c *Cluster) addNodes(ctx context.Context, n int, zones []string, procs []*process) error {
+func (c *Cluster) addNodes(ctx context.Context, n int, zones []string, procs []*Process) error {
 	first := len(c.Nodes)
 	var names []string
 	for i := first; i < first+n; i++ {

@@ -14,7 +14,7 @@ import (
 type Registry struct {
 	// Addr is host:port on 127.0.0.1.
 	Addr string
-	proc *process
+	proc *Process
 }
 
 // StartRegistry starts a registry with storage and log under dir and waits until it answers /v2/.
@@ -38,7 +38,7 @@ http:
 `, filepath.Join(dir, "registry"), addr)), 0o600); err != nil {
 		return nil, fmt.Errorf("writing the registry configuration: %w", err)
 	}
-	p, err := startProcess("registry", filepath.Join(binDir, "registry"), []string{"serve", cfg},
+	p, err := StartProcess("registry", filepath.Join(binDir, "registry"), []string{"serve", cfg},
 		filepath.Join(dir, "registry.log"), append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true"))
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ http:
 }
 
 // Stop ends the registry.
-func (r *Registry) Stop() error { return stopProcesses([]*process{r.proc}, stopGrace) }
+func (r *Registry) Stop() error { return stopProcesses([]*Process{r.proc}, stopGrace) }
 
 // Logs is the end of the registry's log.
 func (r *Registry) Logs(n int) string { return r.proc.tail(n) }

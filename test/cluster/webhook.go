@@ -67,7 +67,7 @@ type Webhook struct {
 	bin, name string
 	args      []string
 	mu        sync.Mutex // guards proc and stopped
-	proc      *process
+	proc      *Process
 	dir       string
 	tempDir   bool
 	stopped   bool
@@ -125,7 +125,7 @@ func StartWebhook(ctx context.Context, opts WebhookOptions) (w *Webhook, err err
 
 // start runs the process and waits until its /readyz answers, for a minute at most.
 func (w *Webhook) start(ctx context.Context) error {
-	proc, err := startProcess(w.name, w.bin, w.args, w.LogPath, os.Environ())
+	proc, err := StartProcess(w.name, w.bin, w.args, w.LogPath, os.Environ())
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func (w *Webhook) Halt() error {
 	if proc == nil || proc.exited() {
 		return nil
 	}
-	return stopProcesses([]*process{proc}, 10*time.Second)
+	return stopProcesses([]*Process{proc}, 10*time.Second)
 }
 
 // Restart halts the webhook if it runs, then starts it again on the same URL, with the same certificate and
@@ -186,7 +186,7 @@ func (w *Webhook) Stop() error {
 	}
 	w.stopped = true
 	if w.proc != nil {
-		w.stopErr = stopProcesses([]*process{w.proc}, 10*time.Second)
+		w.stopErr = stopProcesses([]*Process{w.proc}, 10*time.Second)
 	}
 	if w.tempDir {
 		if err := os.RemoveAll(w.dir); err != nil && w.stopErr == nil {
