@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -59,18 +58,11 @@ func install(ctx context.Context, c *cluster.Cluster, bin, dir string) (*cluster
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := c.Helm(namespace, nil)
-	if err != nil {
-		return hook, err
-	}
-	inst := action.NewInstall(cfg)
-	inst.ReleaseName, inst.Namespace = release, namespace
-	inst.Wait, inst.Timeout = true, scenario.HelmTimeout
 	values := map[string]any{"mpcguard": map[string]any{"webhook": map[string]any{
 		"url": hook.URL, "caBundle": base64.StdEncoding.EncodeToString(hook.CABundle)}}}
 	bench.Step("helm install %s %s --namespace %s --set mpcguard.webhook.url=%s --wait", release, chartDir, namespace, hook.URL)
-	if _, err := inst.RunWithContext(ctx, chrt, values); err != nil {
-		return hook, fmt.Errorf("helm install %s: %w", release, err)
+	if _, err := c.HelmInstall(ctx, cluster.HelmRelease{Name: release, Namespace: namespace, Chart: chrt, Values: values}); err != nil {
+		return hook, err
 	}
 	return hook, nil
 }
