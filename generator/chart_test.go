@@ -116,8 +116,9 @@ func TestWebhookConfigurationFollowsVocab(t *testing.T) {
 			}
 			assert.Equal(t, []string{"status-updates-that-change-labels", "bindings-that-set-party-labels", "not-the-webhooks-own-pods"},
 				conditionNames(vwc.Webhooks[0]))
-			assert.Equal(t, []string{"not-the-webhooks-own-deployment-or-replicasets"}, conditionNames(vwc.Webhooks[1]))
-			assert.Empty(t, vwc.Webhooks[2].MatchConditions)
+			assert.Equal(t, []string{"scales-and-deletions-of-the-persistent-pool", "not-the-webhooks-own-deployment-or-replicasets"},
+				conditionNames(vwc.Webhooks[1]))
+			assert.Equal(t, []string{"deletions-of-share-storage"}, conditionNames(vwc.Webhooks[2]))
 			assert.Empty(t, vwc.Webhooks[3].MatchConditions)
 		})
 	}
@@ -148,7 +149,7 @@ func TestWebhookConfigurationFollowsVocab(t *testing.T) {
 			`o.kind == "Deployment"`,
 			`"system:serviceaccount:kube-system:deployment-controller"`,
 		} {
-			assert.Contains(t, workloads[0].Expression, want)
+			assert.Contains(t, workloads[1].Expression, want)
 		}
 		for _, c := range append(slices.Clone(pods), workloads...) {
 			assert.NotContains(t, c.Expression, "admission-webhook", "%s: no label decides the exclusion", c.Name)
@@ -166,7 +167,7 @@ func TestWebhookConfigurationFollowsVocab(t *testing.T) {
 			require.NoError(t, err)
 			vwc := only[admissionregistrationv1.ValidatingWebhookConfiguration](t, r, "ValidatingWebhookConfiguration", "")
 			assert.Equal(t, []string{"status-updates-that-change-labels", "bindings-that-set-party-labels"}, conditionNames(vwc.Webhooks[0]))
-			assert.Empty(t, vwc.Webhooks[1].MatchConditions)
+			assert.Equal(t, []string{"scales-and-deletions-of-the-persistent-pool"}, conditionNames(vwc.Webhooks[1]))
 		})
 	}
 }
@@ -279,7 +280,7 @@ func TestMpcguardNotes(t *testing.T) {
 
 func TestValuesSchemaTakesPolicyIDsFromVocab(t *testing.T) {
 	guard := chartOf(t, generate(t, generator.DefaultSpec()), "mpcguard")
-	require.Len(t, vocab.PolicyIDs(), 16)
+	require.Len(t, vocab.PolicyIDs(), 18)
 	for _, id := range vocab.PolicyIDs() {
 		_, err := renderAs(t, guard, "mpc-system", "mpc-system", map[string]any{"webhook": map[string]any{"enforcement": map[string]any{id: "warn"}}})
 		assert.NoError(t, err, id)
@@ -288,4 +289,35 @@ func TestValuesSchemaTakesPolicyIDsFromVocab(t *testing.T) {
 	assert.ErrorContains(t, err, "invalid propertyName 'no-such-policy'")
 	_, err = renderAs(t, guard, "mpc-system", "mpc-system", map[string]any{"webhook": map[string]any{"enforcement": map[string]any{vocab.PartyAccess: "audit"}}})
 	assert.ErrorContains(t, err, "value must be one of 'deny', 'warn', 'off'")
+}
+
+func TestQuorumAndShareGuards(t *testing.T) {
+	files := generate(t, generator.DefaultSpec())
+	system := chartOf(t, files, "mpc-system")
+
+	t.Run("the persistent StatefulSet retains its claims when it is scaled down or deleted", func(t *testing.T) {
+		r, err := renderAs(t, system, "mpc-system", "mpc-system", nil)
+		require.NoError(t, err)
+		sts := only[appsv1.StatefulSet](t, r, "StatefulSet", "mpc-system-server-party")
+		require.NotNil(t, sts.Spec.PersistentVolumeClaimRetentionPolicy)
+		assert.Equal(t, appsv1.RetainPersistentVolumeClaimRetentionPolicyType, sts.Spec.PersistentVolumeClaimRetentionPolicy.WhenDeleted)
+		assert.Equal(t, appsv1.RetainPersistentVolumeClaimRetentionPolicyType, sts.Spec.PersistentVolumeClaimRetentionPolicy.WhenScaled)
+	})
+
+	t.Run("the webhook is sent the deletions and scales the guards judge, by name", func(t *testing.T) {
+		r, err := renderAs(t, system, "mpc-system", "mpc-system", map[string]any{"threshold": map[string]any{"t": 3},
+			"mpcguard": map[string]any{"threshold": map[string]any{"t": 3}, "shareStorage": map[string]any{"secretNames": []any{"mpc-db"}}}})
+		require.NoError(t, err)
+		assert.Equal(t, "3", webhookArgs(t, r)["threshold-t"])
+		vwc := only[admissionregistrationv1.ValidatingWebhookConfiguration](t, r, "ValidatingWebhookConfiguration", "")
+		workloads, storage := vwc.Webhooks[1].MatchConditions[0].Expression, vwc.Webhooks[2].MatchConditions[0].Expression
+		assert.Contains(t, workloads, `request.name in ["mpc-system-server-party"]`)
+		assert.Contains(t, storage, `["shares-mpc-system-server-party-"].exists(p, request.name.startsWith(p))`)
+		assert.Contains(t, storage, `request.name in ["mpc-db"]`)
+	})
+
+	t.Run("mpc-system refuses a webhook threshold other than its own", func(t *testing.T) {
+		_, err := renderAs(t, system, "mpc-system", "mpc-system", map[string]any{"threshold": map[string]any{"t": 3}})
+		assert.ErrorContains(t, err, "mpcguard.threshold.t must be threshold.t (3), the t below which the webhook refuses to scale the persistent pool, not 2")
+	})
 }

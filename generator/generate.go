@@ -225,6 +225,7 @@ func mpcguardSettings(s *Spec, forParent bool) MpcguardSettings {
 		PersistentWorkloads: workloads,
 		ControllerUsers:     slices.Clone(vocab.DefaultControllerUsers),
 		BreakGlassGroups:    []string{vocab.DefaultBreakGlassGroup},
+		Threshold:           GuardThresholdValues{T: s.Threshold.T},
 		NetworkPolicy:       NetworkPolicyValues{Enabled: s.NetworkPolicies.Enabled},
 		Tests:               TestsValues{Image: image(s.Images.Test)},
 	}

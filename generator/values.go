@@ -184,11 +184,17 @@ type MpcguardSettings struct {
 	ShareStorage     ShareStorageNames `json:"shareStorage" doc:"The persistent pool's share storage, which delegate and temporary parties must not mount. Entries are rendered with tpl. With neither Secret names nor claim prefixes, the share-storage policies check nothing (NOTES says which)."`
 	// Webhook arguments, comma-joined: no entry may contain a comma. persistentWorkloads is rendered with tpl, so
 	// a parent chart derives it from its release and pools.
-	PersistentWorkloads []string            `json:"persistentWorkloads" doc:"Names of the StatefulSets of the persistent pool, in the release namespace: only their pods, created by a controller user, may be persistent parties (--persistent-workloads; party-persistent-origin). Empty: the pods of any StatefulSet, still created by a controller user. Entries are rendered with tpl." pattern:"^[^,]+$"`
-	ControllerUsers     []string            `json:"controllerUsers" doc:"Identities that create the pods of a StatefulSet (--controller-users): the StatefulSet controller's ServiceAccount under kube-controller-manager --use-service-account-credentials, kube-controller-manager otherwise." pattern:"^[^,\"]+$"`
-	BreakGlassGroups    []string            `json:"breakGlassGroups" doc:"Groups whose members may exec, attach, port-forward or proxy into a persistent party, or add a debug container to one (--break-glass-groups; party-access). Nobody is in them until a cluster admin grants it, typically by impersonation (kubectl --as-group), which the audit log records. Empty: nobody may." pattern:"^[^,\"]+$"`
-	NetworkPolicy       NetworkPolicyValues `json:"networkPolicy" doc:"A NetworkPolicy admitting traffic to the webhook only on its port."`
-	Tests               TestsValues         `json:"tests" doc:"Pods run by helm test."`
+	PersistentWorkloads []string             `json:"persistentWorkloads" doc:"Names of the StatefulSets of the persistent pool, in the release namespace: only their pods, created by a controller user, may be persistent parties (--persistent-workloads; party-persistent-origin). Empty: the pods of any StatefulSet, still created by a controller user. Entries are rendered with tpl." pattern:"^[^,]+$"`
+	ControllerUsers     []string             `json:"controllerUsers" doc:"Identities that create the pods of a StatefulSet (--controller-users): the StatefulSet controller's ServiceAccount under kube-controller-manager --use-service-account-credentials, kube-controller-manager otherwise." pattern:"^[^,\"]+$"`
+	BreakGlassGroups    []string             `json:"breakGlassGroups" doc:"Groups whose members may exec, attach, port-forward or proxy into a persistent party, or add a debug container to one (--break-glass-groups; party-access). Nobody is in them until a cluster admin grants it, typically by impersonation (kubectl --as-group), which the audit log records. Empty: nobody may." pattern:"^[^,\"]+$"`
+	Threshold           GuardThresholdValues `json:"threshold" doc:"The threshold of the MPC system the webhook guards."`
+	NetworkPolicy       NetworkPolicyValues  `json:"networkPolicy" doc:"A NetworkPolicy admitting traffic to the webhook only on its port."`
+	Tests               TestsValues          `json:"tests" doc:"Pods run by helm test."`
+}
+
+// GuardThresholdValues is the t the webhook keeps the persistent pool at.
+type GuardThresholdValues struct {
+	T int32 `json:"t" doc:"The t of t-of-n: no UPDATE of a persistent StatefulSet's replicas, and no scale through its scale subresource, takes it below t (--threshold-t; persistent-quorum). The mpc-system chart requires it to equal its own threshold.t. 0 checks nothing." minimum:"0"`
 }
 
 // ShareStorageNames name the share storage.

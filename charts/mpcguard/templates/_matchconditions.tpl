@@ -19,6 +19,12 @@ mount share storage, so every pod in a checked namespace is sent, but for:
   party-binding-labels could deny: the scheduler binds the webhook's own pods while the webhook is down;
 - the webhook's own pods (below).
 
+storage.mpcguard.io and workloads.mpcguard.io send only the DELETEs share-deletion judges: of the claims named
+<prefix><ordinal> (the policy checks the ordinal), of the share Secrets, and of the persistent StatefulSets (any
+StatefulSet when none is named: the policy then reads its template); and only the scales of the named persistent
+StatefulSets. Deleting anything else in a checked namespace never waits for the webhook, so an uninstall that has
+already removed the webhook's Service is not blocked by it.
+
 The webhook's own objects. The exclusion exists only so that the webhook can restart itself under failurePolicy
 Fail (with Ignore, or a webhook outside the cluster, nothing is excluded). It used to be the objectSelector
 app.kubernetes.io/component NotIn [admission-webhook], which exempted any workload carrying that label: an
@@ -95,7 +101,22 @@ party selector's labels. */}}
         o.name.startsWith({{ printf "%s-" $deployment | toJson }}) && has(o.controller) && o.controller == true) &&
       (!has(object.metadata.labels) || {{ include "mpcguard.cel.noPartyLabels" (dict "root" $root "labels" "object.metadata.labels") }}))
 {{- end }}
-{{- else if and (eq .webhook "workloads.mpcguard.io") (include "mpcguard.excludesOwnObjects" $root) }}
+{{- else if eq .webhook "storage.mpcguard.io" }}
+{{- $claimPrefixes := include "mpcguard.tplList" (dict "list" $root.Values.shareStorage.claimPrefixes "root" $root) }}
+{{- $secretNames := include "mpcguard.tplList" (dict "list" $root.Values.shareStorage.secretNames "root" $root) }}
+- name: deletions-of-share-storage
+  expression: |-
+    request.operation != "DELETE" ||
+    request.resource.resource == "persistentvolumeclaims" && has(request.name) && {{ $claimPrefixes }}.exists(p, request.name.startsWith(p)) ||
+    request.resource.resource == "secrets" && has(request.name) && request.name in {{ $secretNames }}
+{{- else if eq .webhook "workloads.mpcguard.io" }}
+{{- $persistent := include "mpcguard.tplList" (dict "list" $root.Values.persistentWorkloads "root" $root) }}
+- name: scales-and-deletions-of-the-persistent-pool
+  expression: |-
+    !(request.resource.resource == "statefulsets" && ({{ $sub }} == "scale" || request.operation == "DELETE")) ||
+    has(request.name) && request.name in {{ $persistent }} ||
+    {{ $sub }} == "" && size({{ $persistent }}) == 0
+{{- if include "mpcguard.excludesOwnObjects" $root }}
 - name: not-the-webhooks-own-deployment-or-replicasets
   expression: |-
     !(request.namespace == {{ $ns }} && request.resource.group == "apps" && {{ $sub }} == "" && (
@@ -106,5 +127,6 @@ party selector's labels. */}}
         has(object.metadata.ownerReferences) && size(object.metadata.ownerReferences) == 1 &&
         object.metadata.ownerReferences.all(o, o.apiVersion == "apps/v1" && o.kind == "Deployment" &&
           o.name == {{ toJson $deployment }} && has(o.controller) && o.controller == true)))
+{{- end }}
 {{- end }}
 {{- end }}

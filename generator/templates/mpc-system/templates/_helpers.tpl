@@ -189,6 +189,7 @@ nothing or fails. Takes (dict "root" $ "persistent" $persistentPool).
   <volumeClaimTemplate>-<statefulset>- of its volume claim (the policies match claims <prefix><ordinal> only, so
   any other prefix would guard nothing while looking as if it did).
 - persistentWorkloads are exactly the persistent pool's StatefulSet.
+- threshold.t is this chart's threshold.t: the webhook refuses to scale the persistent pool below it.
 - Every namespace the coordinator discovers parties in is checked by the webhook. The render refuses a
   difference instead of widening the webhook's namespaces itself: a dependency cannot read its parent's values,
   so deriving would mean a second copy of the list in global values; the webhook's namespaces are its security
@@ -222,6 +223,9 @@ nothing or fails. Takes (dict "root" $ "persistent" $persistentPool).
 {{- end }}
 {{- if ne (uniq $tplList.persistentWorkloads | toJson) (list $statefulSet | toJson) }}
 {{- fail (printf "mpc-system: mpcguard.persistentWorkloads must be exactly [%q], the StatefulSet of the persistent pool %s, not %s" $statefulSet $persistent.name ($tplList.persistentWorkloads | toJson)) }}
+{{- end }}
+{{- if ne (int $guard.threshold.t) (int $root.Values.threshold.t) }}
+{{- fail (printf "mpc-system: mpcguard.threshold.t must be threshold.t (%d), the t below which the webhook refuses to scale the persistent pool, not %d" (int $root.Values.threshold.t) (int $guard.threshold.t)) }}
 {{- end }}
 {{- $checked := prepend $guard.webhook.namespaces $root.Release.Namespace }}
 {{- $missing := list }}

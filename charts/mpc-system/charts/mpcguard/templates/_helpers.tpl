@@ -137,6 +137,15 @@ start. */}}
 {{- join "," $out }}
 {{- end }}
 
+{{/* A list of strings rendered with tpl, as a JSON array. Takes (dict "list" $list "root" $). */}}
+{{- define "mpcguard.tplList" -}}
+{{- $out := list }}
+{{- range .list }}
+{{- $out = append $out (tpl . $.root) }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}
+
 {{/* --enforcement: policy-id=action pairs, sorted by policy id. */}}
 {{- define "mpcguard.enforcement" -}}
 {{- $out := list }}

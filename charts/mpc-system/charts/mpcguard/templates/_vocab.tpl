@@ -98,6 +98,36 @@ rules (vocab.Routes), the policy ids, and the policies that need named share sto
         },
         {
           "operations": [
+            "UPDATE"
+          ],
+          "apiGroups": [
+            "apps"
+          ],
+          "apiVersions": [
+            "v1"
+          ],
+          "resources": [
+            "statefulsets/scale"
+          ],
+          "scope": "Namespaced"
+        },
+        {
+          "operations": [
+            "DELETE"
+          ],
+          "apiGroups": [
+            "apps"
+          ],
+          "apiVersions": [
+            "v1"
+          ],
+          "resources": [
+            "statefulsets"
+          ],
+          "scope": "Namespaced"
+        },
+        {
+          "operations": [
             "CREATE",
             "UPDATE"
           ],
@@ -120,7 +150,8 @@ rules (vocab.Routes), the policy ids, and the policies that need named share sto
       "rules": [
         {
           "operations": [
-            "CREATE"
+            "CREATE",
+            "DELETE"
           ],
           "apiGroups": [
             ""
@@ -130,6 +161,21 @@ rules (vocab.Routes), the policy ids, and the policies that need named share sto
           ],
           "resources": [
             "persistentvolumeclaims"
+          ],
+          "scope": "Namespaced"
+        },
+        {
+          "operations": [
+            "DELETE"
+          ],
+          "apiGroups": [
+            ""
+          ],
+          "apiVersions": [
+            "v1"
+          ],
+          "resources": [
+            "secrets"
           ],
           "scope": "Namespaced"
         },
@@ -188,7 +234,9 @@ rules (vocab.Routes), the policy ids, and the policies that need named share sto
     "party-binding-labels",
     "share-storage-copy",
     "share-storage-persistent-only",
-    "session-spec-valid"
+    "session-spec-valid",
+    "persistent-quorum",
+    "share-deletion"
   ],
   "shareStoragePolicies": [
     "delegate-no-share-storage",
