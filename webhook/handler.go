@@ -106,8 +106,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ObjectValue:    rv.object,
 		OldObjectValue: rv.oldObject,
 	}
-	if !engine.Reviewed(preq.Kind) {
-		// Unknown kinds are allowed untouched: the webhook configuration decides what is sent here.
+	if !engine.ReviewedOperation(preq.Kind, preq.Operation) {
+		// Kinds and operations the policies do not review are allowed untouched: the webhook configuration
+		// decides what is sent here.
 		h.Metrics.Requests.WithLabelValues(otherKind, "allowed").Inc()
 		h.write(w, rv, http.StatusOK, allowed(req.UID, nil))
 		return

@@ -63,6 +63,34 @@ type User struct {
 // Reviewed reports whether the policies look at objects of this kind.
 func Reviewed(gvk schema.GroupVersionKind) bool { return classOf(gvk) != "" }
 
+// ReviewedOperation reports whether the policies look at this operation on objects of this kind: Review
+// answers every other request with a zero Decision at once.
+func ReviewedOperation(gvk schema.GroupVersionKind, op Operation) bool { return reviews(gvk, op) != "" }
+
+// reviews returns the class of a kind when the policies review the operation on it, and "" otherwise:
+// CONNECT for the connect kinds only, DELETE for the deletion kinds only, and CREATE and UPDATE for the rest
+// (UPDATE only for a Scale, never for a Secret).
+func reviews(gvk schema.GroupVersionKind, op Operation) vocab.Class {
+	class := classOf(gvk)
+	switch {
+	case class == "":
+	case class == vocab.ClassConnect:
+		if op == Connect {
+			return class
+		}
+	case op == Delete:
+		if slices.Contains(deletionKinds, gvk.Kind) {
+			return class
+		}
+	case gvk.Kind == "Secret", // only its DELETE is reviewed
+		gvk.Kind == vocab.ScaleKind && op != Update,
+		op != Create && op != Update:
+	default:
+		return class
+	}
+	return ""
+}
+
 func classOf(gvk schema.GroupVersionKind) vocab.Class {
 	return vocab.ClassOf(gvk.Group, gvk.Version, gvk.Kind)
 }
@@ -97,23 +125,12 @@ type workloadShape struct {
 // buildInput turns a request into the policy input (policies/README.md). It returns a nil value for kinds the
 // policies do not look at and for operations they ignore.
 func buildInput(req Request, inv Inventory) (ast.Value, vocab.Class, error) {
-	class := classOf(req.Kind)
+	class := reviews(req.Kind, req.Operation)
 	switch {
 	case class == "":
 		return nil, "", nil
-	case class == vocab.ClassConnect:
-		if req.Operation != Connect {
-			return nil, "", nil
-		}
 	case req.Operation == Delete:
-		if !slices.Contains(deletionKinds, req.Kind.Kind) {
-			return nil, "", nil
-		}
 		return deletionInput(req, class)
-	case req.Operation != Create && req.Operation != Update,
-		req.Kind.Kind == "Secret", // only its DELETE is reviewed
-		req.Kind.Kind == vocab.ScaleKind && req.Operation != Update:
-		return nil, "", nil
 	}
 	kind := req.Kind.Kind
 	obj := doc{raw: req.Object, v: req.ObjectValue}

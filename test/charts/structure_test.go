@@ -436,6 +436,7 @@ func TestPodDisruptionBudgetKeepsTPersistentParties(t *testing.T) {
 			vals["mpcguard"] = map[string]any{
 				"shareStorage":        map[string]any{"claimPrefixes": []any{"shares-{{ .Release.Name }}-p-"}},
 				"persistentWorkloads": []any{"{{ .Release.Name }}-p"},
+				"threshold":           map[string]any{"t": tt}, // the t below which the webhook keeps the pool
 			}
 			r := mustRender(t, ch, vals)
 			pdbs := objectsOf[*policyv1.PodDisruptionBudget](r)
