@@ -70,7 +70,7 @@ image: ## OCI image index (linux/amd64, linux/arm64) of mpcguard in bin/image/oc
 	@$(BUILD_TOOL) cyclonedx-gomod >/dev/null
 	@for p in $(IMAGE_PLATFORMS); do \
 	  GOOS=$${p%/*} GOARCH=$${p#*/} $(IMAGE_GO_BUILD) -o $(IMAGE_DIR)/$${p%/*}_$${p#*/}/mpcguard ./cmd/mpcguard; done
-	@go build -C test/tools/image -o $(IMAGE_TOOL) .
+	@go build -C test/tools/image -o $(abspath $(IMAGE_TOOL)) .
 	@$(IMAGE_TOOL) build --out $(IMAGE_DIR)/oci --tag $(CHART_VERSION) --version $(VERSION) --revision $(COMMIT) \
 	  --created $(SOURCE_DATE) $(foreach p,$(IMAGE_PLATFORMS),--bin $(p)=$(IMAGE_DIR)/$(subst /,_,$(p))/mpcguard) \
 	  > $(IMAGE_DIR)/digest
