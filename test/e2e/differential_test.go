@@ -92,10 +92,12 @@ const diffNameLabel = "diff.mpcguard.io/name"
 
 // diffPolicyFlags are the flags of `mpcguard webhook` that validate shares (cmd/mpcguard/policyflags.go).
 var diffPolicyFlags = []string{"--role-label-key", "--party-selector", "--enforcement", "--share-secret-names",
-	"--share-claim-prefixes", "--persistent-workloads", "--controller-users", "--break-glass-groups", "--policy-dir"}
+	"--share-claim-prefixes", "--persistent-workloads", "--controller-users", "--break-glass-groups", "--threshold-t", "--policy-dir"}
 
-// diffWebhookOnlyFlags are the chart's webhook flags that are no policy configuration: the inventory.
-var diffWebhookOnlyFlags = []string{"--inventory", "--namespaces", "--kubeconfig"}
+// diffWebhookOnlyFlags are the chart's webhook flags that are no policy configuration: the inventory and the
+// periodic audit.
+var diffWebhookOnlyFlags = []string{"--inventory", "--namespaces", "--kubeconfig",
+	"--audit-interval", "--audit-lease-namespace", "--audit-lease-name", "--audit-reports"}
 
 // diffTarget is a release whose webhook the API server calls for objects of its namespace.
 type diffTarget struct {

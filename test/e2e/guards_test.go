@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,6 +110,25 @@ func annotateBreakGlass(ctx context.Context, env *scenario.Env, obj client.Objec
 	}
 	patch := []byte(`{"metadata": {"annotations": {"` + vocab.BreakGlassAnnotation + `": ` + value + `}}}`)
 	return env.Client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch))
+}
+
+// breakGlassDelete deletes an object that share-deletion guards as a cluster administrator breaks glass:
+// kubectl annotate it with the reason, then kubectl delete --as=admin --as-group=system:masters
+// --as-group=mpcguard:break-glass. Tests clean up the persistent pools they created with it.
+func breakGlassDelete(ctx context.Context, env *scenario.Env, obj client.Object, reason string) error {
+	if err := annotateBreakGlass(ctx, env, obj, reason); err != nil {
+		return fmt.Errorf("annotating %s for break glass: %w", obj.GetName(), err)
+	}
+	cfg := rest.CopyConfig(env.Cluster.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "admin", Groups: []string{"system:masters", vocab.DefaultBreakGlassGroup}}
+	c, err := client.New(cfg, client.Options{Scheme: env.Client.Scheme()})
+	if err != nil {
+		return fmt.Errorf("a client breaking glass: %w", err)
+	}
+	if err := c.Delete(ctx, obj); err != nil {
+		return fmt.Errorf("deleting %s by breaking glass: %w", obj.GetName(), err)
+	}
+	return nil
 }
 
 // breakGlassWarning is the warning an admitted break-glass deletion of object is answered with.

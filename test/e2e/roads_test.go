@@ -383,7 +383,8 @@ func TestAPersistentPartyThatLeftThePartySelectorIsStillRefusedDebugContainersAn
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		assert.NoError(t, client.IgnoreNotFound(env.Client.Delete(ctx, sts)))
+		// A persistent pool: deleting it is share-deletion's break glass.
+		assert.NoError(t, client.IgnoreNotFound(breakGlassDelete(ctx, env, sts, "test cleanup")))
 		assert.NoError(t, client.IgnoreNotFound(env.Client.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
 			Name: name + "-0", Namespace: rel.Namespace}}, client.GracePeriodSeconds(0))))
 	})
