@@ -270,10 +270,6 @@ func (c *Cluster) stopTier(names ...string) error {
 	return stopProcesses(procs, stopGrace)
 }
 
-func (c *Cluster) start(name string, args ...string) (*Process, error) {
-	return c.startWithEnv(name, os.Environ(), args...)
-}
-
 func (c *Cluster) startWithEnv(name string, env []string, args ...string) (*Process, error) {
 	args = append(slices.Clip(args), c.extraArgs[name]...)
 	p, err := StartProcess(name, filepath.Join(c.BinDir, name), args,
