@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -297,4 +298,17 @@ func SortCells(cells []Cell, servers []string) {
 		return cmp.Or(cmp.Compare(a.Round, b.Round), cmp.Compare(a.Concurrency, b.Concurrency),
 			cmp.Compare(slices.Index(servers, a.Server), slices.Index(servers, b.Server)))
 	})
+}
+
+// ParseCounts reads a comma-separated list of positive numbers (concurrency levels, rounds) from a flag.
+func ParseCounts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -75,29 +75,9 @@ func kubeWithWarnings(t *testing.T, env *scenario.Env, groups ...string) (kubern
 // that the webhook, not RBAC, decides.
 func grantDeletion(t *testing.T, env *scenario.Env, namespace string) {
 	t.Helper()
-	ctx := t.Context()
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "guards-break-glass", Namespace: namespace},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims", "secrets"}, Verbs: []string{"get", "delete"}},
-			{APIGroups: []string{"apps"}, Resources: []string{"statefulsets"}, Verbs: []string{"get", "delete"}},
-		}}
-	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "guards-break-glass", Namespace: namespace},
-		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-		Subjects: []rbacv1.Subject{
-			{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: vocab.DefaultBreakGlassGroup},
-			{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: onCallUser},
-		}}
-	for _, obj := range []client.Object{role, binding} {
-		if err := env.Client.Create(ctx, obj); !apierrors.IsAlreadyExists(err) {
-			require.NoError(t, err, "%T %s", obj, obj.GetName())
-		}
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		for _, obj := range []client.Object{binding, role} {
-			assert.NoError(t, client.IgnoreNotFound(env.Client.Delete(ctx, obj)))
-		}
+	grantOnCall(t, env, namespace, "guards-break-glass", []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims", "secrets"}, Verbs: []string{"get", "delete"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"statefulsets"}, Verbs: []string{"get", "delete"}},
 	})
 }
 

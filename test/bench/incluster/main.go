@@ -63,7 +63,7 @@ func main() {
 	flag.StringVar(&o.cpuLimit, "webhook-cpu-limit", "", "the webhook pods' CPU limit, e.g. 1 or 2000m (default the chart's)")
 	flag.Parse()
 	var err error
-	if o.concurrencies, err = parseInts(concurrency); err != nil {
+	if o.concurrencies, err = bench.ParseCounts(concurrency); err != nil {
 		fail(2, fmt.Errorf("--concurrency: %w", err))
 	}
 	switch {
@@ -88,18 +88,6 @@ func main() {
 func fail(code int, err error) {
 	fmt.Fprintln(os.Stderr, "incluster:", err)
 	os.Exit(code)
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%q is not a positive number", f)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }
 
 func progress(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }

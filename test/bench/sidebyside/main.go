@@ -61,11 +61,11 @@ func main() {
 	flag.StringVar(&o.opaBin, "opa", "", "opa binary (default the tool cache's, built by test/tools/build.sh if missing)")
 	flag.Parse()
 	var err error
-	if o.concurrencies, err = parseInts(concurrency); err != nil {
+	if o.concurrencies, err = bench.ParseCounts(concurrency); err != nil {
 		fail(2, fmt.Errorf("--concurrency: %w", err))
 	}
 	if scaling != "" {
-		if o.scaling, err = parseInts(scaling); err != nil {
+		if o.scaling, err = bench.ParseCounts(scaling); err != nil {
 			fail(2, fmt.Errorf("--scaling: %w", err))
 		}
 	}
@@ -103,18 +103,6 @@ func main() {
 func fail(code int, err error) {
 	fmt.Fprintln(os.Stderr, "sidebyside:", err)
 	os.Exit(code)
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%q is not a positive number", f)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }
 
 func parseCPUs(s string) ([]int, error) {
