@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -157,7 +156,7 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		if bindIP, err = NodeAddress(); err != nil {
 			return c, err
 		}
-		c.realNode = &realNode{ip: bindIP}
+		c.realNode = &realNode{}
 		c.NodeIP = bindIP
 		sans = []string{bindIP, "10.96.0.1", RealNodeName}
 		users = []string{"system:node:" + RealNodeName + ",system:nodes", "system:kube-proxy,"}
@@ -206,16 +205,12 @@ func (c *Cluster) Stop() error {
 		}
 		// Then every process in the reverse of the start order: the real node, KWOK, the controllers, the API
 		// server (whose shutdown needs etcd), etcd.
-		for _, name := range stopOrder() {
-			if name == "kube-apiserver" && c.realNode != nil {
-				if c.realNode.dns != nil {
-					errs = append(errs, c.realNode.dns.Stop())
-				}
-				// Connections from pods whose network namespace is gone stay open on the API server's side (no
-				// FIN could reach it), and it would wait for them on SIGTERM: close them.
-				_ = exec.Command("ss", "-K", "dst", PodSubnet).Run()
+		for i := len(components) - 1; i >= 0; i-- {
+			comp := components[i]
+			errs = append(errs, c.stopTier(comp.name))
+			if comp.stopped != nil {
+				errs = append(errs, comp.stopped(c))
 			}
-			errs = append(errs, c.stopTier(name))
 		}
 		if c.realNode != nil {
 			errs = append(errs, SweepRealNode(c.BinDir))

@@ -49,6 +49,8 @@ type component struct {
 	timeout time.Duration
 	// started runs once the component is ready (clients, images, volumes).
 	started func(ctx context.Context, b *boot) error
+	// stopped runs once Stop has ended the component's process (or found none: a start that failed before it).
+	stopped func(c *Cluster) error
 }
 
 func realNodeOn(b *boot) bool { return b.opts.RealNode }
@@ -75,6 +77,10 @@ var components = []component{
 	{
 		name: "kube-apiserver",
 		prepare: func(b *boot) error {
+			// The kubeconfig and the client, for the readiness check: no connection is made before it polls.
+			if err := b.c.connect(b); err != nil {
+				return err
+			}
 			if !b.opts.RealNode {
 				return nil
 			}
@@ -175,10 +181,12 @@ var components = []component{
 		args:        func(*boot) []string { return []string{"--config", filepath.Join(nodeRoot, "containerd.toml")} },
 		withBinPath: true,
 		ready: func(ctx context.Context, b *boot) (bool, error) {
-			return b.c.ctr(ctx, "version") == nil, nil
+			_, err := b.c.ctr(ctx, "version")
+			return err == nil, nil
 		},
 		timeout: componentTimeout,
 		started: func(ctx context.Context, b *boot) error { return b.c.loadStandInImages(ctx) },
+		stopped: stoppedContainerd,
 	},
 	{
 		name:    "kubelet",
@@ -259,14 +267,6 @@ func (c *Cluster) bootComponents(ctx context.Context, b *boot) error {
 		if comp.enabled != nil && !comp.enabled(b) {
 			continue
 		}
-		if comp.name == "containerd" {
-			// The node's pods get the stand-in cluster DNS as their nameserver.
-			dns, err := startClusterDNS(b.bindIP, c.Client)
-			if err != nil {
-				return err
-			}
-			c.realNode.dns = dns
-		}
 		if comp.prepare != nil {
 			if err := comp.prepare(b); err != nil {
 				return err
@@ -278,11 +278,6 @@ func (c *Cluster) bootComponents(ctx context.Context, b *boot) error {
 		}
 		if _, err := c.startWithEnv(comp.name, env, comp.args(b)...); err != nil {
 			return err
-		}
-		if comp.name == "kube-apiserver" {
-			if err := c.connect(b); err != nil {
-				return err
-			}
 		}
 		if err := c.waitFor(ctx, comp.name, comp.timeout, c.procs, func(ctx context.Context) (bool, error) {
 			return comp.ready(ctx, b)
@@ -309,13 +304,4 @@ func (c *Cluster) connect(b *boot) error {
 		return fmt.Errorf("client for %s: %w", b.host, err)
 	}
 	return nil
-}
-
-// stopOrder is the names of the components in the order Stop ends them: the reverse of the start order.
-func stopOrder() []string {
-	names := make([]string, 0, len(components))
-	for i := len(components) - 1; i >= 0; i-- {
-		names = append(names, components[i].name)
-	}
-	return names
 }

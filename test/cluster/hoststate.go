@@ -192,9 +192,7 @@ func SweepRealNode(binDir string) error {
 	note(unmountUnder(nodeRoot, nodeRun, "/run/netns/cni-", "/run/containerd"))
 	note(sweepNetfilter(binDir))
 	_ = exec.Command("ip", "link", "delete", nodeBridge).Run()
-	for _, args := range [][]string{{"route", "del", "local", ServiceCIDR, "dev", "lo", "table", "local"}} {
-		_ = exec.Command("ip", args...).Run()
-	}
+	_ = exec.Command("ip", "route", "del", "local", ServiceCIDR, "dev", "lo", "table", "local").Run()
 	note(removeNodeCgroups())
 
 	st, stateErr := readHostState()

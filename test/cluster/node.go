@@ -103,13 +103,18 @@ func NodeAddress() (string, error) {
 
 // realNode is the state of a started real node.
 type realNode struct {
-	ip  string
 	dns *clusterDNS
 }
 
-// prepareContainerd makes the node's directories, cgroups, the Service range's local route and the forwarding
-// guard, and writes containerd's and CNI's configuration.
-func prepareContainerd(*boot) error {
+// prepareContainerd starts the stand-in cluster DNS (the node's pods get it as their nameserver), makes the
+// node's directories, cgroups, the Service range's local route and the forwarding guard, and writes
+// containerd's and CNI's configuration.
+func prepareContainerd(b *boot) error {
+	dns, err := startClusterDNS(b.bindIP, b.c.Client)
+	if err != nil {
+		return err
+	}
+	b.c.realNode.dns = dns
 	for _, dir := range []string{nodeRoot, nodeRun, filepath.Join(nodeRoot, "cni", "net.d"), filepath.Join(nodeRoot, "certs.d"),
 		filepath.Join(nodeRoot, "pod-logs"), filepath.Join(nodeRoot, "volumes")} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -324,14 +329,16 @@ conntrack:
 `, kubeconfig, RealNodeName, PodSubnet, health, metrics)
 }
 
-// ctr runs ctr against the real node's containerd in the CRI namespace.
-func (c *Cluster) ctr(ctx context.Context, args ...string) error {
+// ctr runs ctr against the real node's containerd in the CRI namespace and returns its standard output.
+func (c *Cluster) ctr(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(c.BinDir, "ctr"), append([]string{"--address", containerdSocket(), "--namespace", containerdNS}, args...)...)
-	out, err := cmd.CombinedOutput()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("ctr %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		return "", fmt.Errorf("ctr %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()+string(out)))
 	}
-	return nil
+	return strings.TrimSpace(string(out)), nil
 }
 
 // loadStandInImages builds test/standin and the stand-in images (a docker archive written by
@@ -366,7 +373,7 @@ func (c *Cluster) loadStandInImages(ctx context.Context) error {
 	if out, err := exec.CommandContext(ctx, tool, args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("writing the stand-in images: %w: %s", err, out)
 	}
-	if err := c.ctr(ctx, "images", "import", "--platform", "linux/amd64", archive); err != nil {
+	if _, err := c.ctr(ctx, "images", "import", "--platform", "linux/amd64", archive); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.log, "==> stand-in images loaded in %s\n", time.Since(start).Round(100*time.Millisecond))
@@ -463,9 +470,8 @@ func (c *Cluster) drainRealNode(ctx context.Context) {
 	}
 	// The kubelet tears sandboxes down after the pods are gone from the API: wait for containerd to have none.
 	for ctx.Err() == nil {
-		out, err := exec.CommandContext(ctx, filepath.Join(c.BinDir, "ctr"), "--address", containerdSocket(), "--namespace", containerdNS,
-			"tasks", "ls", "-q").Output()
-		if err != nil || strings.TrimSpace(string(out)) == "" {
+		out, err := c.ctr(ctx, "tasks", "ls", "-q")
+		if err != nil || out == "" {
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -478,4 +484,17 @@ func PodIPReachable(ip string) bool {
 	_, subnet, _ := net.ParseCIDR(PodSubnet)
 	parsed := net.ParseIP(ip)
 	return parsed != nil && subnet.Contains(parsed)
+}
+
+// stoppedContainerd follows containerd's stop: the stand-in DNS ends, and the API server's connections from pods
+// whose network namespace is gone are closed (no FIN could reach it; it would wait for them on SIGTERM).
+func stoppedContainerd(c *Cluster) error {
+	if c.realNode == nil {
+		return nil
+	}
+	_ = exec.Command("ss", "-K", "dst", PodSubnet).Run()
+	if c.realNode.dns == nil {
+		return nil
+	}
+	return c.realNode.dns.Stop()
 }
