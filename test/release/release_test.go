@@ -192,8 +192,8 @@ func TestRelease(t *testing.T) {
 	t.Logf("make publish: %s\n%s", time.Since(start).Round(time.Second), out)
 	pub := published(t, filepath.Join(relDir, "published.txt"))
 	image := pub["image"]
-	require.Equal(t, d1, image.digest, "the pushed index is the built one")
-	require.Equal(t, reg+"/mpcguard/mpcguard", image.repo)
+	require.Equal(t, d1, image.Digest, "the pushed index is the built one")
+	require.Equal(t, reg+"/mpcguard/mpcguard", image.Repo)
 	require.Contains(t, pub, "sbom")
 	require.Contains(t, pub, "chart mpcguard")
 	require.Contains(t, pub, "chart mpc-system")
@@ -218,10 +218,10 @@ func TestRelease(t *testing.T) {
 	t.Run("cosign verify passes for the image and the charts", func(t *testing.T) {
 		for _, k := range []string{"image", "chart mpcguard", "chart mpc-system"} {
 			p := pub[k]
-			assert.NoError(t, verify(p.repo+"@"+p.digest), k)
-			assert.NoError(t, verify(p.repo+":"+p.tag), k)
+			assert.NoError(t, verify(p.Repo+"@"+p.Digest), k)
+			assert.NoError(t, verify(p.Repo+":"+p.Tag), k)
 		}
-		assert.NoError(t, cosign("verify-attestation", "--type", "cyclonedx", image.repo+"@"+image.digest),
+		assert.NoError(t, cosign("verify-attestation", "--type", "cyclonedx", image.Repo+"@"+image.Digest),
 			"the SBOM is attached to the image as a signed CycloneDX attestation")
 	})
 
@@ -229,10 +229,10 @@ func TestRelease(t *testing.T) {
 		charts := filepath.Join(dir, "pulled")
 		for _, c := range []string{"mpc-system", "mpcguard"} {
 			p := pub["chart "+c]
-			b, err := exec.CommandContext(ctx, filepath.Join(cluster.BinDir(), "helm"), "pull", "oci://"+p.repo,
-				"--version", p.tag, "--plain-http", "--untar", "--untardir", charts).CombinedOutput()
+			b, err := exec.CommandContext(ctx, filepath.Join(cluster.BinDir(), "helm"), "pull", "oci://"+p.Repo,
+				"--version", p.Tag, "--plain-http", "--untar", "--untardir", charts).CombinedOutput()
 			require.NoError(t, err, "helm pull %s\n%s", c, b)
-			assert.Contains(t, string(b), p.digest, "helm pulled the signed digest")
+			assert.Contains(t, string(b), p.Digest, "helm pulled the signed digest")
 		}
 		// The webhook of this cluster is the image's own entrypoint, run as a local process with the arguments
 		// the pulled chart gives its Deployment (scenario.Deploy); the API server calls it by URL.
@@ -250,7 +250,7 @@ func TestRelease(t *testing.T) {
 		// pods Ready without pulling the image.
 		ns := "mpcguard-oci"
 		helm := exec.CommandContext(ctx, filepath.Join(cluster.BinDir(), "helm"), "install", "mpcguard",
-			"oci://"+pub["chart mpcguard"].repo, "--version", pub["chart mpcguard"].tag, "--plain-http",
+			"oci://"+pub["chart mpcguard"].Repo, "--version", pub["chart mpcguard"].Tag, "--plain-http",
 			"--namespace", ns, "--create-namespace", "--set", "webhook.certManager.enabled=false",
 			"--set", "webhook.namespaces={"+ns+"}", "--wait", "--timeout", "2m")
 		helm.Env = append(os.Environ(), "KUBECONFIG="+env.Cluster.Kubeconfig, "HELM_CONFIG_HOME="+filepath.Join(dir, "helm"),
@@ -262,7 +262,7 @@ func TestRelease(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, deps.Items, 1)
 		c := deps.Items[0].Spec.Template.Spec.Containers[0]
-		assert.Equal(t, image.repo+"@"+image.digest, c.Image, "the installed webhook runs the pushed digest")
+		assert.Equal(t, image.Repo+"@"+image.Digest, c.Image, "the installed webhook runs the pushed digest")
 		assert.Equal(t, "mpcguard-"+chartVersion, deps.Items[0].Labels["helm.sh/chart"])
 
 		// kubeVersion is checked against the real version the control plane reports, and refuses older ones.
@@ -276,53 +276,43 @@ func TestRelease(t *testing.T) {
 
 		// The umbrella chart pulled from oci:// defaults to the same digest.
 		b, err = exec.CommandContext(ctx, filepath.Join(cluster.BinDir(), "helm"), "template", "mpc-system",
-			"oci://"+pub["chart mpc-system"].repo, "--version", pub["chart mpc-system"].tag, "--plain-http",
+			"oci://"+pub["chart mpc-system"].Repo, "--version", pub["chart mpc-system"].Tag, "--plain-http",
 			"--set", "mpcguard.webhook.certManager.enabled=false").CombinedOutput()
 		require.NoError(t, err, "%s", b)
-		assert.Contains(t, string(b), "image: \""+image.repo+"@"+image.digest+"\"")
+		assert.Contains(t, string(b), "image: \""+image.Repo+"@"+image.Digest+"\"")
 	})
 
 	t.Run("cosign verify fails for a tampered chart under the same tag", func(t *testing.T) {
 		p := pub["chart mpcguard"]
 		tampered := filepath.Join(dir, "tampered")
-		b, err := exec.CommandContext(ctx, filepath.Join(cluster.BinDir(), "helm"), "pull", "oci://"+p.repo,
-			"--version", p.tag, "--plain-http", "--untar", "--untardir", tampered).CombinedOutput()
+		b, err := exec.CommandContext(ctx, filepath.Join(cluster.BinDir(), "helm"), "pull", "oci://"+p.Repo,
+			"--version", p.Tag, "--plain-http", "--untar", "--untardir", tampered).CombinedOutput()
 		require.NoError(t, err, "%s", b)
 		vals := filepath.Join(tampered, "mpcguard", "values.yaml")
 		data, err := os.ReadFile(vals)
 		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(vals, bytes.Replace(data, []byte(image.digest), []byte("sha256:"+strings.Repeat("0", 64)), 1), 0o644))
+		require.NoError(t, os.WriteFile(vals, bytes.Replace(data, []byte(image.Digest), []byte("sha256:"+strings.Repeat("0", 64)), 1), 0o644))
 		b, err = exec.CommandContext(ctx, filepath.Join(cluster.BinDir(), "helm"), "package", filepath.Join(tampered, "mpcguard"), "-d", tampered).CombinedOutput()
 		require.NoError(t, err, "%s", b)
 		b, err = exec.CommandContext(ctx, filepath.Join(cluster.BinDir(), "helm"), "push",
-			filepath.Join(tampered, "mpcguard-"+p.tag+".tgz"), "oci://"+strings.TrimSuffix(p.repo, "/mpcguard"), "--plain-http").CombinedOutput()
+			filepath.Join(tampered, "mpcguard-"+p.Tag+".tgz"), "oci://"+strings.TrimSuffix(p.Repo, "/mpcguard"), "--plain-http").CombinedOutput()
 		require.NoError(t, err, "%s", b)
-		require.NotContains(t, string(b), p.digest, "the tampered chart has another digest")
-		err = verify(p.repo + ":" + p.tag)
+		require.NotContains(t, string(b), p.Digest, "the tampered chart has another digest")
+		err = verify(p.Repo + ":" + p.Tag)
 		require.Error(t, err, "the tag now names an unsigned chart")
-		assert.NoError(t, verify(p.repo+"@"+p.digest), "the signed digest still verifies")
-		assert.Error(t, verify(pub["sbom"].repo+"@"+pub["sbom"].digest), "the SBOM artifact itself is not signed: not everything verifies")
+		assert.NoError(t, verify(p.Repo+"@"+p.Digest), "the signed digest still verifies")
+		assert.Error(t, verify(pub["sbom"].Repo+"@"+pub["sbom"].Digest), "the SBOM artifact itself is not signed: not everything verifies")
 	})
 }
 
-type pushed struct{ repo, tag, digest string }
-
-// published reads make publish's record: "KIND REPO TAG DIGEST" per line; charts are keyed "chart NAME".
-func published(t *testing.T, path string) map[string]pushed {
+// published reads make publish's record (scenario.ParsePublished: charts are keyed "chart NAME").
+func published(t *testing.T, path string) map[string]scenario.Published {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	out := map[string]pushed{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		f := strings.Fields(line)
-		require.Len(t, f, 4, line)
-		k := f[0]
-		if k == "chart" {
-			k += " " + filepath.Base(f[1])
-		}
-		out[k] = pushed{f[1], f[2], f[3]}
-	}
-	return out
+	pub, err := scenario.ParsePublished(data)
+	require.NoError(t, err)
+	return pub
 }
 
 func run(ctx context.Context, t *testing.T, dir, name string, args ...string) string {
