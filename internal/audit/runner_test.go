@@ -102,7 +102,9 @@ func TestOfTwoAuditRunnersOnlyTheLeaseHolderWritesReportsAndTheOtherTakesOverWhe
 		rp.runner = &Runner{Collector: Collector{Client: rp.dyn, Namespaces: []string{"team-a"}}, Engine: eng,
 			Writer: &ReportWriter{Client: rp.dyn}, Metrics: NewMetrics(prometheus.NewRegistry()), Interval: 50 * time.Millisecond,
 			Lease: Lease{Client: leases.CoordinationV1(), Namespace: "mpcguard", Name: "mpcguard-audit", Identity: name,
-				Duration: time.Second, RenewDeadline: 500 * time.Millisecond, RetryPeriod: 100 * time.Millisecond}}
+				// Long enough that a leader starved of CPU by a busy machine (make test runs many packages at
+				// once) still renews in time; the hand-over below is by release, not by expiry.
+				Duration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 100 * time.Millisecond}}
 		ctx, cancel := context.WithCancel(context.Background())
 		rp.cancel = cancel
 		wg.Add(1)
