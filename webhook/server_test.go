@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/mpcguard/mpcguard/internal/certs"
 	"github.com/mpcguard/mpcguard/policies/engine"
+	"github.com/mpcguard/mpcguard/test/ports"
 	"github.com/mpcguard/mpcguard/webhook"
 )
 
@@ -32,15 +32,6 @@ type testServer struct {
 	client               *http.Client
 	certDir              string
 	ca                   *certs.CA
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return port
 }
 
 // startServer runs webhook.Server without a cluster (no inventory) and waits until /readyz says ok.
@@ -55,9 +46,9 @@ func startServerWith(t *testing.T, cfg engine.Config, engineOpts ...engine.Optio
 	dir := t.TempDir()
 	ca, err := certs.WriteLoopback(dir, time.Hour)
 	require.NoError(t, err)
-	port := freePort(t)
-	healthAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	metricsAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	port := ports.FreeT(t)
+	healthAddr := "127.0.0.1:" + strconv.Itoa(ports.FreeT(t))
+	metricsAddr := "127.0.0.1:" + strconv.Itoa(ports.FreeT(t))
 	srv, err := webhook.New(t.Context(), webhook.Options{
 		Host: "127.0.0.1", Port: port, CertDir: dir, HealthAddr: healthAddr, MetricsAddr: metricsAddr,
 		Policy: cfg, Log: logr.Discard(), EngineOptions: engineOpts,

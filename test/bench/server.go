@@ -22,6 +22,7 @@ import (
 	"github.com/mpcguard/mpcguard/policies/engine"
 	"github.com/mpcguard/mpcguard/test/bench/opa"
 	"github.com/mpcguard/mpcguard/test/cluster"
+	"github.com/mpcguard/mpcguard/test/ports"
 )
 
 // The servers, by the names the report uses.
@@ -240,19 +241,19 @@ func goInstall(ctx context.Context, pkg, name string) (string, error) {
 }
 
 func newServer(name, bin, dir, certDir string, pol Policy, cfg engine.Config) (*Server, error) {
-	ports := make([]int, 3)
-	for i := range ports {
+	free := make([]int, 3)
+	for i := range free {
 		var err error
-		if ports[i], err = cluster.FreePort(); err != nil {
+		if free[i], err = ports.Free(); err != nil {
 			return nil, err
 		}
 	}
-	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
+	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(free[i]) }
 	srv := &Server{Name: name, Bin: bin, LogPath: filepath.Join(dir, strings.ReplaceAll(name, "-", "")+".log")}
 	switch name {
 	case Mpcguard, MpcguardUncached:
 		srv.URL = "https://" + addr(0) + "/validate?timeout=10s"
-		srv.Args = []string{"webhook", "--inventory=false", "--host", "127.0.0.1", "--port", strconv.Itoa(ports[0]),
+		srv.Args = []string{"webhook", "--inventory=false", "--host", "127.0.0.1", "--port", strconv.Itoa(free[0]),
 			"--cert-dir", certDir, "--health-addr", addr(1), "--metrics-addr", addr(2), "--shutdown-delay", "0s"}
 		if name == MpcguardUncached {
 			srv.Args = append(srv.Args, "--decision-cache-size=0")
@@ -282,7 +283,7 @@ func newServer(name, bin, dir, certDir string, pol Policy, cfg engine.Config) (*
 			files...)
 	case Noop, Floor:
 		srv.URL = "https://" + addr(0) + "/validate?timeout=10s"
-		srv.Args = []string{"--host", "127.0.0.1", "--port", strconv.Itoa(ports[0]), "--cert-dir", certDir}
+		srv.Args = []string{"--host", "127.0.0.1", "--port", strconv.Itoa(free[0]), "--cert-dir", certDir}
 	}
 	return srv, nil
 }

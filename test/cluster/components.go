@@ -14,6 +14,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/mpcguard/mpcguard/test/ports"
 )
 
 // boot is what one start of a cluster knows while it brings its components up.
@@ -248,7 +250,7 @@ func newBoot(c *Cluster, opts Options, bindIP string, stages []byte, sans, users
 	}
 	for _, name := range []string{"etcd-client", "etcd-peer", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
 		"kubelet", "kubelet-health", "kube-proxy-health", "kube-proxy-metrics"} {
-		if c.ports[name], err = FreePort(); err != nil {
+		if c.ports[name], err = ports.Free(); err != nil {
 			return nil, err
 		}
 	}

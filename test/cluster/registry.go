@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mpcguard/mpcguard/test/ports"
 )
 
 // Registry is distribution's registry (built by `make tools`) serving plain HTTP on 127.0.0.1, with its storage
@@ -22,7 +24,7 @@ func StartRegistry(ctx context.Context, binDir, dir string) (*Registry, error) {
 	if err := CheckTools(binDir, "registry"); err != nil {
 		return nil, err
 	}
-	port, err := FreePort()
+	port, err := ports.Free()
 	if err != nil {
 		return nil, err
 	}

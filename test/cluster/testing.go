@@ -27,14 +27,6 @@ func StartT(t testing.TB, opts Options) *Cluster {
 	return c
 }
 
-// FreePortT is [FreePort] for a test, which fails when there is none.
-func FreePortT(t testing.TB) int {
-	t.Helper()
-	port, err := FreePort()
-	require.NoError(t, err)
-	return port
-}
-
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mpcguard/mpcguard/internal/certs"
+	"github.com/mpcguard/mpcguard/test/ports"
 )
 
 // WebhookPath is where `mpcguard webhook` serves admission reviews.
@@ -103,16 +104,16 @@ func StartWebhook(ctx context.Context, opts WebhookOptions) (w *Webhook, err err
 		return w, err
 	}
 	w.CABundle = ca.CertPEM
-	ports := make([]int, 3)
-	for i := range ports {
-		if ports[i], err = FreePort(); err != nil {
+	free := make([]int, 3)
+	for i := range free {
+		if free[i], err = ports.Free(); err != nil {
 			return w, err
 		}
 	}
-	w.Port = ports[0]
+	w.Port = free[0]
 	w.URL = fmt.Sprintf("https://127.0.0.1:%d%s", w.Port, WebhookPath)
-	health := fmt.Sprintf("127.0.0.1:%d", ports[1])
-	metrics := fmt.Sprintf("127.0.0.1:%d", ports[2])
+	health := fmt.Sprintf("127.0.0.1:%d", free[1])
+	metrics := fmt.Sprintf("127.0.0.1:%d", free[2])
 	w.HealthURL, w.MetricsURL = "http://"+health, "http://"+metrics+"/metrics"
 	w.bin, w.name = opts.Bin, "mpcguard webhook"
 	w.args = append([]string{"webhook",

@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +30,7 @@ import (
 	"github.com/mpcguard/mpcguard/internal/certs"
 	"github.com/mpcguard/mpcguard/policies/engine"
 	"github.com/mpcguard/mpcguard/policies/vocab"
+	"github.com/mpcguard/mpcguard/test/ports"
 	"github.com/mpcguard/mpcguard/webhook"
 )
 
@@ -82,10 +82,10 @@ func startCluster(t *testing.T) *cluster {
 	certDir := t.TempDir()
 	ca, err := certs.WriteLoopback(certDir, time.Hour)
 	require.NoError(t, err)
-	port := freePort(t)
+	port := ports.FreeT(t)
 	srv, err := webhook.New(ctx, webhook.Options{
 		Host: "127.0.0.1", Port: port, CertDir: certDir,
-		HealthAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), MetricsAddr: "0",
+		HealthAddr: fmt.Sprintf("127.0.0.1:%d", ports.FreeT(t)), MetricsAddr: "0",
 		Policy: engine.DefaultConfig(), Inventory: true, Namespaces: []string{ns}, RESTConfig: cfg,
 		Log: logr.Discard(),
 	})
@@ -151,14 +151,6 @@ func webhookConfiguration(url string, caBundle []byte) *admissionregistrationv1.
 				rule(v1alpha1.Group, v1alpha1.Version, v1alpha1.Resource)),
 		},
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func pod(name string, labels map[string]string) *corev1.Pod {

@@ -25,7 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/mpcguard/mpcguard/internal/certs"
-	"github.com/mpcguard/mpcguard/test/cluster"
+	"github.com/mpcguard/mpcguard/test/ports"
 )
 
 // The same policy configuration for both sides: share storage named, one policy in warn mode.
@@ -94,7 +94,7 @@ func startWebhook(t *testing.T, bin string) (string, *http.Client) {
 	dir := t.TempDir()
 	ca, err := certs.WriteLoopback(dir, time.Hour)
 	require.NoError(t, err)
-	port, health := cluster.FreePortT(t), cluster.FreePortT(t)
+	port, health := ports.FreeT(t), ports.FreeT(t)
 	args := append([]string{"webhook", "--inventory=false", "--host", "127.0.0.1", "--port", fmt.Sprint(port),
 		"--cert-dir", dir, "--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--metrics-addr", "0",
 		"--shutdown-delay", "0s"}, policyFlags...)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/mpcguard/mpcguard/internal/certs"
 	"github.com/mpcguard/mpcguard/test/cluster"
+	"github.com/mpcguard/mpcguard/test/ports"
 )
 
 var binary struct {
@@ -139,9 +140,9 @@ func newWebhookAddrs(t *testing.T) webhookAddrs {
 	require.NoError(t, err)
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(ca.CertPEM))
-	port := cluster.FreePortT(t)
-	health := "127.0.0.1:" + strconv.Itoa(cluster.FreePortT(t))
-	metrics := "127.0.0.1:" + strconv.Itoa(cluster.FreePortT(t))
+	port := ports.FreeT(t)
+	health := "127.0.0.1:" + strconv.Itoa(ports.FreeT(t))
+	metrics := "127.0.0.1:" + strconv.Itoa(ports.FreeT(t))
 	return webhookAddrs{
 		port: port, certDir: dir, rootCAs: pool,
 		healthAddr: health, metricsAddr: metrics,

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mpcguard/mpcguard/test/bench"
 	"github.com/mpcguard/mpcguard/test/cluster"
+	"github.com/mpcguard/mpcguard/test/ports"
 )
 
 const (
@@ -186,7 +187,7 @@ func run(ctx context.Context, opts options, out io.Writer) (err error) {
 
 // startControlPlane is etcd and kube-apiserver (envtest), everything on 127.0.0.1.
 func startControlPlane() (*envtest.Environment, error) {
-	port, err := cluster.FreePort()
+	port, err := ports.Free()
 	if err != nil {
 		return nil, err
 	}
