@@ -265,10 +265,69 @@ func blank(doc []byte) bool {
 	return true
 }
 
-// bytes validates the documents of one source. A source with no document — nothing but white space,
-// comments, separators and null documents — is an error when it was named (a file, or stdin) and skipped
-// when it was found in a directory.
+// bytes validates the documents of one source.
 func (v Validator) bytes(ctx context.Context, source string, data []byte, named bool, rep *Report) {
+	readObjects(source, data, named, rep, func(d Decoded) error {
+		o, err := v.object(ctx, d.Raw)
+		if err != nil {
+			return err
+		}
+		o.Source, o.Document, o.Line, o.Item = d.Source, d.Document, d.Line, d.Item
+		rep.Objects = append(rep.Objects, o)
+		return nil
+	})
+}
+
+// Decoded is one object of the input as read, not evaluated: where it is and its JSON.
+type Decoded struct {
+	Source   string
+	Document int // 1-based, within Source
+	Line     int // where the document starts in Source
+	Item     string
+	Raw      json.RawMessage
+}
+
+// Where names the object for messages: "out.yaml: document 3 (line 40)", with its item when it has one.
+func (d Decoded) Where() string {
+	w := fmt.Sprintf("%s: document %d (line %d)", d.Source, d.Document, d.Line)
+	if d.Item != "" {
+		w += ": " + d.Item
+	}
+	return w
+}
+
+// Decode reads sources read by ReadSources as validation reads them — documents, JSON streams and lists
+// expanded, non-objects skipped — and returns their objects, without evaluating them. The report carries
+// what could not be read (with the errors of reading, readErrs), the warnings and the skipped documents;
+// its Objects are empty. label names the input as a whole, for an input with no object.
+func Decode(srcs []Source, readErrs []*InputError, label string) ([]Decoded, Report) {
+	rep := Report{Errors: readErrs}
+	var out []Decoded
+	for _, s := range srcs {
+		readObjects(s.Name, s.Data, s.Named, &rep, func(d Decoded) error {
+			var h struct {
+				APIVersion string `json:"apiVersion"`
+				Kind       string `json:"kind"`
+			}
+			if err := json.Unmarshal(d.Raw, &h); err != nil {
+				return fmt.Errorf("%w: %w", ErrNotObject, err)
+			}
+			if h.Kind == "" || h.APIVersion == "" {
+				return fmt.Errorf("%w: apiVersion and kind are required", ErrNotObject)
+			}
+			out = append(out, d)
+			return nil
+		})
+	}
+	rep.finish(label)
+	return out, rep
+}
+
+// readObjects reads the documents of one source and hands each object to each; an error of each is
+// reported as the object's. A source with no document — nothing but white space, comments, separators and
+// null documents — is an error when it was named (a file, or stdin) and skipped when it was found in a
+// directory.
+func readObjects(source string, data []byte, named bool, rep *Report, each func(Decoded) error) {
 	before := rep.documents + len(rep.Errors) + len(rep.Skipped)
 	defer func() {
 		if rep.documents+len(rep.Errors)+len(rep.Skipped) > before {
@@ -291,13 +350,13 @@ func (v Validator) bytes(ctx context.Context, source string, data []byte, named 
 		for _, doc := range jsonStream(chunk) {
 			n++
 			doc.index = n
-			v.document(ctx, source, doc, rep)
+			readDocument(source, doc, rep, each)
 		}
 	}
 }
 
-// document evaluates the objects of one document, reporting what it cannot read.
-func (v Validator) document(ctx context.Context, source string, doc document, rep *Report) {
+// readDocument hands the objects of one document to each, reporting what it cannot read.
+func readDocument(source string, doc document, rep *Report, each func(Decoded) error) {
 	fail := func(item string, err error) {
 		rep.Errors = append(rep.Errors, &InputError{Source: source, Document: doc.index, Line: doc.line, Item: item, Err: err})
 	}
@@ -328,13 +387,9 @@ func (v Validator) document(ctx context.Context, source string, doc document, re
 			fail(e.item, e.err)
 			continue
 		}
-		o, err := v.object(ctx, e.raw)
-		if err != nil {
+		if err := each(Decoded{Source: source, Document: doc.index, Line: doc.line, Item: e.item, Raw: e.raw}); err != nil {
 			fail(e.item, err)
-			continue
 		}
-		o.Source, o.Document, o.Line, o.Item = source, doc.index, doc.line, e.item
-		rep.Objects = append(rep.Objects, o)
 	}
 }
 

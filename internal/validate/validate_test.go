@@ -715,3 +715,41 @@ metadata: {name: a}
 	assert.True(t, evaluated || reported,
 		"the Pod on line 4 was neither evaluated nor reported: objects %v, errors %v", names, rep.Errors)
 }
+
+func TestDecode(t *testing.T) {
+	tests := map[string]struct {
+		input     string
+		wantItems []string // Where() of each object
+		wantErr   string   // contained in the only error, "" for none
+	}{
+		"the objects of a stream and of a list are returned with their places": {
+			input:     "apiVersion: v1\nkind: Node\nmetadata: {name: a}\n---\napiVersion: v1\nkind: NodeList\nitems:\n- metadata: {name: b}\n",
+			wantItems: []string{"in.yaml: document 1 (line 1)", "in.yaml: document 2 (line 5): items[0]"},
+		},
+		"malformed YAML is an error naming its line in the file": {
+			input:   "apiVersion: v1\nkind: Node\n---\napiVersion: v1\nkind: [\n",
+			wantErr: "in.yaml: document 2 (line 4): malformed YAML or JSON: yaml: line 5",
+		},
+		"a document without a kind is an error, not an object": {
+			input:   "apiVersion: v1\nmetadata: {name: a}\n",
+			wantErr: "in.yaml: document 1 (line 1): not a Kubernetes object: apiVersion and kind are required",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			objs, rep := validate.Decode([]validate.Source{{Name: "in.yaml", Data: []byte(tc.input), Named: true}}, nil, "in.yaml")
+			if tc.wantErr != "" {
+				require.Len(t, rep.Errors, 1)
+				assert.Contains(t, rep.Errors[0].Error(), tc.wantErr)
+				return
+			}
+			require.Empty(t, rep.Errors)
+			var got []string
+			for _, o := range objs {
+				got = append(got, o.Where())
+			}
+			assert.Equal(t, tc.wantItems, got)
+			assert.Empty(t, rep.Objects)
+		})
+	}
+}
