@@ -126,21 +126,24 @@ func (o *analyzeOptions) run(ctx context.Context, args []string, stdin io.Reader
 	if o.threshold < 0 || o.loseNodes < 1 {
 		return analyze.Report{}, fmt.Errorf("--threshold %d and --lose-nodes %d: want t >= 1 (or unset) and k >= 1", o.threshold, o.loseNodes)
 	}
-	specs, err := o.specs(args)
+	specs, fileT, err := o.specs(args)
 	if err != nil {
 		return analyze.Report{}, err
+	}
+	explicit, tWhere := o.threshold, "--threshold"
+	if explicit == 0 && fileT > 0 {
+		explicit, tWhere = fileT, o.operatorsFile
 	}
 	if (o.cluster || o.nodes != "") && len(specs) > 1 {
 		return analyze.Report{}, errors.New("--nodes and --cluster describe a single render; give each operator its nodes (nodes=FILE)")
 	}
-	in := analyze.Input{T: o.threshold, LoseNodes: o.loseNodes}
-	tWhere := "--threshold"
+	in := analyze.Input{T: explicit, LoseNodes: o.loseNodes}
 	for _, s := range specs {
 		op, t, where, err := o.readOperator(s, stdin)
 		if err != nil {
 			return analyze.Report{}, err
 		}
-		if o.threshold == 0 && t > 0 {
+		if explicit == 0 && t > 0 {
 			if in.T != 0 && in.T != t {
 				return analyze.Report{}, fmt.Errorf("%w: t=%d in %s, t=%d in %s; give --threshold", analyze.ErrThresholdConflict, in.T, tWhere, t, where)
 			}
@@ -161,8 +164,8 @@ func (o *analyzeOptions) run(ctx context.Context, args []string, stdin io.Reader
 }
 
 // specs are the operators of the command line: the positional renders as one unnamed operator, or the
-// --operator flags, or the operators file.
-func (o *analyzeOptions) specs(args []string) ([]operatorSpec, error) {
+// --operator flags, or the operators file (with the network's t, 0 when it names none).
+func (o *analyzeOptions) specs(args []string) ([]operatorSpec, int, error) {
 	given := 0
 	for _, b := range []bool{len(args) > 0, len(o.operators) > 0, o.operatorsFile != ""} {
 		if b {
@@ -170,21 +173,22 @@ func (o *analyzeOptions) specs(args []string) ([]operatorSpec, error) {
 		}
 	}
 	if given != 1 {
-		return nil, errors.New("give the render(s) as arguments, or --operator flags, or --operators FILE (exactly one of these)")
+		return nil, 0, errors.New("give the render(s) as arguments, or --operator flags, or --operators FILE (exactly one of these)")
 	}
 	switch {
 	case len(args) > 0:
-		return []operatorSpec{{Render: strings.Join(args, "\x00"), Nodes: o.nodes}}, nil
+		return []operatorSpec{{Render: strings.Join(args, "\x00"), Nodes: o.nodes}}, 0, nil
 	case len(o.operators) > 0:
 		var out []operatorSpec
 		for _, v := range o.operators {
 			s, err := parseOperatorFlag(v)
 			if err != nil {
-				return nil, fmt.Errorf("--operator %q: %w", v, err)
+				return nil, 0, fmt.Errorf("--operator %q: %w", v, err)
 			}
 			out = append(out, s)
 		}
-		return checkSpecs(out, "--operator")
+		specs, err := checkSpecs(out, "--operator")
+		return specs, 0, err
 	}
 	return readOperatorsFile(o.operatorsFile)
 }
@@ -213,32 +217,37 @@ func parseOperatorFlag(v string) (operatorSpec, error) {
 	return s, nil
 }
 
-// readOperatorsFile reads an operators file, with unknown keys and duplicate names as errors; its paths are
-// relative to it.
-func readOperatorsFile(path string) ([]operatorSpec, error) {
+// readOperatorsFile reads an operators file and the network's t it names (0: none), with unknown keys and
+// duplicate names as errors; its paths are relative to it.
+func readOperatorsFile(path string) ([]operatorSpec, int, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("--operators: %w", err)
+		return nil, 0, fmt.Errorf("--operators: %w", err)
 	}
 	var f struct {
+		Threshold int            `yaml:"threshold"`
 		Operators []operatorSpec `yaml:"operators"`
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", path, validate.ErrMalformed, err)
+		return nil, 0, fmt.Errorf("%s: %w: %w", path, validate.ErrMalformed, err)
+	}
+	if f.Threshold < 0 {
+		return nil, 0, fmt.Errorf("%s: threshold %d: want t >= 1", path, f.Threshold)
 	}
 	base := filepath.Dir(path)
 	for i, s := range f.Operators {
 		if s.Name == "" || s.Render == "" {
-			return nil, fmt.Errorf("%s: operators[%d]: name and render are required", path, i)
+			return nil, 0, fmt.Errorf("%s: operators[%d]: name and render are required", path, i)
 		}
 		f.Operators[i].Render = filepath.Join(base, s.Render)
 		if s.Nodes != "" {
 			f.Operators[i].Nodes = filepath.Join(base, s.Nodes)
 		}
 	}
-	return checkSpecs(f.Operators, path)
+	specs, err := checkSpecs(f.Operators, path)
+	return specs, f.Threshold, err
 }
 
 func checkSpecs(specs []operatorSpec, where string) ([]operatorSpec, error) {

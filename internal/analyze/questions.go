@@ -113,7 +113,9 @@ func judgePDB(pdb PDB, pools []Pool, nodes int) Finding {
 	default:
 		reasons = append(reasons, fmt.Sprintf("%s lets %d of %d party pods be evicted at a time", budget, allowed, expected))
 	}
-	if oneEach && desired < expected {
+	// A drained party that cannot come back matters only when the budget runs out before every party of
+	// the pool has been evicted once: a pool of one with maxUnavailable 1 never waits.
+	if oneEach && desired < expected && allowed < expected {
 		switch {
 		case nodes < 0:
 			add(Unknown, fmt.Sprintf("with required anti-affinity, a drained party is rescheduled only if a schedulable node runs none of the pool: that needs at least %d schedulable nodes, and the nodes are unknown (give --nodes or a cluster)", expected+1))
@@ -212,14 +214,17 @@ func concentration(id, what string, models []opModel, t int, key func(Operator) 
 	if all-largest < t {
 		risks = append(risks, fmt.Sprintf("losing it leaves %d, fewer than t=%d (one outage stops signing)", all-largest, t))
 	}
-	spread := fmt.Sprintf("%d %ss", len(groups), what)
+	spread := fmt.Sprintf("%d %s", len(groups), what)
+	if len(groups) != 1 {
+		spread += "s"
+	}
 	if len(risks) > 0 {
 		f.Verdict = AtRisk
-		f.Message = fmt.Sprintf("%s %s holds %d of the %d persistent parties (%s): %s", what, top, largest, all, spread, strings.Join(risks, "; "))
+		f.Message = fmt.Sprintf("%s %s holds %d of the %d persistent parties (over %s): %s", what, top, largest, all, spread, strings.Join(risks, "; "))
 		return f
 	}
 	f.Verdict = OK
-	f.Message = fmt.Sprintf("no single %s holds t=%d of the %d persistent parties (largest: %s with %d of %s), and losing any one leaves at least %d",
-		what, t, all, top, largest, spread, all-largest)
+	f.Message = fmt.Sprintf("no single %s holds t=%d of the %d persistent parties (over %s, the largest is %s with %d), and losing any one leaves at least %d",
+		what, t, all, spread, top, largest, all-largest)
 	return f
 }
