@@ -1,5 +1,6 @@
 // Command mpcguard keeps a threshold-signing (MPC) system safe on Kubernetes: it generates its Helm charts,
-// validates manifests offline and serves the admission webhook. This package is CLI wiring only.
+// validates manifests offline, analyzes failure domains and serves the admission webhook. This package is CLI
+// wiring only.
 package main
 
 import (
