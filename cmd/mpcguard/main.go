@@ -26,7 +26,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newGenerateCmd(), newValidateCmd(), newWebhookCmd(), newVersionCmd(), newTestCmd(), newAuditCmd())
+	root.AddCommand(newGenerateCmd(), newValidateCmd(), newWebhookCmd(), newVersionCmd(), newTestCmd(), newAuditCmd(), newBundleCmd())
 	// --version prints what `mpcguard version` prints. cobra renders the template when the flag is given.
 	root.Version = version
 	cobra.AddTemplateFunc("versionText", versionText)
