@@ -63,7 +63,7 @@ func check(id, expr, message string) admissionregistrationv1.Validation {
 	return admissionregistrationv1.Validation{
 		Expression:        expr,
 		Message:           "[" + id + "] violated (the message expression failed)",
-		MessageExpression: celString("["+id+"] ") + " + " + v("objectText") + ` + ": " + ` + message,
+		MessageExpression: celString("["+id+"] ") + " + " + v("objectText") + ` + ": " + (` + message + ")",
 		Reason:            ptrReason(),
 	}
 }
