@@ -2,6 +2,7 @@ package defense
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -223,8 +224,8 @@ func TestWithTheWebhookStoppedNativePoliciesStillRejectPartyPodsAndDelegateOnlyS
 
 	t.Logf("outage: %d requests while the webhook was stopped (%d rounds of %d kinds), denials by native policy %v",
 		rounds*(len(rejected)+len(admitted)+1), rounds, len(rejected)+len(admitted)+1, denials)
-	for name, l := range lat {
-		t.Logf("outage latency, %s: %s", name, l)
+	for _, name := range slices.Sorted(maps.Keys(lat)) {
+		t.Logf("outage latency, %s: %s", name, lat[name])
 	}
 	t.Logf("outage: an ordinary 3-replica Deployment was 3/3 Ready %s after its creation; pods.mpcguard.io failed open %.0f times "+
 		"(apiserver_admission_webhook_fail_open_count)", readyIn.Round(100*time.Millisecond), failOpen)
