@@ -53,7 +53,7 @@ func TestBundleRefusesWhatWouldStopTheAPIServer(t *testing.T) {
 		"a relative directory on the control-plane nodes": {
 			[]string{"--output", dir, "--admission-config", filepath.Join(t.TempDir(), "a.yaml"), "--manifests-dir", "etc/mpcguard"},
 			"absolute"},
-		"an enforcement for a policy that does not exist": {[]string{"--output", dir, "--enforcement", "no-such-policy=off"}, "no-such-policy"},
+		"an enforcement for a policy that does not exist":          {[]string{"--output", dir, "--enforcement", "no-such-policy=off"}, "no-such-policy"},
 		"the webhook's custom policies, which have no native form": {[]string{"--output", dir, "--policy-dir", dir}, "unknown flag"},
 	} {
 		t.Run(name, func(t *testing.T) {
