@@ -27,7 +27,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newGenerateCmd(), newValidateCmd(), newWebhookCmd(), newVersionCmd(), newTestCmd(), newAuditCmd(), newAnalyzeCmd())
+	root.AddCommand(newGenerateCmd(), newValidateCmd(), newWebhookCmd(), newVersionCmd(), newTestCmd(), newAuditCmd(), newAnalyzeCmd(), newBundleCmd())
 	// --version prints what `mpcguard version` prints. cobra renders the template when the flag is given.
 	root.Version = version
 	cobra.AddTemplateFunc("versionText", versionText)

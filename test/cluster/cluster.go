@@ -38,6 +38,14 @@ type Options struct {
 	// "kube-controller-manager", "kube-scheduler", "kwok"), appended after the harness's own so that they win,
 	// e.g. {"kube-controller-manager": {"--kube-api-qps=500", "--kube-api-burst=1000"}} for a burst of pods.
 	ExtraArgs map[string][]string
+	// FeatureGates are the API server's --feature-gates, e.g. {"ManifestBasedAdmissionControlConfig": true}
+	// for manifest-based admission (alpha in 1.36).
+	FeatureGates map[string]bool
+	// AdmissionConfig is an AdmissionConfiguration (apiserver.config.k8s.io/v1) that Start writes into the
+	// cluster's directory and hands to the API server as --admission-control-config-file. A directory it
+	// names (a plugin's staticManifestsDir) must be absolute and exist before Start: the API server refuses
+	// to start otherwise.
+	AdmissionConfig []byte
 }
 
 // Timeouts of the start-up steps: every wait is bounded.

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -83,6 +85,12 @@ var components = []component{
 			if err := b.c.connect(b); err != nil {
 				return err
 			}
+			if b.opts.AdmissionConfig != nil {
+				b.files["kube-apiserver"] = filepath.Join(b.c.Dir, "admission-configuration.yaml")
+				if err := os.WriteFile(b.files["kube-apiserver"], b.opts.AdmissionConfig, 0o600); err != nil {
+					return fmt.Errorf("writing the admission configuration: %w", err)
+				}
+			}
 			if !b.opts.RealNode {
 				return nil
 			}
@@ -102,6 +110,12 @@ var components = []component{
 				"--service-account-key-file", p.saKeyFile, "--service-account-signing-key-file", p.saKeyFile,
 				"--service-cluster-ip-range", ServiceCIDR,
 				"--profiling=false"}
+			if gates := featureGates(b.opts.FeatureGates); gates != "" {
+				args = append(args, "--feature-gates", gates)
+			}
+			if b.files["kube-apiserver"] != "" {
+				args = append(args, "--admission-control-config-file", b.files["kube-apiserver"])
+			}
 			if !b.opts.RealNode {
 				return append(args, "--authorization-mode", "RBAC",
 					// The kubernetes Service's endpoint would be 127.0.0.1, which Endpoints validation refuses.
@@ -225,6 +239,16 @@ var components = []component{
 		timeout: componentTimeout,
 		started: func(ctx context.Context, b *boot) error { return b.c.addLocalVolumes(ctx) },
 	},
+}
+
+// featureGates is the value of --feature-gates, name=bool sorted by name ("" for none).
+func featureGates(gates map[string]bool) string {
+	pairs := make([]string, 0, len(gates))
+	for name, on := range gates {
+		pairs = append(pairs, name+"="+strconv.FormatBool(on))
+	}
+	slices.Sort(pairs)
+	return strings.Join(pairs, ",")
 }
 
 // url is http(s)://127.0.0.1:<port of name>.
