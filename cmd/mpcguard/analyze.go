@@ -21,6 +21,7 @@ import (
 
 	"github.com/mpcguard/mpcguard/internal/analyze"
 	"github.com/mpcguard/mpcguard/internal/validate"
+	"github.com/mpcguard/mpcguard/policies/vocab"
 )
 
 // analyzeOptions are the flags of mpcguard analyze.
@@ -344,32 +345,38 @@ func (o *analyzeOptions) readCluster(ctx context.Context, op *analyze.Operator, 
 	if err != nil {
 		return fmt.Errorf("client for %s: %w", where, err)
 	}
+	namespaces, err := listPlacement(ctx, cs, where, op)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "placement from %s: %d nodes, %d persistent party pods in %s\n", where, len(op.Nodes), len(op.Placed), strconv.Quote(strings.Join(namespaces, ",")))
+	return nil
+}
+
+// listPlacement lists the nodes and the persistent party pods (the render's party selector and role label
+// key: the webhook's, or the flags) of the namespaces of the render's persistent pools: list only, no get or
+// watch. It returns the namespaces.
+func listPlacement(ctx context.Context, cs kubernetes.Interface, where string, op *analyze.Operator) ([]string, error) {
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return fmt.Errorf("listing the nodes of %s: %w", where, err)
+		return nil, fmt.Errorf("listing the nodes of %s: %w", where, err)
 	}
 	op.Nodes = []analyze.Node{}
 	for i := range nodes.Items {
 		op.Nodes = append(op.Nodes, analyze.NodeOf(&nodes.Items[i]))
 	}
-	cfg := analyze.DefaultConfig()
-	if o.partySelector != "" {
-		cfg.PartySelector = o.partySelector
-	}
-	if o.roleLabelKey != "" {
-		cfg.RoleLabelKey = o.roleLabelKey
-	}
+	cfg := op.Render.Config
 	var namespaces []string
 	for _, p := range op.Render.Pools {
-		if p.Role == "persistent" && !slices.Contains(namespaces, p.Namespace) {
+		if p.Role == vocab.RolePersistent && !slices.Contains(namespaces, p.Namespace) {
 			namespaces = append(namespaces, p.Namespace)
 		}
 	}
 	op.Live, op.Placed = true, []analyze.Placed{}
 	for _, ns := range namespaces {
-		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cfg.PartySelector + "," + cfg.RoleLabelKey + "=persistent"})
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cfg.PartySelector + "," + cfg.RoleLabelKey + "=" + vocab.RolePersistent})
 		if err != nil {
-			return fmt.Errorf("listing the persistent party pods of %s in namespace %s: %w", where, ns, err)
+			return nil, fmt.Errorf("listing the persistent party pods of %s in namespace %s: %w", where, ns, err)
 		}
 		for _, p := range pods.Items {
 			if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
@@ -378,6 +385,5 @@ func (o *analyzeOptions) readCluster(ctx context.Context, op *analyze.Operator, 
 			op.Placed = append(op.Placed, analyze.Placed{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName})
 		}
 	}
-	fmt.Fprintf(stderr, "placement from %s: %d nodes, %d persistent party pods in %s\n", where, len(op.Nodes), len(op.Placed), strconv.Quote(strings.Join(namespaces, ",")))
-	return nil
+	return namespaces, nil
 }

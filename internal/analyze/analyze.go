@@ -109,6 +109,9 @@ func Analyze(in Input) Report {
 		for _, n := range op.Render.Notes {
 			rep.Notes = append(rep.Notes, op.label()+n)
 		}
+		if n := liveMismatch(op); n != "" {
+			rep.Notes = append(rep.Notes, op.label()+n)
+		}
 	}
 	multi := len(in.Operators) > 1
 	rep.Findings = append(rep.Findings, nodeLoss(models, in.T, 1, multi))
@@ -216,6 +219,26 @@ func model(op Operator) opModel {
 	return m
 }
 
+// liveMismatch says when a live cluster runs another count of persistent party pods than the render's
+// persistent pools: the wrong namespace or vocabulary, a release not installed or not the render's, a scale
+// in progress. The verdicts are then about the pods found, and a reader should know it.
+func liveMismatch(op Operator) string {
+	if !op.Live {
+		return ""
+	}
+	want := 0
+	for _, p := range op.Render.Pools {
+		if p.Role == vocab.RolePersistent {
+			want += p.Replicas
+		}
+	}
+	if len(op.Placed) == want {
+		return ""
+	}
+	return fmt.Sprintf("the cluster runs %d persistent party pods (%s, %s=%s) where the render's persistent pools run %d: the verdicts are about the %d found",
+		len(op.Placed), op.Render.Config.PartySelector, op.Render.Config.RoleLabelKey, vocab.RolePersistent, want, len(op.Placed))
+}
+
 // live models the actual placement of a cluster's persistent parties.
 func (m opModel) live(nodeZone map[string]string) opModel {
 	perNode := map[string]int{}
@@ -255,6 +278,9 @@ func (m opModel) live(nodeZone map[string]string) opModel {
 	}
 	m.summary.Persistent = m.run
 	why := fmt.Sprintf("as placed now: %d persistent parties running on %d nodes, at most %d on one node", m.run, len(counts), m.lose(1))
+	if m.zoneExact && len(perZone) > 0 {
+		why += fmt.Sprintf(", at most %d in one of %d zones", m.zoneLoss, len(perZone))
+	}
 	if pending > 0 {
 		why += fmt.Sprintf(", %d not scheduled", pending)
 	}

@@ -358,3 +358,45 @@ func TestASingleRenderWithoutMetadataIsNotAskedAboutOperators(t *testing.T) {
 		assert.NotContains(t, []string{analyze.SingleOperator, analyze.SingleCloud, analyze.SingleRegion}, f.ID)
 	}
 }
+
+func TestLivePlacementNotes(t *testing.T) {
+	render := persistent(3, required, none)
+	render.Config = analyze.DefaultConfig()
+	placed := func(nodes ...string) []analyze.Placed {
+		var out []analyze.Placed
+		for i, n := range nodes {
+			out = append(out, analyze.Placed{Name: fmt.Sprintf("p-%d", i), Node: n})
+		}
+		return out
+	}
+	tests := map[string]struct {
+		placed   []analyze.Placed
+		wantNote string // "" for no note
+		wantWhy  string
+	}{
+		"a cluster that runs the render's parties needs no note": {
+			placed:  placed("n0", "n1", "n2"),
+			wantWhy: "as placed now: 3 persistent parties running on 3 nodes, at most 1 on one node, at most 2 in one of 2 zones",
+		},
+		"a cluster that runs none of the render's parties says so with the selector it used": {
+			placed:   []analyze.Placed{},
+			wantNote: "the cluster runs 0 persistent party pods (app.kubernetes.io/component=mpc-party, party-role=persistent) where the render's persistent pools run 3: the verdicts are about the 0 found",
+		},
+		"a pending party is found but not running: no note, the reason says it": {
+			placed:  placed("n0", "n1", ""),
+			wantWhy: "1 not scheduled",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			op := analyze.Operator{Render: render, Nodes: nodes(3, "a", "a", "b"), Live: true, Placed: tc.placed}
+			rep := analyze.Analyze(analyze.Input{Operators: []analyze.Operator{op}, T: 2, LoseNodes: 1})
+			if tc.wantNote == "" {
+				assert.Empty(t, rep.Notes)
+			} else {
+				assert.Equal(t, []string{tc.wantNote}, rep.Notes)
+			}
+			assert.Contains(t, finding(t, rep, analyze.ZoneLoss).Message, tc.wantWhy)
+		})
+	}
+}

@@ -99,6 +99,8 @@ type Render struct {
 	ThresholdWhere string
 	// Notes are objects that were read but not modelled (a DaemonSet party pool, a pool with no valid role).
 	Notes []string
+	// Config is the party vocabulary the render was read with: a live cluster's party pods are listed with it.
+	Config Config
 }
 
 // WebhookThreshold reads --threshold-t from the arguments of an mpcguard webhook ("--threshold-t=2" or
@@ -147,7 +149,7 @@ func ReadRender(objs []validate.Decoded, cfg Config) (Render, error) {
 	if err != nil {
 		return Render{}, fmt.Errorf("party selector %q: %w", cfg.PartySelector, err)
 	}
-	var r Render
+	r := Render{Config: cfg}
 	var errs []error
 	maxReplicas := map[string]struct {
 		n     int

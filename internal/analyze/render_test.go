@@ -149,3 +149,10 @@ items:
 	require.ErrorIs(t, err, analyze.ErrInput)
 	assert.Contains(t, err.Error(), "in.yaml: document 1 (line 1): cannot read object: a Pod, want Nodes")
 }
+
+func TestReadRenderKeepsTheVocabularyItWasReadWith(t *testing.T) {
+	cfg := analyze.Config{RoleLabelKey: "mpc.example.com/role", PartySelector: "mpc.example.com/party=true"}
+	r, err := analyze.ReadRender(decode(t, renderYAML), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, cfg, r.Config, "a live cluster's parties are listed with it")
+}

@@ -29,6 +29,10 @@ const (
 type Options struct {
 	// Nodes is the number of fake nodes (default 3, one per zone).
 	Nodes int
+	// Zones the nodes are spread over round-robin (default zone-a, zone-b, zone-c).
+	Zones []string
+	// Values are the user's values for mpc-system (default: the chart's own).
+	Values map[string]any
 	// BinDir holds the control plane's binaries (default cluster.BinDir()).
 	BinDir string
 	// Mpcguard is the mpcguard binary (default: cluster.MpcguardBin).
@@ -105,14 +109,14 @@ func Up(ctx context.Context, opts Options) (e *Env, err error) {
 		}
 	}
 	e.step("starting the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK)")
-	if e.Cluster, err = cluster.Start(ctx, cluster.Options{Nodes: opts.Nodes, BinDir: opts.BinDir, Log: opts.Log}); err != nil {
+	if e.Cluster, err = cluster.Start(ctx, cluster.Options{Nodes: opts.Nodes, Zones: opts.Zones, BinDir: opts.BinDir, Log: opts.Log}); err != nil {
 		return e, err
 	}
 	if e.Client, err = NewClient(e.Cluster); err != nil {
 		return e, err
 	}
 	e.Release, err = e.Deploy(ctx, ReleaseOptions{Chart: filepath.Join(e.Charts, "mpc-system"),
-		Name: DemoRelease, Namespace: DemoNamespace, Restricted: true})
+		Name: DemoRelease, Namespace: DemoNamespace, Values: opts.Values, Restricted: true})
 	return e, err
 }
 
