@@ -84,6 +84,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, engine: eng, metrics: NewMetrics(), mux: http.NewServeMux()}
 	s.metrics.ObserveCache(eng.CacheStats)
+	s.metrics.Initialize(eng.PolicyIDs())
 	if opts.Inventory {
 		s.inv = NewInventory(opts.Policy)
 	}
