@@ -30,7 +30,9 @@ type Pair struct {
 }
 
 // NewCA makes a CA valid for the given duration.
-func NewCA(name string, validFor time.Duration) (*CA, error) { return NewCAAt(name, time.Now(), validFor) }
+func NewCA(name string, validFor time.Duration) (*CA, error) {
+	return NewCAAt(name, time.Now(), validFor)
+}
 
 // NewCAAt makes a CA issued at now (its NotBefore is now less Backdate), valid for the given duration.
 func NewCAAt(name string, now time.Time, validFor time.Duration) (*CA, error) {
