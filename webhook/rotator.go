@@ -70,6 +70,9 @@ func (o *CertRotation) validate() error {
 	if len(o.Hosts) == 0 {
 		errs = append(errs, errors.New("no host names for the serving certificate"))
 	}
+	if slices.Contains(o.Hosts, "") {
+		errs = append(errs, errors.New("an empty host name for the serving certificate"))
+	}
 	for v, d := range map[*time.Duration]time.Duration{&o.CAValidity: DefaultCAValidity,
 		&o.CertValidity: DefaultCertValidity, &o.Overlap: DefaultCertOverlap, &o.Interval: DefaultCertCheckInterval} {
 		if *v == 0 {
