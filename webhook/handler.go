@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -41,6 +42,19 @@ var reviewedKind = func() map[string]bool {
 	}
 	return m
 }()
+
+// requestKinds lists the kind label values of mpcguard_admission_requests_total, sorted.
+func requestKinds() []string {
+	out := []string{otherKind, unknownKind}
+	for k := range reviewedKind {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// unknownKind is the kind label of a request whose kind could not be read.
+const unknownKind = "unknown"
 
 // errBadRequest marks input the handler cannot read.
 var errBadRequest = errors.New("bad admission review")
@@ -209,7 +223,7 @@ func (h *Handler) count(d engine.Decision) {
 		for _, r := range part.list {
 			policy := r.Policy
 			if !h.Engine.Defines(policy) {
-				policy = "unknown" // ids are bounded by the policy set; a metric label must never come from a request
+				policy = unknownPolicy // ids are bounded by the policy set; a metric label must never come from a request
 			}
 			h.Metrics.Decisions.WithLabelValues(policy, part.result).Inc()
 		}
@@ -222,9 +236,9 @@ func (h *Handler) fail(w http.ResponseWriter, rv *review, kind string, code int,
 		result = "error"
 	}
 	if kind == "" {
-		kind = "unknown"
+		kind = unknownKind
 	}
-	if kind != "unknown" && !reviewedKind[kind] {
+	if kind != unknownKind && !reviewedKind[kind] {
 		kind = otherKind
 	}
 	h.Metrics.Requests.WithLabelValues(kind, result).Inc()

@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -51,6 +53,37 @@ func NewMetrics() *Metrics {
 	m.Registry.MustRegister(m.Decisions, m.Requests, m.Errors, m.Latency, m.DecisionLogsSuppressed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// The label values of the counters, besides policy ids and kinds: every series the handler can increment is
+// one of these combinations, so Initialize can create them all.
+var (
+	decisionResults = []string{"deny", "warn", "skipped"}
+	// unknownPolicy labels a result whose policy id the engine does not define (never a string from a request).
+	unknownPolicy  = "unknown"
+	requestResults = []string{"allowed", "denied", "error", "invalid"}
+	errorReasons   = []string{"eval", "deadline", "panic"}
+)
+
+// Initialize creates every series of the labelled counters at 0: each policy id (and "unknown") with each
+// decision result, each kind label (the reviewed kinds, "other", "unknown") with each request result, each
+// evaluation error reason. A series that appears only with its first increment makes rate() and increase()
+// miss that increment and leaves an alert such as `increase(mpcguard_evaluation_errors_total[5m]) > 0` or a
+// dashboard's per-policy panel with nothing to read until something has already gone wrong.
+func (m *Metrics) Initialize(policyIDs []string) {
+	for _, id := range append(slices.Clone(policyIDs), unknownPolicy) {
+		for _, r := range decisionResults {
+			m.Decisions.WithLabelValues(id, r)
+		}
+	}
+	for _, kind := range requestKinds() {
+		for _, r := range requestResults {
+			m.Requests.WithLabelValues(kind, r)
+		}
+	}
+	for _, r := range errorReasons {
+		m.Errors.WithLabelValues(r)
+	}
 }
 
 // ObserveCache exports the engine's memoised decisions (policies/engine/memo.go) as

@@ -33,8 +33,11 @@ type Options struct {
 	Host string
 	// Port is the HTTPS port of /validate.
 	Port int
-	// CertDir holds tls.crt and tls.key; they are reloaded when they change.
+	// CertDir holds tls.crt and tls.key; they are reloaded when they change. Unused with CertRotation.
 	CertDir string
+	// CertRotation, when set, makes the webhook keep its own CA and serving certificate in a Secret and the
+	// caBundle of its ValidatingWebhookConfiguration current (--cert-mode=rotate); it needs RESTConfig.
+	CertRotation *CertRotation
 	// HealthAddr serves /healthz and /readyz (plain HTTP, for probes).
 	HealthAddr string
 	// MetricsAddr serves /metrics (plain HTTP).
@@ -47,7 +50,7 @@ type Options struct {
 	Inventory bool
 	// Namespaces limits the inventory cache; empty means all namespaces.
 	Namespaces []string
-	// RESTConfig reaches the API server for the inventory.
+	// RESTConfig reaches the API server for the inventory and the certificate rotation.
 	RESTConfig *rest.Config
 	// ShutdownDelay is how long the server stays up but unready after ctx ends, so load balancers and the
 	// API server stop sending before in-flight reviews are finished and the listener closes.
@@ -64,6 +67,7 @@ type Server struct {
 	opts      Options
 	engine    *engine.Engine
 	inv       *Inventory
+	rotator   *Rotator
 	metrics   *Metrics
 	mux       *http.ServeMux
 	decisions *DecisionLog
@@ -78,12 +82,23 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Inventory && opts.RESTConfig == nil {
 		return nil, errors.New("webhook: the inventory needs a cluster connection (or run with --inventory=false)")
 	}
+	if opts.CertRotation != nil && opts.RESTConfig == nil {
+		return nil, errors.New("webhook: certificate rotation needs a cluster connection (or --cert-mode=files)")
+	}
+	var rot *Rotator
+	if opts.CertRotation != nil {
+		var err error
+		if rot, err = NewRotator(opts.RESTConfig, *opts.CertRotation, opts.Log.WithName("certs")); err != nil {
+			return nil, fmt.Errorf("webhook: %w", err)
+		}
+	}
 	eng, err := engine.New(ctx, opts.Policy, opts.Modules, opts.EngineOptions...)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	s := &Server{opts: opts, engine: eng, metrics: NewMetrics(), mux: http.NewServeMux()}
+	s := &Server{opts: opts, engine: eng, rotator: rot, metrics: NewMetrics(), mux: http.NewServeMux()}
 	s.metrics.ObserveCache(eng.CacheStats)
+	s.metrics.Initialize(eng.PolicyIDs())
 	if opts.Inventory {
 		s.inv = NewInventory(opts.Policy)
 	}
@@ -120,10 +135,16 @@ func (s *Server) Inventory() *Inventory { return s.inv }
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Ready reports whether the server can judge requests: policies compiled (by construction), certificates
-// loaded and served, and the inventory synced when it is on.
+// loaded and served (with rotation: trusted by every webhook of the configuration), and the inventory synced
+// when it is on.
 func (s *Server) Ready(_ *http.Request) error {
 	if s.stopping.Load() {
 		return errors.New("shutting down")
+	}
+	if s.rotator != nil {
+		if err := s.rotator.Ready(); err != nil {
+			return fmt.Errorf("certificate rotation: %w", err)
+		}
 	}
 	if s.inv != nil && !s.inv.Synced() {
 		return errors.New("party pod inventory not synced")
@@ -226,7 +247,7 @@ func (s *Server) Run(ctx context.Context) error {
 		log.Error(err, "draining the admission webhook's connections")
 	}
 	cancel()
-	stop() // the certificate watcher, the inventory and the decision log's reports
+	stop() // the certificate watcher or rotator, the inventory and the decision log's reports
 	<-decisionsDone
 	for _, srv := range plain {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -242,23 +263,32 @@ func (s *Server) Run(ctx context.Context) error {
 // drainTimeout bounds each step of the drain: the API server gives up on a review after 30s at most.
 const drainTimeout = 30 * time.Second
 
-// listen loads the serving certificate (reloaded when its files change) and opens the HTTPS listener.
-// Requests' contexts do not derive from ctx: ending it must not cancel the reviews being drained.
+// listen loads the serving certificate (reloaded when its files change) or starts the rotator, and opens the
+// HTTPS listener. Requests' contexts do not derive from ctx: ending it must not cancel the reviews being
+// drained.
 func (s *Server) listen(ctx context.Context, log logr.Logger) (*http.Server, net.Listener, error) {
-	certPath, keyPath := filepath.Join(s.opts.CertDir, "tls.crt"), filepath.Join(s.opts.CertDir, "tls.key")
-	watcher, err := certwatcher.New(certPath, keyPath)
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading the serving certificate %s: %w", certPath, err)
-	}
-	go func() {
-		if err := watcher.Start(ctx); err != nil {
-			log.Error(err, "watching the serving certificate", "cert", certPath)
+	var getCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	if s.rotator != nil {
+		// Until the rotator has read its Secret, handshakes fail and /readyz says why.
+		go s.rotator.Run(ctx)
+		getCertificate = s.rotator.GetCertificate
+	} else {
+		certPath, keyPath := filepath.Join(s.opts.CertDir, "tls.crt"), filepath.Join(s.opts.CertDir, "tls.key")
+		watcher, err := certwatcher.New(certPath, keyPath)
+		if err != nil {
+			return nil, nil, fmt.Errorf("loading the serving certificate %s: %w", certPath, err)
 		}
-	}()
+		go func() {
+			if err := watcher.Start(ctx); err != nil {
+				log.Error(err, "watching the serving certificate", "cert", certPath)
+			}
+		}()
+		getCertificate = watcher.GetCertificate
+	}
 	ln, err := tls.Listen("tcp", s.opts.Addr(), &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		NextProtos:     []string{"h2", "http/1.1"},
-		GetCertificate: watcher.GetCertificate,
+		GetCertificate: getCertificate,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("listening on %s: %w", s.opts.Addr(), err)

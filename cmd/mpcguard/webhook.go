@@ -29,6 +29,8 @@ func newWebhookCmd() *cobra.Command {
 		logLevel   string
 		au         auditFlags
 		cacheSize  int
+		certMode   string
+		rotation   webhook.CertRotation
 	)
 	cmd := &cobra.Command{
 		Use:   "webhook",
@@ -77,9 +79,20 @@ func newWebhookCmd() *cobra.Command {
 				opts.Log.Info("no --persistent-workloads: any StatefulSet may run persistent parties "+
 					"(their pods must still come from a controller identity)", "policy", vocab.PartyPersistentOrigin)
 			}
-			if opts.Inventory || au.interval > 0 {
+			switch certMode {
+			case certModeFiles:
+			case certModeRotate:
+				if rotation.Namespace == "" {
+					return fmt.Errorf("webhook: --cert-mode=%s needs --namespace (or POD_NAMESPACE): the namespace of --cert-secret", certModeRotate)
+				}
+				opts.CertRotation = &rotation
+			default:
+				return fmt.Errorf("webhook: --cert-mode must be %s or %s, got %q", certModeFiles, certModeRotate, certMode)
+			}
+			if opts.Inventory || au.interval > 0 || opts.CertRotation != nil {
 				if opts.RESTConfig, err = restConfig(kubeconfig); err != nil {
-					return fmt.Errorf("webhook: the inventory and the audit need a cluster (or --inventory=false --audit-interval=0): %w", err)
+					return fmt.Errorf("webhook: the inventory, the audit and --cert-mode=%s need a cluster "+
+						"(or --inventory=false --audit-interval=0 --cert-mode=%s): %w", certModeRotate, certModeFiles, err)
 				}
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -110,7 +123,26 @@ func newWebhookCmd() *cobra.Command {
 	f.StringVar(&opts.Host, "host", "", "address to listen on (default all interfaces)")
 	f.IntVar(&opts.Port, "port", 9443, "HTTPS port of /validate")
 	f.StringVar(&opts.CertDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs",
-		"directory holding tls.crt and tls.key (reloaded when they change)")
+		"directory holding tls.crt and tls.key (reloaded when they change), with --cert-mode=files")
+	f.StringVar(&certMode, "cert-mode", certModeFiles, "files: serve tls.crt and tls.key of --cert-dir (cert-manager, "+
+		"an existing Secret); rotate: keep a CA and serving certificate in --cert-secret and the caBundle of "+
+		"--webhook-configuration current")
+	f.StringVar(&rotation.SecretName, "cert-secret", "", "with --cert-mode=rotate: the Secret, in --namespace, "+
+		"that holds the CA and serving certificate; it must exist (may be empty)")
+	f.StringVar(&rotation.Namespace, "namespace", os.Getenv("POD_NAMESPACE"),
+		"the webhook's namespace, of --cert-secret (default $POD_NAMESPACE)")
+	f.StringVar(&rotation.WebhookConfiguration, "webhook-configuration", "", "with --cert-mode=rotate: the "+
+		"ValidatingWebhookConfiguration whose webhooks' caBundle is kept current")
+	f.StringSliceVar(&rotation.Hosts, "cert-dns-names", nil, "with --cert-mode=rotate: the serving certificate's "+
+		"DNS names (and IP addresses), e.g. <service>.<namespace>.svc")
+	f.DurationVar(&rotation.CAValidity, "ca-validity", webhook.DefaultCAValidity,
+		"with --cert-mode=rotate: the CA's life; a new CA is made at 2/3 of it")
+	f.DurationVar(&rotation.CertValidity, "cert-validity", webhook.DefaultCertValidity,
+		"with --cert-mode=rotate: the serving certificate's life; it is renewed at 2/3 of it")
+	f.DurationVar(&rotation.Overlap, "cert-overlap", webhook.DefaultCertOverlap, "with --cert-mode=rotate: how "+
+		"long a new CA is trusted before it serves, and the previous CA after")
+	f.DurationVar(&rotation.Interval, "cert-check-interval", webhook.DefaultCertCheckInterval,
+		"with --cert-mode=rotate: how often the Secret and the webhook configuration are read besides watching them")
 	f.StringVar(&opts.HealthAddr, "health-addr", ":8081",
 		"address of /healthz and /readyz (default: --host, port 8081; \"0\" disables)")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", ":8080", "address of /metrics (default: --host, port 8080; \"0\" disables)")
@@ -134,6 +166,12 @@ func newWebhookCmd() *cobra.Command {
 	pf.register(f)
 	return cmd
 }
+
+// The certificate modes of `mpcguard webhook` (--cert-mode).
+const (
+	certModeFiles  = "files"
+	certModeRotate = "rotate"
+)
 
 func restConfig(kubeconfig string) (*rest.Config, error) {
 	if strings.TrimSpace(kubeconfig) != "" {

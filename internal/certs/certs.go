@@ -4,9 +4,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -29,6 +31,11 @@ type Pair struct {
 
 // NewCA makes a CA valid for the given duration.
 func NewCA(name string, validFor time.Duration) (*CA, error) {
+	return NewCAAt(name, time.Now(), validFor)
+}
+
+// NewCAAt makes a CA issued at now (its NotBefore is now less Backdate), valid for the given duration.
+func NewCAAt(name string, now time.Time, validFor time.Duration) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generating CA key: %w", err)
@@ -36,8 +43,8 @@ func NewCA(name string, validFor time.Duration) (*CA, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Minute),
-		NotAfter:              time.Now().Add(validFor),
+		NotBefore:             now.Add(-Backdate),
+		NotAfter:              now.Add(validFor),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -53,17 +60,37 @@ func NewCA(name string, validFor time.Duration) (*CA, error) {
 	return &CA{Cert: cert, Key: key, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
 }
 
-// Issue signs a serving certificate for the hosts (DNS names or IP addresses).
+// Backdate is how far before its issuing each certificate's NotBefore lies, so that a peer whose clock is a
+// little behind accepts it at once. IssuedAt undoes it.
+const Backdate = time.Minute
+
+// IssuedAt is when cert was made by this package (its NotBefore plus Backdate).
+func IssuedAt(cert *x509.Certificate) time.Time { return cert.NotBefore.Add(Backdate) }
+
+// Issue signs a serving certificate for the hosts (DNS names or IP addresses). It is valid for validFor, but
+// never past the CA's own end: a chain with an expired CA does not verify.
 func (ca *CA) Issue(validFor time.Duration, hosts ...string) (Pair, error) {
+	return ca.IssueAt(time.Now(), validFor, hosts...)
+}
+
+// IssueAt is Issue at the time now.
+func (ca *CA) IssueAt(now time.Time, validFor time.Duration, hosts ...string) (Pair, error) {
+	if len(hosts) == 0 {
+		return Pair{}, errors.New("issuing a serving certificate: no host names")
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return Pair{}, fmt.Errorf("generating serving key: %w", err)
 	}
+	notAfter := now.Add(validFor)
+	if notAfter.After(ca.Cert.NotAfter) {
+		notAfter = ca.Cert.NotAfter
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(validFor),
+		NotBefore:    now.Add(-Backdate),
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
@@ -98,7 +125,7 @@ func (ca *CA) IssueClient(validFor time.Duration, name string, groups ...string)
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: name, Organization: groups},
-		NotBefore:    time.Now().Add(-time.Minute),
+		NotBefore:    time.Now().Add(-Backdate),
 		NotAfter:     time.Now().Add(validFor),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
@@ -133,6 +160,65 @@ func (p Pair) WriteDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// KeyPEM encodes the CA's private key, to be kept beside CertPEM (the webhook's rotator keeps both in a Secret).
+func (ca *CA) KeyPEM() ([]byte, error) {
+	kb, err := x509.MarshalECPrivateKey(ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("encoding CA key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), nil
+}
+
+// ParseCA reads a CA written as CertPEM and KeyPEM, and checks the two belong together and the certificate is
+// a CA's.
+func ParseCA(certPEM, keyPEM []byte) (*CA, error) {
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("reading the CA's certificate and key: %w", err)
+	}
+	key, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("reading the CA's key: a %T, want an ECDSA key", pair.PrivateKey)
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("parsing the CA's certificate: %w", err)
+	}
+	if !cert.IsCA {
+		return nil, fmt.Errorf("the certificate %q is not a CA's", cert.Subject.CommonName)
+	}
+	return &CA{Cert: cert, Key: key, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})}, nil
+}
+
+// ParseCertificates reads every CERTIFICATE block of a PEM bundle, in order; other blocks are skipped.
+func ParseCertificates(bundle []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, bundle = pem.Decode(bundle)
+		if block == nil {
+			return out, nil
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parsing certificate %d of the bundle: %w", len(out)+1, err)
+		}
+		out = append(out, cert)
+	}
+}
+
+// EncodeCertificates writes certificates as a PEM bundle, in order.
+func EncodeCertificates(certs ...*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
 }
 
 func serial() *big.Int {

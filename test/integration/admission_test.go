@@ -48,28 +48,8 @@ type cluster struct {
 // webhook with the API server the way the chart does; everything stops in t.Cleanup.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	require.NotEmpty(t, assets, "KUBEBUILDER_ASSETS must point at etcd and kube-apiserver: run `make test`")
-	for _, bin := range []string{"etcd", "kube-apiserver"} {
-		_, err := os.Stat(filepath.Join(assets, bin))
-		require.NoError(t, err, "%s missing from KUBEBUILDER_ASSETS (make tools builds it)", bin)
-	}
-	var crd apiextensionsv1.CustomResourceDefinition
-	require.NoError(t, yaml.UnmarshalStrict(v1alpha1.CRDYAML, &crd))
-	env := &envtest.Environment{
-		BinaryAssetsDirectory:    assets,
-		CRDs:                     []*apiextensionsv1.CustomResourceDefinition{&crd},
-		ControlPlaneStartTimeout: 2 * time.Minute,
-	}
-	cfg, err := env.Start()
-	require.NoError(t, err, "starting etcd + kube-apiserver")
-	t.Cleanup(func() { assert.NoError(t, env.Stop(), "stopping the control plane") })
-
-	scheme := runtime.NewScheme()
-	require.NoError(t, clientgoscheme.AddToScheme(scheme))
-	require.NoError(t, v1alpha1.AddToScheme(scheme))
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	require.NoError(t, err)
+	cfg, c := startControlPlane(t)
+	scheme := c.Scheme()
 	ctrlCfg := rest.CopyConfig(cfg)
 	ctrlCfg.Impersonate = rest.ImpersonationConfig{UserName: vocab.DefaultControllerUsers[0]}
 	asController, err := client.New(ctrlCfg, client.Options{Scheme: scheme})
@@ -113,6 +93,35 @@ func startCluster(t *testing.T) *cluster {
 		return err != nil && strings.Contains(err.Error(), "[party-role-required]")
 	}, 30*time.Second, 200*time.Millisecond, "the API server never called the webhook")
 	return cl
+}
+
+// startControlPlane starts etcd and kube-apiserver (RBAC on) with the MPCSession CRD, stopped in t.Cleanup, and
+// returns an admin's config and client.
+func startControlPlane(t *testing.T) (*rest.Config, client.Client) {
+	t.Helper()
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	require.NotEmpty(t, assets, "KUBEBUILDER_ASSETS must point at etcd and kube-apiserver: run `make test`")
+	for _, bin := range []string{"etcd", "kube-apiserver"} {
+		_, err := os.Stat(filepath.Join(assets, bin))
+		require.NoError(t, err, "%s missing from KUBEBUILDER_ASSETS (make tools builds it)", bin)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	require.NoError(t, yaml.UnmarshalStrict(v1alpha1.CRDYAML, &crd))
+	env := &envtest.Environment{
+		BinaryAssetsDirectory:    assets,
+		CRDs:                     []*apiextensionsv1.CustomResourceDefinition{&crd},
+		ControlPlaneStartTimeout: 2 * time.Minute,
+	}
+	cfg, err := env.Start()
+	require.NoError(t, err, "starting etcd + kube-apiserver")
+	t.Cleanup(func() { assert.NoError(t, env.Stop(), "stopping the control plane") })
+
+	scheme := runtime.NewScheme()
+	require.NoError(t, clientgoscheme.AddToScheme(scheme))
+	require.NoError(t, v1alpha1.AddToScheme(scheme))
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	return cfg, c
 }
 
 // webhookConfiguration registers mpcguard as the chart does: party pods pre-filtered by the party selector,
