@@ -150,6 +150,8 @@ type PodValues struct {
 	PodLabels map[string]string `json:"podLabels"`
 	// PriorityClass of the pods.
 	PriorityClassName string `json:"priorityClassName" pattern:"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"`
+	// RuntimeClass of the pods, e.g. gvisor or kata for a sandboxed runtime; the cluster's default when empty.
+	RuntimeClassName string `json:"runtimeClassName" pattern:"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"`
 	// The user, group and filesystem group the pods run as; never root.
 	PodSecurityContext PodSecurityValues `json:"podSecurityContext"`
 	// Environment variables (core/v1 EnvVar) of the main container, before the chart's, which win on a name

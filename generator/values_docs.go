@@ -70,6 +70,7 @@ var valueDocs = map[string]string{
 	"PodValues.PodLabels":                       "Labels of the pods, besides the chart's, which win; never the role label or a party selector label (the chart refuses them: a label would make a pod a party, or change its role).",
 	"PodValues.PodSecurityContext":              "The user, group and filesystem group the pods run as; never root.",
 	"PodValues.PriorityClassName":               "PriorityClass of the pods.",
+	"PodValues.RuntimeClassName":                "RuntimeClass of the pods, e.g. gvisor or kata for a sandboxed runtime; the cluster's default when empty.",
 	"PodValues.Tolerations":                     "Tolerations of the pods (core/v1 Toleration).",
 	"PodValues.TopologySpreadConstraints":       "Topology spread constraints (core/v1), added to the chart's zone spread.",
 	"PoolValues.Replicas":                       "Parties in the pool.",

@@ -118,6 +118,14 @@ var knobs = map[string]knob{
 			assert.Equal(t, "mpc-critical", podOf(t, r, coordinatorName).Spec.PriorityClassName)
 		},
 	},
+	"runtimeClassName runs a workload's pods in a sandboxed runtime": {
+		"mpc-system", []string{"pools.server-party.runtimeClassName=gvisor", "mpcguard.runtimeClassName=gvisor"},
+		func(t *testing.T, r *rendered) {
+			assert.Equal(t, "gvisor", *podOf(t, r, persistent).Spec.RuntimeClassName)
+			assert.Equal(t, "gvisor", *podOf(t, r, webhook).Spec.RuntimeClassName)
+			assert.Nil(t, podOf(t, r, coordinatorName).Spec.RuntimeClassName)
+		},
+	},
 	"coordinator.extraEnv adds variables before the chart's": {
 		"mpc-system", []string{"coordinator.extraEnv[0].name=LOG_FORMAT", "coordinator.extraEnv[0].value=json"},
 		func(t *testing.T, r *rendered) {

@@ -70,6 +70,9 @@ imagePullSecrets:
 {{- with $v.priorityClassName }}
 priorityClassName: {{ . }}
 {{- end }}
+{{- with $v.runtimeClassName }}
+runtimeClassName: {{ . }}
+{{- end }}
 {{- with $v.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
