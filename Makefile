@@ -127,6 +127,7 @@ generate: ## Regenerate deep-copy code, the MPCSession CRD and the checked-in ch
 	@$(BUILD_TOOL) controller-gen >/dev/null
 	$(CONTROLLER_GEN) object paths=./internal/api/...
 	$(CONTROLLER_GEN) crd:crdVersions=v1 paths=./internal/api/... output:crd:dir=./internal/api/v1alpha1/crd
+	cd generator && go generate .
 	go run ./cmd/mpcguard generate --preset default --output charts
 
 .PHONY: verify

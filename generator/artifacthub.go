@@ -20,7 +20,7 @@ const (
 
 type imageEntry struct {
 	name  string
-	image ImageSpec
+	image ImageValues
 }
 
 // artifactHub returns the Chart.yaml annotations Artifact Hub reads: the images (by digest when pinned), the
@@ -38,6 +38,9 @@ func artifactHub(images ...imageEntry) map[string]string {
 	var imgs []img
 	for _, e := range images {
 		ref := e.image.Repository
+		if e.image.Registry != "" {
+			ref = e.image.Registry + "/" + ref
+		}
 		if e.image.Tag != "" {
 			ref += ":" + e.image.Tag
 		}

@@ -85,7 +85,7 @@ func conditionNames(w admissionregistrationv1.ValidatingWebhook) []string {
 }
 
 func TestWebhookConfigurationFollowsVocab(t *testing.T) {
-	files := generate(t, generator.DefaultSpec())
+	files := generate(t, generator.Default())
 	charts := map[string]*chart.Chart{"mpc-system": chartOf(t, files, "mpc-system"), "mpcguard": chartOf(t, files, "mpcguard")}
 	entries := generator.WebhookEntries()
 
@@ -173,7 +173,7 @@ func TestWebhookConfigurationFollowsVocab(t *testing.T) {
 }
 
 func TestWebhookArgs(t *testing.T) {
-	files := generate(t, generator.DefaultSpec())
+	files := generate(t, generator.Default())
 	system, guard := chartOf(t, files, "mpc-system"), chartOf(t, files, "mpcguard")
 
 	t.Run("mpc-system names its persistent StatefulSet and its claims, truncated like the workload's name", func(t *testing.T) {
@@ -206,7 +206,7 @@ func TestWebhookArgs(t *testing.T) {
 }
 
 func TestSystemChartRefusesWhatItDoesNotInstall(t *testing.T) {
-	system := chartOf(t, generate(t, generator.DefaultSpec()), "mpc-system")
+	system := chartOf(t, generate(t, generator.Default()), "mpc-system")
 	guard := func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i < len(kv); i += 2 {
@@ -220,7 +220,7 @@ func TestSystemChartRefusesWhatItDoesNotInstall(t *testing.T) {
 	}{
 		"a claim prefix other than <volumeClaimTemplate>-<statefulset>-": {
 			guard("shareStorage", map[string]any{"claimPrefixes": []any{"shares-"}}),
-			`mpc-system: mpcguard.shareStorage.claimPrefixes must be exactly ["shares-mpc-system-server-party-"]`,
+			`mpc-system: mpcguard.shareStorage.claimPrefixes: must be exactly ["shares-mpc-system-server-party-"]`,
 		},
 		"an extra claim prefix": {
 			guard("shareStorage", map[string]any{"claimPrefixes": []any{"shares-mpc-system-server-party-", "data-"}}),
@@ -228,14 +228,14 @@ func TestSystemChartRefusesWhatItDoesNotInstall(t *testing.T) {
 		},
 		"persistent workloads other than the persistent pool's StatefulSet": {
 			guard("persistentWorkloads", []any{"mpc-system-server-party", "mpc-system-server-party-api"}),
-			`mpc-system: mpcguard.persistentWorkloads must be exactly ["mpc-system-server-party"]`,
+			`mpc-system: mpcguard.persistentWorkloads: must be exactly ["mpc-system-server-party"]`,
 		},
 		"discovery namespaces the webhook does not check": {
 			map[string]any{
 				"coordinator": map[string]any{"discovery": map[string]any{"namespaces": []any{"mpc-parties", "team-b", "team-c"}}},
 				"mpcguard":    map[string]any{"webhook": map[string]any{"namespaces": []any{"team-b"}}},
 			},
-			"mpc-system: coordinator.discovery.namespaces names namespaces the webhook does not check: mpc-parties, team-c; add them to mpcguard.webhook.namespaces",
+			"mpc-system: coordinator.discovery.namespaces: names namespaces the webhook does not check: mpc-parties, team-c; add them to mpcguard.webhook.namespaces",
 		},
 	}
 	for name, tc := range cases {
@@ -261,7 +261,7 @@ func TestSystemChartRefusesWhatItDoesNotInstall(t *testing.T) {
 }
 
 func TestMpcguardNotes(t *testing.T) {
-	guard := chartOf(t, generate(t, generator.DefaultSpec()), "mpcguard")
+	guard := chartOf(t, generate(t, generator.Default()), "mpcguard")
 	inert := fmt.Sprintf("so\n%s check nothing", strings.Join([]string{vocab.DelegateNoShareStorage, vocab.ShareStorageCopy, vocab.ShareStoragePersistentOnly}, ", "))
 
 	r, err := renderAs(t, guard, "mpc-system", "mpc-system", nil)
@@ -279,7 +279,7 @@ func TestMpcguardNotes(t *testing.T) {
 }
 
 func TestValuesSchemaTakesPolicyIDsFromVocab(t *testing.T) {
-	guard := chartOf(t, generate(t, generator.DefaultSpec()), "mpcguard")
+	guard := chartOf(t, generate(t, generator.Default()), "mpcguard")
 	require.Len(t, vocab.PolicyIDs(), 18)
 	for _, id := range vocab.PolicyIDs() {
 		_, err := renderAs(t, guard, "mpc-system", "mpc-system", map[string]any{"webhook": map[string]any{"enforcement": map[string]any{id: "warn"}}})
@@ -292,7 +292,7 @@ func TestValuesSchemaTakesPolicyIDsFromVocab(t *testing.T) {
 }
 
 func TestQuorumAndShareGuards(t *testing.T) {
-	files := generate(t, generator.DefaultSpec())
+	files := generate(t, generator.Default())
 	system := chartOf(t, files, "mpc-system")
 
 	t.Run("the persistent StatefulSet retains its claims when it is scaled down or deleted", func(t *testing.T) {
@@ -318,6 +318,6 @@ func TestQuorumAndShareGuards(t *testing.T) {
 
 	t.Run("mpc-system refuses a webhook threshold other than its own", func(t *testing.T) {
 		_, err := renderAs(t, system, "mpc-system", "mpc-system", map[string]any{"threshold": map[string]any{"t": 3}})
-		assert.ErrorContains(t, err, "mpcguard.threshold.t must be threshold.t (3), the t below which the webhook refuses to scale the persistent pool, not 2")
+		assert.ErrorContains(t, err, "mpcguard.threshold.t: must be threshold.t (3), the t below which the webhook refuses to scale the persistent pool, not 2")
 	})
 }

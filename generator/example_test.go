@@ -1,35 +1,44 @@
 package generator_test
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/mpcguard/mpcguard/generator"
 )
 
-// A spec whose persistent pool is smaller than the default threshold is refused, and every problem is named
-// by its field path.
-func ExampleSpec_Validate() {
-	s := generator.DefaultSpec()
-	s.Threshold = generator.ThresholdSpec{T: 4, N: 5}
-	s.Images.Party.Tag = "latest"
-	s.Pools = append(s.Pools, generator.PoolSpec{Name: "stand-in", Role: generator.RoleTemporary, Replicas: 3, Resources: s.Pools[1].Resources})
-	errs, warnings := s.Validate()
-	for _, e := range errs {
-		fmt.Println("error:", e)
+// A spec is a values file of the mpc-system chart over the default preset; Generate checks it with the
+// charts' own schema and rules, naming each value at fault.
+func ExampleGenerate() {
+	v, _, err := generator.Load([]byte(`
+threshold:
+  t: 4
+  n: 3
+pools:
+  stand-in:
+    role: temporary
+    replicas: 3
+    resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {cpu: 10m, memory: 16Mi}}
+    shareStorage: {databaseSecret: {name: db, key: url, env: DATABASE_URL}}
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
-	for _, w := range warnings {
-		fmt.Println("warning:", w)
-	}
+	_, warnings, err := generator.Generate(v)
+	fmt.Println(errors.Is(err, generator.ErrInvalidSpec))
+	fmt.Println(err)
+	fmt.Println(len(warnings))
 	// Output:
-	// error: images.party.tag: Invalid value: "latest": latest is not a pinned version; name a release tag or a digest
-	// error: pools[0].replicas: Invalid value: 3: fewer persistent parties than the default threshold t=4: the strict persistent-only default could never sign
-	// warning: pools: 4 delegate and temporary parties reach the default threshold t=4: sessions must keep non-persistent parties below t (mpcguard denies any that do not)
+	// true
+	// invalid spec: [threshold.t: Invalid value: 4 must not exceed threshold.n=3 (t-of-n: any t of the n parties can sign), pools.server-party.replicas: Invalid value: 3 persistent parties, fewer than threshold.t=4: the strict persistent-only default could never sign, pools.stand-in.shareStorage: Invalid value: a temporary pool has no share storage: a non-persistent party with shares is a persistent party in disguise, mpcguard.threshold.t: Invalid value: must be threshold.t (4), the t below which the webhook refuses to scale the persistent pool, not 2]
+	// 0
 }
 
-// Decode names the path of a field the spec does not know.
-func ExampleDecode() {
-	_, err := generator.Decode([]byte("pools:\n- name: server-party\n  replica: 3\n"))
+// Load names the path of a key the values do not know.
+func ExampleLoad() {
+	_, _, err := generator.Load([]byte("pools:\n  server-party:\n    replica: 3\n"))
 	fmt.Println(err)
 	// Output:
-	// invalid spec: pools[0].replica: Forbidden: unknown field
+	// invalid spec: pools.server-party.replica: Forbidden: unknown field
 }

@@ -1,14 +1,15 @@
 package generator
 
 import (
+	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"sort"
 	"strings"
 
@@ -29,25 +30,35 @@ const (
 	MpcguardChartVersion = "0.1.0"
 )
 
-// Release is the mpcguard release the generated charts belong to. Its version is the mpcguard chart's version
-// and appVersion; the release flow also sets the system chart's version and the webhook image (tag and digest)
-// from the same git tag (see SetRelease).
+// Release is the mpcguard release the generated charts belong to: its version is both charts' version and
+// appVersion (see SetRelease for the webhook image).
 type Release struct {
 	Version string
 }
 
-// SetRelease makes s describe the mpcguard release version: the chart's version and appVersion and the webhook
-// image's tag become version; repository and digest, when not empty, replace the webhook image's. `make
-// publish` pins the digest it pushed.
-func SetRelease(s *Spec, version, repository, digest string) {
-	s.Chart.Version, s.Chart.AppVersion = version, version
-	s.Images.Webhook.Tag = version
-	if repository != "" {
-		s.Images.Webhook.Repository = repository
+// SetRelease makes v describe the mpcguard release version: the webhook image's tag becomes version; image,
+// when not empty, is the webhook image REGISTRY/REPOSITORY[@DIGEST] that replaces the default's. `make publish`
+// pins the digest it pushed.
+func SetRelease(v *SystemValues, version, image string) {
+	img := &v.Mpcguard.Image
+	img.Tag = version
+	ref, digest, _ := strings.Cut(image, "@")
+	if ref != "" {
+		img.Registry, img.Repository = splitRegistry(ref)
 	}
 	if digest != "" {
-		s.Images.Webhook.Digest = digest
+		img.Digest = digest
 	}
+}
+
+// splitRegistry splits an image reference's repository into its registry (the first element, when it names a
+// host: a dot, a port or localhost) and the rest, as Docker does.
+func splitRegistry(ref string) (registry, repository string) {
+	first, rest, ok := strings.Cut(ref, "/")
+	if ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return first, rest
+	}
+	return "", ref
 }
 
 // crdPath is where each chart ships the MPCSession CRD (Helm installs crds/ before templates and never
@@ -66,48 +77,57 @@ type File struct {
 	Content []byte
 }
 
-// Generate validates the spec and builds the files of both charts: <chart.name>/ (with mpcguard vendored
-// under charts/) and mpcguard/. It returns the spec's warnings; a spec with errors yields ErrInvalidSpec.
-func Generate(s *Spec) ([]File, []Warning, error) {
-	return GenerateRelease(s, Release{Version: MpcguardChartVersion})
+// SystemChartName is the name of the umbrella chart.
+const SystemChartName = "mpc-system"
+
+// Generate builds the files of both charts from the values of the mpc-system chart: mpc-system/ (with mpcguard
+// vendored under charts/) and mpcguard/ (whose values are the mpcguard part of v, without what v derives from
+// its own pools). It then checks them as `helm install` would, with the charts' values.schema.json and their
+// validation templates (one home for every rule): each failure is an error naming its value. It returns the
+// warnings the charts' NOTES give; values with errors yield ErrInvalidSpec.
+func Generate(v *SystemValues) ([]File, []Warning, error) {
+	return GenerateRelease(v, Release{Version: MpcguardChartVersion})
 }
 
 // GenerateRelease is Generate for the mpcguard release r.
-func GenerateRelease(s *Spec, r Release) ([]File, []Warning, error) {
-	errs, warns := s.Validate()
+func GenerateRelease(v *SystemValues, r Release) ([]File, []Warning, error) {
 	if r.Version == "" {
 		r.Version = MpcguardChartVersion
 	}
 	if _, err := semver.StrictNewVersion(r.Version); err != nil {
-		errs = append(errs, field.Invalid(field.NewPath("release", "version"), r.Version, "must be a SemVer 2 version: "+err.Error()))
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidSpec, field.Invalid(field.NewPath("release", "version"), r.Version, "must be a SemVer 2 version: "+err.Error()))
 	}
-	if len(errs) > 0 {
-		return nil, warns, fmt.Errorf("%w: %w", ErrInvalidSpec, errs.ToAggregate())
-	}
-	guard, err := mpcguardChart(s, r)
+	guard, err := mpcguardChart(v, r)
 	if err != nil {
-		return nil, warns, err
+		return nil, nil, err
 	}
-	system, err := systemChart(s, r, guard)
+	system, err := systemChart(v, r, guard)
 	if err != nil {
-		return nil, warns, err
+		return nil, nil, err
 	}
-	files := append(prefixed(s.Chart.Name, system), prefixed(MpcguardChartName, guard)...)
+	files := append(prefixed(SystemChartName, system), prefixed(MpcguardChartName, guard)...)
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	warns, err := check(files)
+	if err != nil {
+		return nil, warns, err
+	}
 	return files, warns, nil
 }
 
-// Write replaces the chart directories named by the files' first path element under dir with the files.
+// manifestName is the file in the output directory listing what Write wrote there, so that the next Write
+// removes what it no longer generates and nothing else.
+const manifestName = ".mpcguard-generated"
+
+// Write writes the files under dir and removes the files its previous Write there wrote (listed in
+// dir/.mpcguard-generated) that are no longer generated. It never removes a file it did not write.
 func Write(dir string, files []File) error {
-	roots := map[string]bool{}
-	for _, f := range files {
-		roots[strings.SplitN(f.Path, "/", 2)[0]] = true
+	old, err := os.ReadFile(filepath.Join(dir, manifestName))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("reading %s: %w", manifestName, err)
 	}
-	for root := range roots {
-		if err := os.RemoveAll(filepath.Join(dir, root)); err != nil {
-			return fmt.Errorf("removing the old chart: %w", err)
-		}
-	}
+	written := map[string]bool{}
+	var list strings.Builder
+	list.WriteString("# Written by mpcguard generate, which removes a listed file when it no longer generates it.\n")
 	for _, f := range files {
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -116,6 +136,27 @@ func Write(dir string, files []File) error {
 		if err := os.WriteFile(p, f.Content, 0o644); err != nil {
 			return fmt.Errorf("writing %s: %w", f.Path, err)
 		}
+		written[f.Path] = true
+		list.WriteString(f.Path + "\n")
+	}
+	for _, line := range strings.Split(string(old), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") || written[line] || !filepath.IsLocal(filepath.FromSlash(line)) {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(line))
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing %s, no longer generated: %w", line, err)
+		}
+		// Empty directories left behind go too, up to dir (os.Remove refuses a directory with anything in it).
+		for d := filepath.Dir(p); d != filepath.Clean(dir) && strings.HasPrefix(d, filepath.Clean(dir)); d = filepath.Dir(d) {
+			if os.Remove(d) != nil {
+				break
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, manifestName), []byte(list.String()), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", manifestName, err)
 	}
 	return nil
 }
@@ -146,89 +187,13 @@ func embedded(chartDir string) ([]File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading embedded templates of %s: %w", chartDir, err)
 	}
-	return files, nil
-}
-
-func image(i ImageSpec) ImageValues {
-	pp := i.PullPolicy
-	if pp == "" {
-		pp = "IfNotPresent"
+	// The templates both charts share, their names prefixed with this chart's.
+	shared, err := templatesFS.ReadFile("templates/_shared/_pod.tpl")
+	if err != nil {
+		return nil, fmt.Errorf("reading the shared templates: %w", err)
 	}
-	return ImageValues{Repository: i.Repository, Tag: i.Tag, Digest: i.Digest, PullPolicy: pp}
-}
-
-func resourcesValues(r ResourcesSpec) ResourcesValues {
-	return ResourcesValues{
-		Requests: ResourceListValues{CPU: r.Requests.CPU, Memory: r.Requests.Memory},
-		Limits:   ResourceListValues{CPU: r.Limits.CPU, Memory: r.Limits.Memory},
-	}
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return append([]string{}, s...)
-}
-
-func globalValues(s *Spec) GlobalValues {
-	return GlobalValues{Party: PartyValues{RoleLabelKey: s.Party.RoleLabelKey, Selector: FormatSelector(s.Party.Selector)}}
-}
-
-// mpcguardSettings are the admission chart's values. In a parent chart (forParent) the share storage is
-// derived from the persistent pool, as tpl strings of the release name.
-func mpcguardSettings(s *Spec, forParent bool) MpcguardSettings {
-	enforcement := map[string]string{}
-	for k, v := range s.Webhook.Enforcement {
-		enforcement[k] = v
-	}
-	names := ShareStorageNames{SecretNames: []string{}, ClaimPrefixes: []string{}}
-	workloads := []string{}
-	if forParent {
-		for _, p := range s.Pools {
-			if p.Role != RolePersistent {
-				continue
-			}
-			workloads = append(workloads, poolNameTpl(p.Name))
-			if p.ShareStorage == nil {
-				continue
-			}
-			if vc := p.ShareStorage.VolumeClaim; vc != nil {
-				names.ClaimPrefixes = append(names.ClaimPrefixes, fmt.Sprintf("%s-%s-", vc.Name, poolNameTpl(p.Name)))
-			}
-			if db := p.ShareStorage.DatabaseSecret; db != nil {
-				names.SecretNames = append(names.SecretNames, db.Name)
-			}
-		}
-	}
-	return MpcguardSettings{
-		Enabled: !forParent || s.Webhook.Enabled,
-		Image:   image(s.Images.Webhook),
-		Webhook: WebhookValues{
-			Replicas:       s.Webhook.Replicas,
-			FailurePolicy:  s.Webhook.FailurePolicy,
-			TimeoutSeconds: s.Webhook.TimeoutSeconds,
-			Namespaces:     nonNil(s.Webhook.Namespaces),
-			URL:            s.Webhook.URL,
-			Port:           9443,
-			HealthPort:     8081,
-			MetricsPort:    8080,
-			Inventory:      s.Webhook.Inventory,
-			Enforcement:    enforcement,
-			CertManager:    CertManagerValues{Enabled: s.Webhook.Certificates == CertificatesCertManager},
-			ServiceAccount: ServiceAccountValues{Create: true},
-			RBAC:           RBACValues{Create: true},
-			Resources:      resourcesValues(s.Webhook.Resources),
-			Audit:          AuditValues{Interval: DefaultAuditInterval, Reports: true, ReportsCRD: "auto"},
-		},
-		ShareStorage:        names,
-		PersistentWorkloads: workloads,
-		ControllerUsers:     slices.Clone(vocab.DefaultControllerUsers),
-		BreakGlassGroups:    []string{vocab.DefaultBreakGlassGroup},
-		Threshold:           GuardThresholdValues{T: s.Threshold.T},
-		NetworkPolicy:       NetworkPolicyValues{Enabled: s.NetworkPolicies.Enabled},
-		Tests:               TestsValues{Image: image(s.Images.Test)},
-	}
+	shared = bytes.ReplaceAll(shared, []byte("CHART"), []byte(chartDir))
+	return append(files, File{Path: "templates/_pod.tpl", Content: shared}), nil
 }
 
 // DefaultAuditInterval is how often the chart's webhook audits existing objects: a list per audited kind and
@@ -236,62 +201,14 @@ func mpcguardSettings(s *Spec, forParent bool) MpcguardSettings {
 // older than a coffee break.
 const DefaultAuditInterval = "10m"
 
-// poolNameTpl is the name of a pool's workload (the persistent pool's StatefulSet) as a tpl string of the
-// mpc-system chart: its helper mpc-system.poolName, so that a long release name is truncated exactly as the
-// workload's own name is. The helper reads only the release name, which a dependency's tpl sees too.
-func poolNameTpl(pool string) string {
-	return fmt.Sprintf(`{{ include "mpc-system.poolName" (dict "root" . "pool" (dict "name" %q)) }}`, pool)
-}
-
-// SystemValuesFor returns the values of the mpc-system chart described by the spec.
-func SystemValuesFor(s *Spec) SystemValues {
-	pools := make([]PoolValues, 0, len(s.Pools))
-	for _, p := range s.Pools {
-		pv := PoolValues{Name: p.Name, Role: p.Role, Replicas: p.Replicas, Resources: resourcesValues(p.Resources)}
-		if st := p.ShareStorage; st != nil {
-			pv.ShareStorage = &ShareStorageValues{}
-			if vc := st.VolumeClaim; vc != nil {
-				pv.ShareStorage.VolumeClaim = &VolumeClaimValues{Name: vc.Name, Size: vc.Size, StorageClassName: vc.StorageClassName, MountPath: vc.MountPath}
-			}
-			if db := st.DatabaseSecret; db != nil {
-				pv.ShareStorage.DatabaseSecret = &DatabaseSecretValues{Name: db.Name, Key: db.Key, Env: db.Env}
-			}
-		}
-		pools = append(pools, pv)
-	}
-	return SystemValues{
-		Global:    globalValues(s),
-		Threshold: ThresholdValues{T: s.Threshold.T, N: s.Threshold.N},
-		Coordinator: CoordinatorValues{
-			Replicas:       s.Coordinator.Replicas,
-			Image:          image(s.Images.Coordinator),
-			Ports:          CoordinatorPortsValues{HTTP: s.Coordinator.Ports.HTTP, GRPC: s.Coordinator.Ports.GRPC},
-			Discovery:      DiscoveryValues{Interval: s.Coordinator.Discovery.Interval, Namespaces: nonNil(s.Coordinator.Discovery.Namespaces)},
-			ServiceAccount: ServiceAccountValues{Create: true},
-			RBAC:           RBACValues{Create: true},
-			Resources:      resourcesValues(s.Coordinator.Resources),
-		},
-		Parties: PartiesValues{Image: image(s.Images.Party), Port: s.Party.Port, HealthPort: s.Party.HealthPort},
-		Pools:   pools,
-		Placement: PlacementValues{
-			Persistent: PersistentPlacementValues{
-				PodAntiAffinity: s.Placement.PersistentAntiAffinity,
-				ZoneSpread: ZoneSpreadValues{
-					Enabled: s.Placement.ZoneSpread.Enabled, MaxSkew: s.Placement.ZoneSpread.MaxSkew,
-					WhenUnsatisfiable: s.Placement.ZoneSpread.WhenUnsatisfiable,
-				},
-			},
-			Delegate: DelegatePlacementValues{PodAntiAffinity: s.Placement.DelegateAntiAffinity},
-		},
-		NetworkPolicy: NetworkPolicyValues{Enabled: s.NetworkPolicies.Enabled},
-		Tests:         TestsValues{Image: image(s.Images.Test)},
-		Mpcguard:      mpcguardSettings(s, true),
-	}
-}
-
-// MpcguardValuesFor returns the values of the standalone mpcguard chart described by the spec.
-func MpcguardValuesFor(s *Spec) MpcguardValues {
-	return MpcguardValues{Global: globalValues(s), MpcguardSettings: mpcguardSettings(s, false)}
+// MpcguardValuesFor returns the values of the standalone mpcguard chart: the mpcguard part of the system
+// values, enabled, without the share storage and persistent workloads the system chart derives from its pools.
+func MpcguardValuesFor(v *SystemValues) MpcguardValues {
+	m := v.Mpcguard
+	m.Enabled = true
+	m.ShareStorage = ShareStorageNames{SecretNames: []string{}, ClaimPrefixes: []string{}}
+	m.PersistentWorkloads = []string{}
+	return MpcguardValues{Global: v.Global, MpcguardSettings: m}
 }
 
 func chartYAML(md *chart.Metadata) ([]byte, error) {
@@ -313,9 +230,10 @@ func marshalValues(header string, v any) ([]byte, error) {
 	return append([]byte("# "+header+"\n"), out...), nil
 }
 
-// userFiles are values.yaml, values.schema.json and README.md of a chart.
-func userFiles(values any, schema *valuesdoc.Schema, header, readmeIntro string) ([]File, error) {
-	vy, err := valuesdoc.YAML(values, header, commentWidth)
+// userFiles are values.yaml, values.schema.json and README.md of a chart: the README is the chart's README
+// template (readme/<chart>.md.tmpl) given the values table.
+func userFiles(chartName string, values any, schema *valuesdoc.Schema, header string) ([]File, error) {
+	vy, err := valuesdoc.YAML(valueDocs, values, header, commentWidth)
 	if err != nil {
 		return nil, err
 	}
@@ -323,31 +241,34 @@ func userFiles(values any, schema *valuesdoc.Schema, header, readmeIntro string)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := valuesdoc.Rows(values)
+	rows, err := valuesdoc.Rows(valueDocs, values)
 	if err != nil {
 		return nil, err
 	}
-	readme := readmeIntro + "\n## Values\n\n" + valuesdoc.Markdown(rows)
+	readme, err := renderReadme(chartName, valuesdoc.Markdown(rows))
+	if err != nil {
+		return nil, err
+	}
 	return []File{
 		{Path: "values.yaml", Content: vy},
 		{Path: "values.schema.json", Content: sj},
-		{Path: "README.md", Content: []byte(readme)},
+		{Path: "README.md", Content: readme},
 	}, nil
 }
 
-func mpcguardChart(s *Spec, r Release) ([]File, error) {
+func mpcguardChart(v *SystemValues, r Release) ([]File, error) {
 	md := &chart.Metadata{
 		APIVersion:  chart.APIVersionV2,
 		Name:        MpcguardChartName,
 		Version:     r.Version,
-		AppVersion:  s.Images.Webhook.Tag,
+		AppVersion:  v.Mpcguard.Image.Tag,
 		Description: "The mpcguard admission side: a validating webhook enforcing MPC party roles and session compositions, its RBAC, its certificates and the MPCSession CRD.",
 		Type:        "application",
 		Keywords:    []string{"mpc", "threshold-signing", "admission-webhook", "policy"},
 		Home:        "https://github.com/mpcguard/mpcguard",
 		Sources:     []string{"https://github.com/mpcguard/mpcguard"},
 		KubeVersion: KubeVersion,
-		Annotations: artifactHub(imageEntry{"mpcguard", s.Images.Webhook}),
+		Annotations: artifactHub(imageEntry{"mpcguard", v.Mpcguard.Image}),
 	}
 	if md.AppVersion == "" {
 		md.AppVersion = r.Version
@@ -356,13 +277,13 @@ func mpcguardChart(s *Spec, r Release) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	schema, err := valuesdoc.SchemaFor(reflect.TypeOf(MpcguardValues{}), "Values of the mpcguard chart")
+	schema, err := valuesdoc.SchemaFor(valueDocs, reflect.TypeOf(MpcguardValues{}), "Values of the mpcguard chart")
 	if err != nil {
 		return nil, err
 	}
 	policySchema(schema)
 	files := []File{{Path: "Chart.yaml", Content: cy}, {Path: crdPath, Content: v1alpha1.CRDYAML}}
-	uf, err := userFiles(MpcguardValuesFor(s), schema, "Values of the mpcguard chart: the admission webhook.", mpcguardReadme(s))
+	uf, err := userFiles(MpcguardChartName, MpcguardValuesFor(v), schema, "Values of the mpcguard chart: the admission webhook.")
 	if err != nil {
 		return nil, err
 	}
@@ -384,13 +305,13 @@ func mpcguardChart(s *Spec, r Release) ([]File, error) {
 	return append(files, ci...), nil
 }
 
-func systemChart(s *Spec, r Release, guard []File) ([]File, error) {
+func systemChart(v *SystemValues, r Release, guard []File) ([]File, error) {
 	md := &chart.Metadata{
 		APIVersion:  chart.APIVersionV2,
-		Name:        s.Chart.Name,
-		Version:     s.Chart.Version,
-		AppVersion:  s.Chart.AppVersion,
-		Description: s.Chart.Description,
+		Name:        SystemChartName,
+		Version:     r.Version,
+		AppVersion:  r.Version,
+		Description: "A threshold-signing (MPC) system: session coordinator, persistent and delegate party pools, discovery RBAC, anti-affinity, and the mpcguard admission webhook.",
 		Type:        "application",
 		Keywords:    []string{"mpc", "threshold-signing", "tss"},
 		Home:        "https://github.com/mpcguard/mpcguard",
@@ -398,14 +319,8 @@ func systemChart(s *Spec, r Release, guard []File) ([]File, error) {
 		// The dependency is vendored in charts/: no repository, nothing to download.
 		Dependencies: []*chart.Dependency{{Name: MpcguardChartName, Version: r.Version, Condition: "mpcguard.enabled"}},
 		KubeVersion:  KubeVersion,
-		Annotations: artifactHub(imageEntry{"mpc-session-coordinator", s.Images.Coordinator},
-			imageEntry{"mpc-server-party", s.Images.Party}, imageEntry{"mpcguard", s.Images.Webhook}),
-	}
-	if md.AppVersion == "" {
-		md.AppVersion = md.Version
-	}
-	if md.Description == "" {
-		md.Description = "A threshold-signing (MPC) system with party-role admission checks."
+		Annotations: artifactHub(imageEntry{"mpc-session-coordinator", v.Coordinator.Image},
+			imageEntry{"mpc-server-party", v.Parties.Image}, imageEntry{"mpcguard", v.Mpcguard.Image}),
 	}
 	cy, err := chartYAML(md)
 	if err != nil {
@@ -416,12 +331,12 @@ func systemChart(s *Spec, r Release, guard []File) ([]File, error) {
 		return nil, err
 	}
 	files := []File{{Path: "Chart.yaml", Content: cy}, {Path: crdPath, Content: v1alpha1.CRDYAML}}
-	uf, err := userFiles(SystemValuesFor(s), schema, fmt.Sprintf("Values of the %s chart.", s.Chart.Name), systemReadme(s))
+	uf, err := userFiles(SystemChartName, v, schema, fmt.Sprintf("Values of the %s chart.", SystemChartName))
 	if err != nil {
 		return nil, err
 	}
 	files = append(files, uf...)
-	static, err := embedded("mpc-system")
+	static, err := embedded(SystemChartName)
 	if err != nil {
 		return nil, err
 	}
@@ -445,11 +360,11 @@ func systemChart(s *Spec, r Release, guard []File) ([]File, error) {
 // systemSchema is the schema of SystemValues, where mpcguard also admits the global values Helm copies into
 // a dependency's values before validating them.
 func systemSchema() (*valuesdoc.Schema, error) {
-	schema, err := valuesdoc.SchemaFor(reflect.TypeOf(SystemValues{}), "Values of the mpc-system chart")
+	schema, err := valuesdoc.SchemaFor(valueDocs, reflect.TypeOf(SystemValues{}), "Values of the mpc-system chart")
 	if err != nil {
 		return nil, err
 	}
-	global, err := valuesdoc.SchemaFor(reflect.TypeOf(GlobalValues{}), "")
+	global, err := valuesdoc.SchemaFor(valueDocs, reflect.TypeOf(GlobalValues{}), "")
 	if err != nil {
 		return nil, err
 	}
@@ -504,12 +419,24 @@ func ciFiles(list []ci) ([]File, error) {
 	return files, nil
 }
 
+// productionValues is the values file an operator of a production cluster writes: every extension point of
+// every workload set (private registry and pull secrets, dedicated nodes, IAM annotations, priority, extra
+// environment and volumes, metrics), so that chart-testing lints and installs it.
+//
+//go:embed presets/ci/production-values.yaml
+var productionValues []byte
+
 func systemCI() ([]File, error) {
-	seed, kms := SystemValuesFor(SeedSpec()), SystemValuesFor(KMS13Spec())
+	seed, err := PresetFile("seed")
+	if err != nil {
+		return nil, err
+	}
+	kms, err := PresetFile("kms-13")
+	if err != nil {
+		return nil, err
+	}
 	list := []ci{
 		{"default-values.yaml", "The chart's defaults.", map[string]any{}},
-		{"seed-values.yaml", "The seed preset: three persistent parties keeping shares in a database, a delegate pool, self-signed webhook certificates.", seed},
-		{"kms-13-values.yaml", "The kms-13 preset: 13 persistent parties, 5-of-13.", kms},
 		{"webhook-off-values.yaml", "No admission webhook.", map[string]any{"mpcguard": map[string]any{"enabled": false}}},
 		{"self-signed-values.yaml", "Webhook certificates from a self-signed CA made at install.",
 			map[string]any{"mpcguard": map[string]any{"webhook": map[string]any{"certManager": map[string]any{"enabled": false}}}}},
@@ -521,7 +448,15 @@ func systemCI() ([]File, error) {
 				"mpcguard":    map[string]any{"webhook": map[string]any{"namespaces": []string{"mpc-parties"}}},
 			}},
 	}
-	return ciFiles(list)
+	files, err := ciFiles(list)
+	if err != nil {
+		return nil, err
+	}
+	// The presets are values files of this chart: chart-testing installs them as they are.
+	return append(files,
+		File{Path: "ci/seed-values.yaml", Content: seed},
+		File{Path: "ci/kms-13-values.yaml", Content: kms},
+		File{Path: "ci/production-values.yaml", Content: productionValues}), nil
 }
 
 func mpcguardCI() ([]File, error) {

@@ -22,7 +22,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
-func generate(t *testing.T, s *generator.Spec) []generator.File {
+func generate(t *testing.T, s *generator.SystemValues) []generator.File {
 	t.Helper()
 	files, _, err := generator.Generate(s)
 	require.NoError(t, err)
@@ -74,13 +74,21 @@ func TestGenerateIsDeterministic(t *testing.T) {
 			assert.Equal(t, readTree(t, a), readTree(t, b))
 		})
 	}
-	t.Run("Write replaces stale files", func(t *testing.T) {
+	t.Run("Write removes what it no longer generates and never what it did not write", func(t *testing.T) {
 		dir := t.TempDir()
-		stale := filepath.Join(dir, "mpc-system", "templates", "old.yaml")
-		require.NoError(t, os.MkdirAll(filepath.Dir(stale), 0o755))
-		require.NoError(t, os.WriteFile(stale, []byte("x"), 0o644))
-		require.NoError(t, generator.Write(dir, generate(t, generator.DefaultSpec())))
-		assert.NoFileExists(t, stale)
+		foreign := filepath.Join(dir, "mpc-system", "templates", "mine.yaml")
+		require.NoError(t, os.MkdirAll(filepath.Dir(foreign), 0o755))
+		require.NoError(t, os.WriteFile(foreign, []byte("x"), 0o644))
+		other := filepath.Join(dir, "README.md")
+		require.NoError(t, os.WriteFile(other, []byte("y"), 0o644))
+		files := generate(t, generator.Default())
+		stale := generator.File{Path: "mpc-system/templates/old.yaml", Content: []byte("old")}
+		require.NoError(t, generator.Write(dir, append(files, stale)))
+		require.FileExists(t, filepath.Join(dir, "mpc-system", "templates", "old.yaml"))
+		require.NoError(t, generator.Write(dir, files))
+		assert.NoFileExists(t, filepath.Join(dir, "mpc-system", "templates", "old.yaml"), "written before, no longer generated")
+		assert.FileExists(t, foreign, "a file generate did not write stays")
+		assert.FileExists(t, other, "a file generate did not write stays")
 	})
 }
 
@@ -102,7 +110,7 @@ func readTree(t *testing.T, dir string) map[string]string {
 // TestCheckedInChartsAreGenerated is `make verify` in Go: charts/ is what the default preset generates.
 func TestCheckedInChartsAreGenerated(t *testing.T) {
 	want := map[string]string{}
-	for _, f := range generate(t, generator.DefaultSpec()) {
+	for _, f := range generate(t, generator.Default()) {
 		want[f.Path] = string(f.Content)
 	}
 	got := readTree(t, filepath.Join("..", "charts"))
@@ -131,7 +139,7 @@ func TestGolden(t *testing.T) {
 				byPath[f.Path] = f.Content
 			}
 			got := map[string][]byte{}
-			for _, dir := range []string{s.Chart.Name, generator.MpcguardChartName} {
+			for _, dir := range []string{generator.SystemChartName, generator.MpcguardChartName} {
 				for _, g := range goldenFiles {
 					p := path.Join(dir, g)
 					require.Contains(t, byPath, p)
@@ -139,7 +147,7 @@ func TestGolden(t *testing.T) {
 				}
 			}
 			// Rendered with cert-manager certificates: self-signed ones are random.
-			got["mpc-system.rendered.yaml"] = []byte(renderChart(t, chartOf(t, files, s.Chart.Name),
+			got["mpc-system.rendered.yaml"] = []byte(renderChart(t, chartOf(t, files, generator.SystemChartName),
 				map[string]any{"mpcguard": map[string]any{"webhook": map[string]any{"certManager": map[string]any{"enabled": true}}}}))
 			got["mpcguard.rendered.yaml"] = []byte(renderChart(t, chartOf(t, files, generator.MpcguardChartName),
 				map[string]any{"webhook": map[string]any{"certManager": map[string]any{"enabled": true}}}))
@@ -154,29 +162,6 @@ func TestGolden(t *testing.T) {
 				require.NoError(t, err, "missing golden file; run go test ./generator -run TestGolden -update")
 				assert.True(t, bytes.Equal(want, content), "%s differs from %s; run with -update if intended", p, golden)
 			}
-		})
-	}
-}
-
-// TestPresetSpecFiles keeps testdata/specs/<preset>.yaml, the presets as spec files to start from, in step with
-// the presets: each decodes strictly into its preset.
-func TestPresetSpecFiles(t *testing.T) {
-	for _, name := range generator.PresetNames() {
-		t.Run(name, func(t *testing.T) {
-			s, err := generator.Preset(name)
-			require.NoError(t, err)
-			file := filepath.Join("testdata", "specs", name+".yaml")
-			if *update {
-				data, err := generator.Encode(s)
-				require.NoError(t, err)
-				require.NoError(t, os.MkdirAll(filepath.Dir(file), 0o755))
-				require.NoError(t, os.WriteFile(file, data, 0o644))
-			}
-			data, err := os.ReadFile(file)
-			require.NoError(t, err)
-			decoded, err := generator.Decode(data)
-			require.NoError(t, err)
-			assert.Equal(t, s, decoded)
 		})
 	}
 }

@@ -1,123 +1,144 @@
 package generator
 
 import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"path"
 	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	kjson "sigs.k8s.io/json"
+
+	"github.com/mpcguard/mpcguard/internal/validate"
 )
 
-// Certificate sources of the webhook.
-const (
-	CertificatesCertManager = "certManager"
-	CertificatesSelfSigned  = "selfSigned"
-)
-
-// presets are the built-in specs, by name.
-var presets = map[string]func() *Spec{
-	"default": DefaultSpec,
-	"seed":    SeedSpec,
-	"kms-13":  KMS13Spec,
-}
+// The presets are values files of the mpc-system chart: default.yaml is complete (the checked-in chart's
+// values), every other one applies over it as `helm install -f` would, and so does a spec file.
+//
+//go:embed presets/*.yaml
+var presetsFS embed.FS
 
 // PresetNames lists the presets, sorted.
 func PresetNames() []string {
-	names := make([]string, 0, len(presets))
-	for n := range presets {
-		names = append(names, n)
+	entries, _ := fs.ReadDir(presetsFS, "presets")
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".yaml"))
 	}
 	sort.Strings(names)
 	return names
 }
 
-// Preset returns a fresh copy of the named preset spec.
-func Preset(name string) (*Spec, error) {
-	p, ok := presets[name]
-	if !ok {
+// PresetFile returns the values file of the named preset.
+func PresetFile(name string) ([]byte, error) {
+	data, err := presetsFS.ReadFile(path.Join("presets", name+".yaml"))
+	if err != nil {
 		return nil, fmt.Errorf("%w %q (have %v)", ErrUnknownPreset, name, PresetNames())
 	}
-	return p(), nil
+	return data, nil
 }
 
-func resources(reqCPU, reqMem, limCPU, limMem string) ResourcesSpec {
-	return ResourcesSpec{Requests: ResourceListSpec{CPU: reqCPU, Memory: reqMem}, Limits: ResourceListSpec{CPU: limCPU, Memory: limMem}}
-}
-
-// DefaultSpec is the checked-in charts/mpc-system: a 2-of-3 persistent pool with volume-claim share storage,
-// one delegate party, the webhook with cert-manager certificates.
-func DefaultSpec() *Spec {
-	return &Spec{
-		Chart: ChartSpec{
-			Name:        "mpc-system",
-			Version:     "0.1.0",
-			AppVersion:  "0.1.0",
-			Description: "A threshold-signing (MPC) system: session coordinator, persistent and delegate party pools, discovery RBAC, anti-affinity, and the mpcguard admission webhook.",
-		},
-		Images: ImagesSpec{
-			Coordinator: ImageSpec{Repository: "ghcr.io/mpcguard/mpc-session-coordinator", Tag: "0.1.0", PullPolicy: "IfNotPresent"},
-			Party:       ImageSpec{Repository: "ghcr.io/mpcguard/mpc-server-party", Tag: "0.1.0", PullPolicy: "IfNotPresent"},
-			Webhook:     ImageSpec{Repository: "ghcr.io/mpcguard/mpcguard", Tag: "0.1.0", PullPolicy: "IfNotPresent"},
-			Test:        ImageSpec{Repository: "docker.io/library/busybox", Tag: "1.37.0", PullPolicy: "IfNotPresent"},
-		},
-		Party: PartySpec{RoleLabelKey: DefaultRoleLabelKey, Selector: DefaultPartySelector(), Port: 50051, HealthPort: 8080},
-		Coordinator: CoordinatorSpec{
-			Replicas:  1,
-			Ports:     CoordinatorPortsSpec{HTTP: 8080, GRPC: 50051},
-			Discovery: DiscoverySpec{Interval: "30s"},
-			Resources: resources("100m", "128Mi", "500m", "256Mi"),
-		},
-		Pools: []PoolSpec{
-			{
-				Name: "server-party", Role: RolePersistent, Replicas: 3,
-				Resources: resources("250m", "256Mi", "1", "512Mi"),
-				ShareStorage: &ShareStorageSpec{VolumeClaim: &VolumeClaimSpec{
-					Name: "shares", Size: "1Gi", MountPath: "/var/lib/mpc/shares",
-				}},
-			},
-			{Name: "server-party-api", Role: RoleDelegate, Replicas: 1, Resources: resources("250m", "256Mi", "1", "512Mi")},
-		},
-		Threshold: ThresholdSpec{T: 2, N: 3},
-		Placement: PlacementSpec{
-			PersistentAntiAffinity: "required",
-			DelegateAntiAffinity:   "preferred",
-			ZoneSpread:             ZoneSpreadSpec{Enabled: true, MaxSkew: 1, WhenUnsatisfiable: "ScheduleAnyway"},
-		},
-		Webhook: WebhookSpec{
-			Enabled: true, Replicas: 2, FailurePolicy: "Fail", TimeoutSeconds: 5,
-			Certificates: CertificatesSelfSigned, Inventory: true,
-			Resources: resources("50m", "64Mi", "500m", "128Mi"),
-		},
-		NetworkPolicies: NetworkPoliciesSpec{Enabled: true},
+// Preset returns the values of the named preset.
+func Preset(name string) (*SystemValues, error) {
+	data, err := PresetFile(name)
+	if err != nil {
+		return nil, err
 	}
-}
-
-// SeedSpec is the seeds' MPC party pool: three persistent server parties keeping shares in the database named
-// by a Secret, and a delegate pool (server-party-api), discovered every 30s on gRPC port 50051.
-func SeedSpec() *Spec {
-	s := DefaultSpec()
-	s.Pools = []PoolSpec{
-		{
-			Name: "mpc-server-party", Role: RolePersistent, Replicas: 3,
-			Resources: resources("250m", "256Mi", "1", "1Gi"),
-			ShareStorage: &ShareStorageSpec{DatabaseSecret: &DatabaseSecretSpec{
-				Name: "mpc-secrets", Key: "database-url", Env: "DATABASE_URL",
-			}},
-		},
-		{Name: "mpc-server-party-api", Role: RoleDelegate, Replicas: 1, Resources: resources("250m", "256Mi", "1", "512Mi")},
+	v, _, err := Load(data)
+	if err != nil {
+		return nil, fmt.Errorf("preset %s: %w", name, err)
 	}
-	s.Webhook.Certificates = CertificatesSelfSigned
-	return s
+	return v, nil
 }
 
-// KMS13Spec is a 13-party threshold KMS tolerating 4 corruptions: 5-of-13, all parties persistent, each on
-// its own node.
-func KMS13Spec() *Spec {
-	s := DefaultSpec()
-	s.Pools = []PoolSpec{{
-		Name: "kms-party", Role: RolePersistent, Replicas: 13,
-		Resources: resources("500m", "512Mi", "2", "2Gi"),
-		ShareStorage: &ShareStorageSpec{VolumeClaim: &VolumeClaimSpec{
-			Name: "shares", Size: "10Gi", MountPath: "/var/lib/mpc/shares",
-		}},
-	}}
-	s.Threshold = ThresholdSpec{T: 5, N: 13}
-	return s
+// Default returns the values of the default preset.
+func Default() *SystemValues {
+	v, err := Preset("default")
+	if err != nil {
+		panic(err) // the embedded preset is tested
+	}
+	return v
+}
+
+// Load reads a values file of the mpc-system chart applied over the default preset: maps merge, anything else
+// replaces, null removes a key (so `pools: {server-party: null}` drops a default pool). The file is read as
+// `mpcguard validate` reads manifests, YAML 1.2 (`n: 3` is the key "n"); each unquoted key that Helm's YAML
+// 1.1 would read as a boolean is a warning. An unknown or duplicated key is an error naming its path. Load
+// does not check the values: Generate does, with the charts' schema and checks.
+func Load(data []byte) (*SystemValues, []Warning, error) {
+	overlay, remarks, err := readValues(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	var warns []Warning
+	for _, r := range remarks {
+		warns = append(warns, Warning{Field: "spec", Message: r})
+	}
+	base := map[string]any{}
+	if def, _ := presetsFS.ReadFile("presets/default.yaml"); !bytes.Equal(def, data) {
+		if base, _, err = readValues(def); err != nil {
+			return nil, nil, fmt.Errorf("the default preset: %w", err)
+		}
+	}
+	js, err := json.Marshal(overlayValues(base, overlay))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	}
+	var v SystemValues
+	strict, err := kjson.UnmarshalStrict(js, &v, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, warns, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	}
+	var errs field.ErrorList
+	for _, e := range strict {
+		var fe kjson.FieldError
+		if !errors.As(e, &fe) {
+			errs = append(errs, field.InternalError(nil, e))
+			continue
+		}
+		errs = append(errs, &field.Error{Type: field.ErrorTypeForbidden, Field: fe.FieldPath(), Detail: "unknown field"})
+	}
+	if len(errs) > 0 {
+		return nil, warns, fmt.Errorf("%w: %w", ErrInvalidSpec, errs.ToAggregate())
+	}
+	return &v, warns, nil
+}
+
+// readValues reads one YAML document that must be a mapping (or empty).
+func readValues(data []byte) (map[string]any, []string, error) {
+	js, remarks, err := validate.YAMLToJSON(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(js, &m); err != nil {
+		return nil, nil, fmt.Errorf("%w: a values file is a mapping of keys to values: %w", ErrInvalidSpec, err)
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, remarks, nil
+}
+
+// overlayValues applies over to base: maps merge, null removes, anything else replaces.
+func overlayValues(base, over map[string]any) map[string]any {
+	for k, ov := range over {
+		if ov == nil {
+			delete(base, k)
+			continue
+		}
+		bm, bok := base[k].(map[string]any)
+		om, ook := ov.(map[string]any)
+		if bok && ook {
+			base[k] = overlayValues(bm, om)
+			continue
+		}
+		base[k] = ov
+	}
+	return base
 }

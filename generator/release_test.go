@@ -13,9 +13,9 @@ import (
 // A release takes the charts' versions, appVersion and default webhook image from one version (the git tag)
 // and pins the pushed digest.
 func TestGenerateRelease(t *testing.T) {
-	s := DefaultSpec()
+	s := Default()
 	digest := "sha256:" + strings.Repeat("ab", 32)
-	SetRelease(s, "1.4.0-rc.1", "127.0.0.1:5000/mpcguard/mpcguard", digest)
+	SetRelease(s, "1.4.0-rc.1", "127.0.0.1:5000/mpcguard/mpcguard@"+digest)
 	files, _, err := GenerateRelease(s, Release{Version: "1.4.0-rc.1"})
 	require.NoError(t, err)
 	byPath := map[string]string{}
@@ -38,10 +38,11 @@ func TestGenerateRelease(t *testing.T) {
 		assert.Equal(t, "Apache-2.0", md.Annotations["artifacthub.io/license"], p)
 	}
 	for _, p := range []string{"mpcguard/values.yaml", "mpc-system/charts/mpcguard/values.yaml"} {
-		assert.Contains(t, byPath[p], "repository: 127.0.0.1:5000/mpcguard/mpcguard\n", p)
+		assert.Contains(t, byPath[p], "registry: 127.0.0.1:5000\n", p)
+		assert.Contains(t, byPath[p], "repository: mpcguard/mpcguard\n", p)
 		assert.Contains(t, byPath[p], "digest: "+digest+"\n", p)
 	}
 
-	_, _, err = GenerateRelease(DefaultSpec(), Release{Version: "v1.4.0"})
+	_, _, err = GenerateRelease(Default(), Release{Version: "v1.4.0"})
 	assert.True(t, errors.Is(err, ErrInvalidSpec), "a release version is SemVer without v: %v", err)
 }

@@ -1,250 +1,453 @@
 package generator
 
-import (
-	"fmt"
-	"sort"
-	"strings"
-)
+// The values of the generated charts are the model of the MPC system: a spec given to `mpcguard generate` is
+// a values file of the mpc-system chart, and the presets are values files (presets/). These Go types are the
+// single source of the commented values.yaml, of values.schema.json and of the values table in each chart's
+// README (see package valuesdoc). A field's doc comment is its documentation (values_docs.go holds them for
+// the binary; `go generate ./generator` rewrites it and a test fails when it drifts); the tags `enum`,
+// `minimum`, `maximum`, `maxLength`, `pattern`, `keyPattern` and `not` constrain the schema. Every object
+// rejects unknown keys but for the free-form Kubernetes maps and lists (nodeSelector, tolerations, affinity,
+// extraEnv, ...), whose content the API server validates.
+//
+// The rules that span fields (t <= n, exactly one persistent pool, the share storage that mpcguard is told
+// of, ...) are not here: each is a `fail` in the charts' validation templates, which `mpcguard generate` runs
+// by rendering the chart, so that one rule is checked both at generation and at `helm install`.
 
-// The values of the generated charts. These Go types are the single source of the commented values.yaml, of
-// values.schema.json and of the values table in each chart's README (see package valuesdoc): the `doc` tag is
-// the comment, `enum`, `minimum`, `maximum`, `pattern` and `not` constrain the schema. Every object rejects
-// unknown keys.
+//go:generate go run ./internal/docgen -o values_docs.go values.go
 
 // SystemValues are the values of the mpc-system chart.
 type SystemValues struct {
-	NameOverride     string              `json:"nameOverride" doc:"Replaces the chart name in the names of resources."`
-	FullnameOverride string              `json:"fullnameOverride" doc:"Replaces the release-and-chart prefix of the names of resources."`
-	Global           GlobalValues        `json:"global" doc:"Values shared with the mpcguard dependency, so that the labels on party pods and the selectors of the coordinator and the webhook can never disagree."`
-	Threshold        ThresholdValues     `json:"threshold" doc:"Default t-of-n of a session: any t of the n parties can sign, and a session without composition uses n persistent parties (tss-lib's threshold parameter is t-1). The PodDisruptionBudget of the persistent pool keeps at least t persistent parties through voluntary evictions."`
-	Coordinator      CoordinatorValues   `json:"coordinator" doc:"The session coordinator: it discovers party pods through the Kubernetes API."`
-	Parties          PartiesValues       `json:"parties" doc:"Settings common to every party pool."`
-	Pools            []PoolValues        `json:"pools" doc:"Party pools: exactly one persistent pool (a StatefulSet whose pod names are party ids) and any number of delegate or temporary pools (Deployments, no share storage). Workloads are named <release>-<pool name>. If you rename the persistent pool or its storage, update mpcguard.shareStorage and mpcguard.persistentWorkloads too (the chart refuses to render otherwise)."`
-	Placement        PlacementValues     `json:"placement" doc:"Spreading parties over failure domains."`
-	NetworkPolicy    NetworkPolicyValues `json:"networkPolicy" doc:"NetworkPolicies: parties accept traffic only from the coordinator and from each other, on the party port."`
-	Tests            TestsValues         `json:"tests" doc:"Pods run by helm test."`
-	Mpcguard         MpcguardSettings    `json:"mpcguard" doc:"The mpcguard dependency: the admission webhook that enforces party roles and session compositions. Its global.party values come from global above."`
+	// Replaces the chart name in the names of resources.
+	NameOverride string `json:"nameOverride"`
+	// Replaces the release-and-chart prefix of the names of resources.
+	FullnameOverride string `json:"fullnameOverride"`
+	// Pull secrets of every pod of this chart (the webhook's: mpcguard.imagePullSecrets or
+	// global.imagePullSecrets), before each workload's own.
+	ImagePullSecrets []LocalObjectReference `json:"imagePullSecrets"`
+	// Values shared with the mpcguard dependency, so that the labels on party pods and the selectors of the
+	// coordinator and the webhook can never disagree.
+	Global GlobalValues `json:"global"`
+	// Default t-of-n of a session: any t of the n parties can sign, and a session without composition uses n
+	// persistent parties (tss-lib's threshold parameter is t-1). The PodDisruptionBudget of the persistent pool
+	// keeps at least t persistent parties through voluntary evictions.
+	Threshold ThresholdValues `json:"threshold"`
+	// The session coordinator: it discovers party pods through the Kubernetes API.
+	Coordinator CoordinatorValues `json:"coordinator"`
+	// Settings common to every party pool.
+	Parties PartiesValues `json:"parties"`
+	// Party pools by name (lowercase, at most 30 characters; --set pools.<name>.replicas=5): exactly one
+	// persistent pool (a StatefulSet whose pod names are party ids) and any number of delegate or temporary
+	// pools (Deployments, no share storage). Workloads are named <release>-<pool name>; a pool set to null is
+	// removed. If you rename the persistent pool or its storage, update mpcguard.shareStorage and
+	// mpcguard.persistentWorkloads too (the chart refuses to render otherwise, naming the values to write).
+	Pools map[string]PoolValues `json:"pools" keyPattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" maxLength:"30"`
+	// Spreading parties over failure domains.
+	Placement PlacementValues `json:"placement"`
+	// NetworkPolicies: parties accept traffic only from the coordinator and from each other, on the party port.
+	NetworkPolicy NetworkPolicyValues `json:"networkPolicy"`
+	// Pods run by helm test.
+	Tests TestsValues `json:"tests"`
+	// The mpcguard dependency: the admission webhook that enforces party roles and session compositions. Its
+	// global.party values come from global above.
+	Mpcguard MpcguardSettings `json:"mpcguard"`
 }
 
 // GlobalValues are shared by a parent chart and the mpcguard dependency.
 type GlobalValues struct {
-	Party PartyValues `json:"party" doc:"The party vocabulary, used to label party pods and given to the coordinator and the webhook."`
+	// Registry of every image, replacing each image's registry (a mirror or a private registry).
+	ImageRegistry string `json:"imageRegistry" pattern:"^([^/@\\s]+)?$"`
+	// Pull secrets of every pod of the chart and of its dependency, before each workload's own.
+	ImagePullSecrets []LocalObjectReference `json:"imagePullSecrets"`
+	// The party vocabulary, used to label party pods and given to the coordinator and the webhook.
+	Party PartyValues `json:"party"`
 }
 
 // PartyValues are the role label key and the party selector.
 type PartyValues struct {
-	RoleLabelKey string `json:"roleLabelKey" doc:"Label key carrying a party's role: persistent, delegate or temporary." pattern:"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"`
-	Selector     string `json:"selector" doc:"Equality-based label selector (k=v[,k=v]) that makes a pod a party pod: party pods are labelled with it, the coordinator discovers what it matches and the webhook checks it." pattern:"^[^=,\\s]+=[^=,\\s]+(,[^=,\\s]+=[^=,\\s]+)*$"`
+	// Label key carrying a party's role: persistent, delegate or temporary.
+	RoleLabelKey string `json:"roleLabelKey" pattern:"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"`
+	// Equality-based label selector (k=v[,k=v]) that makes a pod a party pod: party pods are labelled with it,
+	// the coordinator discovers what it matches and the webhook checks it.
+	Selector string `json:"selector" pattern:"^[^=,\\s]+=[^=,\\s]+(,[^=,\\s]+=[^=,\\s]+)*$"`
 }
 
 // ThresholdValues is t-of-n.
 type ThresholdValues struct {
-	T int32 `json:"t" doc:"How many parties must take part to sign." minimum:"1"`
-	N int32 `json:"n" doc:"How many parties hold a share of a key." minimum:"1"`
+	// How many parties must take part to sign.
+	T int32 `json:"t" minimum:"1"`
+	// How many parties hold a share of a key.
+	N int32 `json:"n" minimum:"1"`
 }
 
-// ImageValues is an image pinned by tag or digest.
+// ImageValues is an image pinned by tag or digest: <registry>/<repository>@<digest> or :<tag>.
 type ImageValues struct {
-	Repository string `json:"repository" doc:"Image repository." pattern:"^[^:@\\s]+(:[0-9]+)?(/[^:@\\s]+)*$"`
-	Tag        string `json:"tag" doc:"Image tag; never latest." not:"latest"`
-	Digest     string `json:"digest" doc:"Image digest (sha256:...); takes precedence over the tag." pattern:"^(sha256:[a-f0-9]{64})?$"`
-	PullPolicy string `json:"pullPolicy" doc:"Image pull policy." enum:"IfNotPresent,Always,Never"`
+	// Image registry (host[:port]); global.imageRegistry replaces it. Empty: the repository names the image
+	// alone.
+	Registry string `json:"registry" pattern:"^([^/@\\s]+)?$"`
+	// Image repository, without the registry.
+	Repository string `json:"repository" pattern:"^[^:@\\s]+(:[0-9]+)?(/[^:@\\s]+)*$"`
+	// Image tag; never latest.
+	Tag string `json:"tag" not:"latest"`
+	// Image digest (sha256:...); takes precedence over the tag.
+	Digest string `json:"digest" pattern:"^(sha256:[a-f0-9]{64})?$"`
+	// Image pull policy.
+	PullPolicy string `json:"pullPolicy" enum:"IfNotPresent,Always,Never"`
 }
 
 // ResourcesValues are a container's requests and limits.
 type ResourcesValues struct {
-	Requests ResourceListValues `json:"requests" doc:"Resource requests."`
-	Limits   ResourceListValues `json:"limits" doc:"Resource limits."`
+	// Resource requests.
+	Requests ResourceListValues `json:"requests"`
+	// Resource limits.
+	Limits ResourceListValues `json:"limits"`
 }
 
 // ResourceListValues are CPU and memory quantities.
 type ResourceListValues struct {
-	CPU    string `json:"cpu" doc:"CPU quantity." pattern:"^[0-9]+(\\.[0-9]+)?m?$"`
-	Memory string `json:"memory" doc:"Memory quantity." pattern:"^[0-9]+(\\.[0-9]+)?([EPTGMk]i?)?$"`
+	// CPU quantity.
+	CPU string `json:"cpu" pattern:"^[0-9]+(\\.[0-9]+)?m?$"`
+	// Memory quantity.
+	Memory string `json:"memory" pattern:"^[0-9]+(\\.[0-9]+)?([EPTGMk]i?)?$"`
 }
 
 // ServiceAccountValues configure a component's ServiceAccount.
 type ServiceAccountValues struct {
-	Create bool   `json:"create" doc:"Create the ServiceAccount."`
-	Name   string `json:"name" doc:"Name of the ServiceAccount; generated from the full name when empty."`
+	// Create the ServiceAccount.
+	Create bool `json:"create"`
+	// Name of the ServiceAccount; generated from the full name when empty.
+	Name string `json:"name"`
+	// Annotations of the ServiceAccount, e.g. eks.amazonaws.com/role-arn for IRSA or
+	// iam.gke.io/gcp-service-account for GKE Workload Identity.
+	Annotations map[string]string `json:"annotations"`
+}
+
+// LocalObjectReference names an object in the release namespace.
+type LocalObjectReference struct {
+	// Name of the object.
+	Name string `json:"name" pattern:"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"`
+}
+
+// PodValues are what an operator sets on the pods of a workload, named as in `helm create` and Bitnami's
+// charts. The chart's own labels, environment, volumes, anti-affinity and security settings come first or
+// win: these add to them and loosen nothing of Pod Security "restricted".
+type PodValues struct {
+	// Pull secrets of this workload's pods, after global.imagePullSecrets and the chart's imagePullSecrets.
+	ImagePullSecrets []LocalObjectReference `json:"imagePullSecrets"`
+	// Node labels the pods must match, e.g. dedicated nodes for key-holding parties.
+	NodeSelector map[string]string `json:"nodeSelector"`
+	// Tolerations of the pods (core/v1 Toleration).
+	Tolerations []map[string]any `json:"tolerations"`
+	// Affinity of the pods (core/v1 Affinity), merged with the chart's anti-affinity: nodeAffinity and
+	// podAffinity are taken as given, podAntiAffinity terms are added to the chart's. The chart's own terms are
+	// switched off only through placement.
+	Affinity map[string]any `json:"affinity"`
+	// Topology spread constraints (core/v1), added to the chart's zone spread.
+	TopologySpreadConstraints []map[string]any `json:"topologySpreadConstraints"`
+	// Annotations of the pods.
+	PodAnnotations map[string]string `json:"podAnnotations"`
+	// Labels of the pods, besides the chart's, which win; never the role label or a party selector label
+	// (the chart refuses them: a label would make a pod a party, or change its role).
+	PodLabels map[string]string `json:"podLabels"`
+	// PriorityClass of the pods.
+	PriorityClassName string `json:"priorityClassName" pattern:"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"`
+	// RuntimeClass of the pods, e.g. gvisor or kata for a sandboxed runtime; the cluster's default when empty.
+	RuntimeClassName string `json:"runtimeClassName" pattern:"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"`
+	// The user, group and filesystem group the pods run as; never root.
+	PodSecurityContext PodSecurityValues `json:"podSecurityContext"`
+	// Environment variables (core/v1 EnvVar) of the main container, before the chart's, which win on a name
+	// both set.
+	ExtraEnv []map[string]any `json:"extraEnv"`
+	// Volumes (core/v1 Volume) added to the pods; mpcguard's policies still apply to what they mount (a
+	// delegate party mounting share storage is denied).
+	ExtraVolumes []map[string]any `json:"extraVolumes"`
+	// Volume mounts (core/v1 VolumeMount) added to the main container.
+	ExtraVolumeMounts []map[string]any `json:"extraVolumeMounts"`
+}
+
+// PodSecurityValues are the identities a pod runs as, all non-root (65532 when not set): the rest of the
+// security context is the chart's (Pod Security "restricted").
+type PodSecurityValues struct {
+	// User ID of the containers.
+	RunAsUser *int64 `json:"runAsUser,omitempty" minimum:"1"`
+	// Group ID of the containers.
+	RunAsGroup *int64 `json:"runAsGroup,omitempty" minimum:"1"`
+	// Group owning the pods' volumes.
+	FSGroup *int64 `json:"fsGroup,omitempty" minimum:"1"`
 }
 
 // RBACValues switch a component's Roles.
 type RBACValues struct {
-	Create bool `json:"create" doc:"Create the namespaced Roles and RoleBindings (never a ClusterRole)."`
+	// Create the namespaced Roles and RoleBindings (never a ClusterRole).
+	Create bool `json:"create"`
 }
 
 // CoordinatorValues are the session coordinator's.
 type CoordinatorValues struct {
-	Replicas       int32                  `json:"replicas" doc:"Coordinator replicas." minimum:"1"`
-	Image          ImageValues            `json:"image" doc:"Coordinator image."`
-	Ports          CoordinatorPortsValues `json:"ports" doc:"Coordinator ports."`
-	Discovery      DiscoveryValues        `json:"discovery" doc:"Party discovery."`
-	ServiceAccount ServiceAccountValues   `json:"serviceAccount" doc:"The coordinator's ServiceAccount (its token is mounted: it calls the API)."`
-	RBAC           RBACValues             `json:"rbac" doc:"Discovery RBAC: get, list and watch on pods, services and endpointslices, in the release namespace and each discovery namespace."`
-	Resources      ResourcesValues        `json:"resources" doc:"Coordinator resources."`
+	// Coordinator replicas.
+	Replicas int32 `json:"replicas" minimum:"1"`
+	// Coordinator image.
+	Image ImageValues `json:"image"`
+	// Coordinator ports.
+	Ports CoordinatorPortsValues `json:"ports"`
+	// Party discovery.
+	Discovery DiscoveryValues `json:"discovery"`
+	// The coordinator's ServiceAccount (its token is mounted: it calls the API).
+	ServiceAccount ServiceAccountValues `json:"serviceAccount"`
+	// Discovery RBAC: get, list and watch on pods, services and endpointslices, in the release namespace and
+	// each discovery namespace.
+	RBAC RBACValues `json:"rbac"`
+	// Coordinator resources.
+	Resources ResourcesValues `json:"resources"`
+	PodValues `json:",inline" optional:"true"`
 }
 
 // CoordinatorPortsValues are the coordinator's ports.
 type CoordinatorPortsValues struct {
-	HTTP int32 `json:"http" doc:"HTTP port, serving /health." minimum:"1" maximum:"65535"`
-	GRPC int32 `json:"grpc" doc:"gRPC port." minimum:"1" maximum:"65535"`
+	// HTTP port, serving /health.
+	HTTP int32 `json:"http" minimum:"1" maximum:"65535"`
+	// gRPC port.
+	GRPC int32 `json:"grpc" minimum:"1" maximum:"65535"`
 }
 
 // DiscoveryValues configure party discovery.
 type DiscoveryValues struct {
-	Interval   string   `json:"interval" doc:"How often the coordinator refreshes the party pool (MPC_PARTY_DISCOVERY_INTERVAL)." pattern:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$"`
-	Namespaces []string `json:"namespaces" doc:"Extra namespaces to discover parties in; each gets its own Role and RoleBinding." pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"`
+	// How often the coordinator refreshes the party pool (MPC_PARTY_DISCOVERY_INTERVAL).
+	Interval string `json:"interval" pattern:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$"`
+	// Extra namespaces to discover parties in; each gets its own Role and RoleBinding.
+	Namespaces []string `json:"namespaces" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"`
 }
 
 // PartiesValues are common to every pool.
 type PartiesValues struct {
-	Image      ImageValues `json:"image" doc:"Party image."`
-	Port       int32       `json:"port" doc:"Party gRPC port (MPC_PARTY_GRPC_PORT), the only port NetworkPolicies open." minimum:"1" maximum:"65535"`
-	HealthPort int32       `json:"healthPort" doc:"Port serving /health." minimum:"1" maximum:"65535"`
+	// Party image.
+	Image ImageValues `json:"image"`
+	// Party gRPC port (MPC_PARTY_GRPC_PORT), the only port NetworkPolicies open.
+	Port int32 `json:"port" minimum:"1" maximum:"65535"`
+	// Port serving /health.
+	HealthPort int32 `json:"healthPort" minimum:"1" maximum:"65535"`
 }
 
 // PoolValues are one party pool.
 type PoolValues struct {
-	Name         string              `json:"name" doc:"Pool name, unique; part of workload and pod names." pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"`
-	Role         string              `json:"role" doc:"Role of the pool's parties." enum:"persistent,delegate,temporary"`
-	Replicas     int32               `json:"replicas" doc:"Parties in the pool." minimum:"1"`
-	Resources    ResourcesValues     `json:"resources" doc:"Party resources."`
-	ShareStorage *ShareStorageValues `json:"shareStorage,omitempty" doc:"Share storage of a persistent pool: exactly one of volumeClaim or databaseSecret. Delegate and temporary pools have none."`
+	// Role of the pool's parties.
+	Role string `json:"role" enum:"persistent,delegate,temporary"`
+	// Parties in the pool.
+	Replicas int32 `json:"replicas" minimum:"1"`
+	// Party resources.
+	Resources ResourcesValues `json:"resources"`
+	// Share storage of a persistent pool: exactly one of volumeClaim or databaseSecret. Delegate and temporary
+	// pools have none.
+	ShareStorage *ShareStorageValues `json:"shareStorage,omitempty"`
+	PodValues    `json:",inline" optional:"true"`
 }
 
 // ShareStorageValues are where a persistent pool keeps key shares.
 type ShareStorageValues struct {
-	VolumeClaim    *VolumeClaimValues    `json:"volumeClaim,omitempty" doc:"A volumeClaimTemplate per party."`
-	DatabaseSecret *DatabaseSecretValues `json:"databaseSecret,omitempty" doc:"A Secret holding the share database's connection string."`
+	// A volumeClaimTemplate per party.
+	VolumeClaim *VolumeClaimValues `json:"volumeClaim,omitempty"`
+	// A Secret holding the share database's connection string.
+	DatabaseSecret *DatabaseSecretValues `json:"databaseSecret,omitempty"`
 }
 
 // VolumeClaimValues are a volumeClaimTemplate.
 type VolumeClaimValues struct {
-	Name             string `json:"name" doc:"Name of the volumeClaimTemplate." pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"`
-	Size             string `json:"size" doc:"Requested storage." pattern:"^[0-9]+(\\.[0-9]+)?([EPTGMk]i?)?$"`
-	StorageClassName string `json:"storageClassName" doc:"Storage class; the cluster default when empty."`
-	MountPath        string `json:"mountPath" doc:"Where the shares are mounted." pattern:"^/"`
+	// Name of the volumeClaimTemplate.
+	Name string `json:"name" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"`
+	// Requested storage.
+	Size string `json:"size" pattern:"^[0-9]+(\\.[0-9]+)?([EPTGMk]i?)?$"`
+	// Storage class; the cluster default when empty.
+	StorageClassName string `json:"storageClassName,omitempty"`
+	// Where the shares are mounted.
+	MountPath string `json:"mountPath" pattern:"^/"`
 }
 
 // DatabaseSecretValues reference the database Secret.
 type DatabaseSecretValues struct {
-	Name string `json:"name" doc:"Secret name." pattern:"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"`
-	Key  string `json:"key" doc:"Key in the Secret." pattern:"^[-._a-zA-Z0-9]+$"`
-	Env  string `json:"env" doc:"Environment variable receiving the value." pattern:"^[A-Za-z_][A-Za-z0-9_]*$"`
+	// Secret name.
+	Name string `json:"name" pattern:"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"`
+	// Key in the Secret.
+	Key string `json:"key" pattern:"^[-._a-zA-Z0-9]+$"`
+	// Environment variable receiving the value.
+	Env string `json:"env" pattern:"^[A-Za-z_][A-Za-z0-9_]*$"`
 }
 
 // PlacementValues spread parties.
 type PlacementValues struct {
-	Persistent PersistentPlacementValues `json:"persistent" doc:"Placement of persistent parties."`
-	Delegate   DelegatePlacementValues   `json:"delegate" doc:"Placement of delegate and temporary parties."`
+	// Placement of persistent parties.
+	Persistent PersistentPlacementValues `json:"persistent"`
+	// Placement of delegate and temporary parties.
+	Delegate DelegatePlacementValues `json:"delegate"`
 }
 
 // PersistentPlacementValues place persistent parties.
 type PersistentPlacementValues struct {
-	PodAntiAffinity string           `json:"podAntiAffinity" doc:"Pod anti-affinity among the pool's parties on kubernetes.io/hostname: required keeps two shares off one node." enum:"required,preferred,none"`
-	ZoneSpread      ZoneSpreadValues `json:"zoneSpread" doc:"Topology spread over topology.kubernetes.io/zone."`
+	// Pod anti-affinity among the pool's parties on kubernetes.io/hostname: required keeps two shares off one
+	// node.
+	PodAntiAffinity string `json:"podAntiAffinity" enum:"required,preferred,none"`
+	// Topology spread over topology.kubernetes.io/zone.
+	ZoneSpread ZoneSpreadValues `json:"zoneSpread"`
 }
 
 // ZoneSpreadValues are a topology spread constraint.
 type ZoneSpreadValues struct {
-	Enabled           bool   `json:"enabled" doc:"Spread persistent parties over zones."`
-	MaxSkew           int32  `json:"maxSkew" doc:"Maximum difference of party counts between zones." minimum:"1"`
-	WhenUnsatisfiable string `json:"whenUnsatisfiable" doc:"What the scheduler does when the spread cannot be met." enum:"ScheduleAnyway,DoNotSchedule"`
+	// Spread persistent parties over zones.
+	Enabled bool `json:"enabled"`
+	// Maximum difference of party counts between zones.
+	MaxSkew int32 `json:"maxSkew" minimum:"1"`
+	// What the scheduler does when the spread cannot be met.
+	WhenUnsatisfiable string `json:"whenUnsatisfiable" enum:"ScheduleAnyway,DoNotSchedule"`
 }
 
 // DelegatePlacementValues place delegate and temporary parties.
 type DelegatePlacementValues struct {
-	PodAntiAffinity string `json:"podAntiAffinity" doc:"Pod anti-affinity among a pool's parties on kubernetes.io/hostname." enum:"preferred,none"`
+	// Pod anti-affinity among a pool's parties on kubernetes.io/hostname.
+	PodAntiAffinity string `json:"podAntiAffinity" enum:"preferred,none"`
 }
 
 // NetworkPolicyValues switch NetworkPolicies.
 type NetworkPolicyValues struct {
-	Enabled bool `json:"enabled" doc:"Create the NetworkPolicies."`
+	// Create the NetworkPolicies.
+	Enabled bool `json:"enabled"`
 }
 
 // TestsValues configure the helm test pods.
 type TestsValues struct {
-	Image ImageValues `json:"image" doc:"Image of the test pods (needs sh, nc and wget)."`
+	// Image of the test pods (needs sh, nc and wget).
+	Image ImageValues `json:"image"`
 }
 
 // MpcguardValues are the values of the mpcguard chart.
 type MpcguardValues struct {
-	Global           GlobalValues `json:"global" doc:"The party vocabulary; a parent chart's global values take precedence, so its pods and this webhook agree."`
+	// The party vocabulary; a parent chart's global values take precedence, so its pods and this webhook agree.
+	Global           GlobalValues `json:"global"`
 	MpcguardSettings `json:",inline"`
 }
 
 // MpcguardSettings are the mpcguard chart's own values (all but global).
 type MpcguardSettings struct {
-	Enabled          bool              `json:"enabled" doc:"Install the admission side; the condition of the dependency in a parent chart."`
-	NameOverride     string            `json:"nameOverride" doc:"Replaces the chart name in the names of resources."`
-	FullnameOverride string            `json:"fullnameOverride" doc:"Replaces the release-and-chart prefix of the names of resources."`
-	Image            ImageValues       `json:"image" doc:"Webhook image (runs mpcguard webhook)."`
-	Webhook          WebhookValues     `json:"webhook" doc:"The validating admission webhook."`
-	ShareStorage     ShareStorageNames `json:"shareStorage" doc:"The persistent pool's share storage, which delegate and temporary parties must not mount. Entries are rendered with tpl. With neither Secret names nor claim prefixes, the share-storage policies check nothing (NOTES says which)."`
+	// Install the admission side; the condition of the dependency in a parent chart.
+	Enabled bool `json:"enabled"`
+	// Replaces the chart name in the names of resources.
+	NameOverride string `json:"nameOverride"`
+	// Replaces the release-and-chart prefix of the names of resources.
+	FullnameOverride string `json:"fullnameOverride"`
+	// Webhook image (runs mpcguard webhook).
+	Image ImageValues `json:"image"`
+	// The validating admission webhook.
+	Webhook WebhookValues `json:"webhook"`
+	// A prometheus-operator ServiceMonitor scraping the webhook's /metrics, rendered only where the cluster
+	// serves monitoring.coreos.com/v1.
+	ServiceMonitor ServiceMonitorValues `json:"serviceMonitor"`
+	PodValues      `json:",inline" optional:"true"`
+	// The persistent pool's share storage, which delegate and temporary parties must not mount. Entries are
+	// rendered with tpl. With neither Secret names nor claim prefixes, the share-storage policies check nothing
+	// (NOTES says which).
+	ShareStorage ShareStorageNames `json:"shareStorage"`
 	// Webhook arguments, comma-joined: no entry may contain a comma. persistentWorkloads is rendered with tpl, so
 	// a parent chart derives it from its release and pools.
-	PersistentWorkloads []string             `json:"persistentWorkloads" doc:"Names of the StatefulSets of the persistent pool, in the release namespace: only their pods, created by a controller user, may be persistent parties (--persistent-workloads; party-persistent-origin). Empty: the pods of any StatefulSet, still created by a controller user. Entries are rendered with tpl." pattern:"^[^,]+$"`
-	ControllerUsers     []string             `json:"controllerUsers" doc:"Identities that create the pods of a StatefulSet (--controller-users): the StatefulSet controller's ServiceAccount under kube-controller-manager --use-service-account-credentials, kube-controller-manager otherwise." pattern:"^[^,\"]+$"`
-	BreakGlassGroups    []string             `json:"breakGlassGroups" doc:"Groups whose members may exec, attach, port-forward or proxy into a persistent party, or add a debug container to one (--break-glass-groups; party-access). Nobody is in them until a cluster admin grants it, typically by impersonation (kubectl --as-group), which the audit log records. Empty: nobody may." pattern:"^[^,\"]+$"`
-	Threshold           GuardThresholdValues `json:"threshold" doc:"The threshold of the MPC system the webhook guards."`
-	NetworkPolicy       NetworkPolicyValues  `json:"networkPolicy" doc:"A NetworkPolicy admitting traffic to the webhook only on its port."`
-	Tests               TestsValues          `json:"tests" doc:"Pods run by helm test."`
+	// Names of the StatefulSets of the persistent pool, in the release namespace: only their pods, created by a
+	// controller user, may be persistent parties (--persistent-workloads; party-persistent-origin). Empty: the
+	// pods of any StatefulSet, still created by a controller user. Entries are rendered with tpl.
+	PersistentWorkloads []string `json:"persistentWorkloads" pattern:"^[^,]+$"`
+	// Identities that create the pods of a StatefulSet (--controller-users): the StatefulSet controller's
+	// ServiceAccount under kube-controller-manager --use-service-account-credentials, kube-controller-manager
+	// otherwise.
+	ControllerUsers []string `json:"controllerUsers" pattern:"^[^,\"]+$"`
+	// Groups whose members may exec, attach, port-forward or proxy into a persistent party, or add a debug
+	// container to one (--break-glass-groups; party-access). Nobody is in them until a cluster admin grants it,
+	// typically by impersonation (kubectl --as-group), which the audit log records. Empty: nobody may.
+	BreakGlassGroups []string `json:"breakGlassGroups" pattern:"^[^,\"]+$"`
+	// The threshold of the MPC system the webhook guards.
+	Threshold GuardThresholdValues `json:"threshold"`
+	// A NetworkPolicy admitting traffic to the webhook only on its port.
+	NetworkPolicy NetworkPolicyValues `json:"networkPolicy"`
+	// Pods run by helm test.
+	Tests TestsValues `json:"tests"`
+}
+
+// ServiceMonitorValues configure the webhook's ServiceMonitor.
+type ServiceMonitorValues struct {
+	// Create the ServiceMonitor.
+	Enabled bool `json:"enabled"`
+	// Scrape interval; Prometheus' own when empty.
+	Interval string `json:"interval" pattern:"^(([0-9]+(ms|s|m|h))+)?$"`
+	// Labels of the ServiceMonitor, e.g. the release label a Prometheus selects ServiceMonitors by.
+	Labels map[string]string `json:"labels"`
 }
 
 // GuardThresholdValues is the t the webhook keeps the persistent pool at.
 type GuardThresholdValues struct {
-	T int32 `json:"t" doc:"The t of t-of-n: no UPDATE of a persistent StatefulSet's replicas, and no scale through its scale subresource, takes it below t (--threshold-t; persistent-quorum). The mpc-system chart requires it to equal its own threshold.t. 0 checks nothing." minimum:"0"`
+	// The t of t-of-n: no UPDATE of a persistent StatefulSet's replicas, and no scale through its scale
+	// subresource, takes it below t (--threshold-t; persistent-quorum). The mpc-system chart requires it to
+	// equal its own threshold.t. 0 checks nothing.
+	T int32 `json:"t" minimum:"0"`
 }
 
 // ShareStorageNames name the share storage.
 type ShareStorageNames struct {
-	SecretNames   []string `json:"secretNames" doc:"Names of the Secrets holding shares (--share-secret-names)."`
-	ClaimPrefixes []string `json:"claimPrefixes" doc:"Prefixes <volumeClaimTemplate>-<statefulset>- of the share PersistentVolumeClaims (--share-claim-prefixes)."`
+	// Names of the Secrets holding shares (--share-secret-names).
+	SecretNames []string `json:"secretNames"`
+	// Prefixes <volumeClaimTemplate>-<statefulset>- of the share PersistentVolumeClaims
+	// (--share-claim-prefixes).
+	ClaimPrefixes []string `json:"claimPrefixes"`
 }
 
 // WebhookValues configure the admission webhook.
 type WebhookValues struct {
-	Replicas       int32                `json:"replicas" doc:"Webhook replicas; two or more with failurePolicy Fail." minimum:"1"`
-	FailurePolicy  string               `json:"failurePolicy" doc:"What the API server does when the webhook cannot be reached." enum:"Fail,Ignore"`
-	TimeoutSeconds int32                `json:"timeoutSeconds" doc:"Admission timeout." minimum:"1" maximum:"30"`
-	Namespaces     []string             `json:"namespaces" doc:"Namespaces checked besides the release namespace; never kube-system." pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"`
-	URL            string               `json:"url" doc:"URL of a webhook running outside the cluster (https://host:port/validate); when set, no webhook Deployment is installed." pattern:"^(https://[^\\s]+)?$"`
-	CABundle       string               `json:"caBundle" doc:"Base64 PEM CA bundle for url."`
-	Port           int32                `json:"port" doc:"HTTPS port of the webhook server." minimum:"1" maximum:"65535"`
-	HealthPort     int32                `json:"healthPort" doc:"Port serving /healthz and /readyz." minimum:"1" maximum:"65535"`
-	MetricsPort    int32                `json:"metricsPort" doc:"Port serving /metrics." minimum:"1" maximum:"65535"`
-	Inventory      bool                 `json:"inventory" doc:"Cache party pods for session-persistent-available (get, list and watch on pods in the checked namespaces)."`
-	Enforcement    map[string]string    `json:"enforcement" doc:"Enforcement action per policy id: deny, warn or off (--enforcement); unlisted policies deny."` // ids and actions from vocab: see policySchema
-	CertManager    CertManagerValues    `json:"certManager" doc:"Serving certificate."`
-	ServiceAccount ServiceAccountValues `json:"serviceAccount" doc:"The webhook's ServiceAccount."`
-	RBAC           RBACValues           `json:"rbac" doc:"Roles for the pod inventory and the audit, one per checked namespace."`
-	Resources      ResourcesValues      `json:"resources" doc:"Webhook resources."`
-	Audit          AuditValues          `json:"audit" doc:"The periodic audit of existing objects, run by the webhook on one replica at a time."`
+	// Webhook replicas; two or more with failurePolicy Fail.
+	Replicas int32 `json:"replicas" minimum:"1"`
+	// What the API server does when the webhook cannot be reached.
+	FailurePolicy string `json:"failurePolicy" enum:"Fail,Ignore"`
+	// Admission timeout.
+	TimeoutSeconds int32 `json:"timeoutSeconds" minimum:"1" maximum:"30"`
+	// Namespaces checked besides the release namespace; never kube-system.
+	Namespaces []string `json:"namespaces" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"`
+	// URL of a webhook running outside the cluster (https://host:port/validate); when set, no webhook Deployment
+	// is installed.
+	URL string `json:"url" pattern:"^(https://[^\\s]+)?$"`
+	// Base64 PEM CA bundle for url.
+	CABundle string `json:"caBundle"`
+	// HTTPS port of the webhook server.
+	Port int32 `json:"port" minimum:"1" maximum:"65535"`
+	// Port serving /healthz and /readyz.
+	HealthPort int32 `json:"healthPort" minimum:"1" maximum:"65535"`
+	// Port serving /metrics.
+	MetricsPort int32 `json:"metricsPort" minimum:"1" maximum:"65535"`
+	// Cache party pods for session-persistent-available (get, list and watch on pods in the checked namespaces).
+	Inventory bool `json:"inventory"`
+	// Enforcement action per policy id: deny, warn or off (--enforcement); unlisted policies deny.
+	Enforcement map[string]string `json:"enforcement"` // ids and actions from vocab: see policySchema
+	// Serving certificate.
+	CertManager CertManagerValues `json:"certManager"`
+	// The webhook's ServiceAccount.
+	ServiceAccount ServiceAccountValues `json:"serviceAccount"`
+	// Roles for the pod inventory and the audit, one per checked namespace.
+	RBAC RBACValues `json:"rbac"`
+	// Webhook resources.
+	Resources ResourcesValues `json:"resources"`
+	// The periodic audit of existing objects, run by the webhook on one replica at a time.
+	Audit AuditValues `json:"audit"`
 }
 
 // AuditValues configure the webhook's periodic audit of the objects already in the checked namespaces.
 type AuditValues struct {
-	Interval   string `json:"interval" doc:"How often the webhook audits the existing pods, workloads, PersistentVolumeClaims and MPCSessions of the checked namespaces (--audit-interval), on the one replica holding a Lease; empty or 0s turns the audit off and installs none of its Roles." pattern:"^(0|0s|([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+)?$"`
-	Reports    bool   `json:"reports" doc:"Keep an openreports.io/v1alpha1 Report named mpcguard-audit in each checked namespace (what Policy Reporter and Kyverno's tooling read)."`
-	ReportsCRD string `json:"reportsCRD" doc:"The openreports.io Report CRD: auto installs it unless the cluster already serves openreports.io/v1alpha1 from a CRD this release does not own (Kyverno or Policy Reporter installed it), always installs it, never leaves it to you. It is kept on uninstall (helm.sh/resource-policy: keep): other tools' Reports live in it." enum:"auto,always,never"`
+	// How often the webhook audits the existing pods, workloads, PersistentVolumeClaims and MPCSessions of the
+	// checked namespaces (--audit-interval), on the one replica holding a Lease; empty or 0s turns the audit off
+	// and installs none of its Roles.
+	Interval string `json:"interval" pattern:"^(0|0s|([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+)?$"`
+	// Keep an openreports.io/v1alpha1 Report named mpcguard-audit in each checked namespace (what Policy
+	// Reporter and Kyverno's tooling read).
+	Reports bool `json:"reports"`
+	// The openreports.io Report CRD: auto installs it unless the cluster already serves openreports.io/v1alpha1
+	// from a CRD this release does not own (Kyverno or Policy Reporter installed it), always installs it, never
+	// leaves it to you. It is kept on uninstall (helm.sh/resource-policy: keep): other tools' Reports live in
+	// it.
+	ReportsCRD string `json:"reportsCRD" enum:"auto,always,never"`
 }
 
 // CertManagerValues choose the certificate source.
 type CertManagerValues struct {
-	Enabled bool `json:"enabled" doc:"Use a cert-manager Issuer and Certificate, the CA injected by cert-manager; otherwise a self-signed CA is generated at install and kept across upgrades."`
-}
-
-// FormatSelector renders a label map as an equality-based selector, keys sorted.
-func FormatSelector(sel map[string]string) string {
-	keys := make([]string, 0, len(sel))
-	for k := range sel {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%s", k, sel[k]))
-	}
-	return strings.Join(parts, ",")
+	// Use a cert-manager Issuer and Certificate, the CA injected by cert-manager; otherwise a self-signed CA is
+	// generated at install and kept across upgrades.
+	Enabled bool `json:"enabled"`
 }

@@ -15,7 +15,10 @@ import (
 // field is one serialised struct field.
 type field struct {
 	name      string
+	goName    string
+	owner     reflect.Type // the struct type declaring the field, whose docs key it
 	omitEmpty bool
+	optional  bool
 	tag       reflect.StructTag
 	index     []int
 }
@@ -36,6 +39,7 @@ func fields(t reflect.Type) []field {
 		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
 			for _, inner := range fields(f.Type) {
 				inner.index = append([]int{i}, inner.index...)
+				inner.optional = inner.optional || f.Tag.Get("optional") == "true"
 				out = append(out, inner)
 			}
 			continue
@@ -43,7 +47,10 @@ func fields(t reflect.Type) []field {
 		if name == "" {
 			name = f.Name
 		}
-		out = append(out, field{name: name, omitEmpty: strings.Contains(opts, "omitempty"), tag: f.Tag, index: []int{i}})
+		out = append(out, field{
+			name: name, goName: f.Name, owner: t, omitEmpty: strings.Contains(opts, "omitempty"),
+			optional: f.Tag.Get("optional") == "true", tag: f.Tag, index: []int{i},
+		})
 	}
 	return out
 }
@@ -61,6 +68,7 @@ type Schema struct {
 	Items                *Schema            `json:"items,omitempty"`
 	Enum                 []any              `json:"enum,omitempty"`
 	Pattern              string             `json:"pattern,omitempty"`
+	MaxLength            *int64             `json:"maxLength,omitempty"`
 	Not                  *Schema            `json:"not,omitempty"`
 	Const                any                `json:"const,omitempty"`
 	Minimum              *int64             `json:"minimum,omitempty"`
@@ -76,10 +84,11 @@ func (s *Schema) JSON() ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
-// SchemaFor derives the JSON Schema of a values type: every object closed (additionalProperties false),
-// every field without omitempty required, constraints from the field tags.
-func SchemaFor(t reflect.Type, title string) (*Schema, error) {
-	s, err := schemaOf(t, "")
+// SchemaFor derives the JSON Schema of a values type: every object closed (additionalProperties false) but
+// for maps, every field without omitempty or optional:"true" required, constraints from the field tags,
+// descriptions from docs.
+func SchemaFor(docs Docs, t reflect.Type, title string) (*Schema, error) {
+	s, err := schemaOf(docs, t, "")
 	if err != nil {
 		return nil, err
 	}
@@ -88,27 +97,29 @@ func SchemaFor(t reflect.Type, title string) (*Schema, error) {
 	return s, nil
 }
 
-func schemaOf(t reflect.Type, tag reflect.StructTag) (*Schema, error) {
+func schemaOf(docs Docs, t reflect.Type, tag reflect.StructTag) (*Schema, error) {
 	switch t.Kind() {
+	case reflect.Interface:
+		return &Schema{}, nil
 	case reflect.Pointer:
-		return schemaOf(t.Elem(), tag)
+		return schemaOf(docs, t.Elem(), tag)
 	case reflect.Struct:
 		s := &Schema{Type: "object", Properties: map[string]*Schema{}, AdditionalProperties: false}
 		for _, f := range fields(t) {
 			ft := t.FieldByIndex(f.index)
-			fs, err := schemaOf(ft.Type, f.tag)
+			fs, err := schemaOf(docs, ft.Type, f.tag)
 			if err != nil {
 				return nil, fmt.Errorf("%s.%s: %w", t.Name(), f.name, err)
 			}
-			fs.Description = f.tag.Get("doc")
+			fs.Description = docs.of(f.owner, f)
 			s.Properties[f.name] = fs
-			if !f.omitEmpty {
+			if !f.omitEmpty && !f.optional {
 				s.Required = append(s.Required, f.name)
 			}
 		}
 		return s, nil
 	case reflect.Slice:
-		items, err := schemaOf(t.Elem(), tag)
+		items, err := schemaOf(docs, t.Elem(), tag)
 		if err != nil {
 			return nil, err
 		}
@@ -117,13 +128,29 @@ func schemaOf(t reflect.Type, tag reflect.StructTag) (*Schema, error) {
 		if t.Key().Kind() != reflect.String {
 			return nil, fmt.Errorf("%w: map key %s", ErrUnsupported, t.Key())
 		}
-		elem, err := schemaOf(t.Elem(), tag)
+		var elem *Schema
+		var err error
+		if t.Elem().Kind() == reflect.Struct {
+			elem, err = schemaOf(docs, t.Elem(), "")
+		} else {
+			elem, err = schemaOf(docs, t.Elem(), tag)
+		}
 		if err != nil {
 			return nil, err
 		}
 		s := &Schema{Type: "object", AdditionalProperties: elem}
 		if keys := tag.Get("keys"); keys != "" {
 			s.PropertyNames = &Schema{Enum: enum(keys)}
+		}
+		if kp := tag.Get("keyPattern"); kp != "" {
+			s.PropertyNames = &Schema{Pattern: kp}
+			if ml := tag.Get("maxLength"); ml != "" {
+				n, err := strconv.ParseInt(ml, 10, 64)
+				if err != nil {
+					return nil, fmt.Errorf("maxLength tag %q: %w", ml, err)
+				}
+				s.PropertyNames.MaxLength = &n
+			}
 		}
 		return s, nil
 	case reflect.String:
@@ -162,10 +189,11 @@ func enum(list string) []any {
 	return out
 }
 
-// YAML renders values as a commented YAML document: each key is preceded by its doc tag, wrapped at width.
-// Fields inside list items carry no comments (the list's comment describes them). header opens the file.
-func YAML(v any, header string, width int) ([]byte, error) {
-	root, err := node(reflect.ValueOf(v), true, width)
+// YAML renders values as a commented YAML document: each key is preceded by its doc, wrapped at width.
+// Fields inside list items and map entries carry no comments (the list's or map's comment describes them).
+// header opens the file.
+func YAML(docs Docs, v any, header string, width int) ([]byte, error) {
+	root, err := node(docs, reflect.ValueOf(v), true, width)
 	if err != nil {
 		return nil, err
 	}
@@ -182,13 +210,13 @@ func YAML(v any, header string, width int) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func node(v reflect.Value, comments bool, width int) (*yaml.Node, error) {
+func node(docs Docs, v reflect.Value, comments bool, width int) (*yaml.Node, error) {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
 			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}, nil
 		}
-		return node(v.Elem(), comments, width)
+		return node(docs, v.Elem(), comments, width)
 	case reflect.Struct:
 		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 		for _, f := range fields(v.Type()) {
@@ -196,13 +224,13 @@ func node(v reflect.Value, comments bool, width int) (*yaml.Node, error) {
 			if f.omitEmpty && fv.IsZero() {
 				continue
 			}
-			child, err := node(fv, comments, width)
+			child, err := node(docs, fv, comments, width)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", f.name, err)
 			}
 			key := keyNode(f.name)
 			if comments {
-				key.HeadComment = comment(f.tag.Get("doc"), width)
+				key.HeadComment = comment(docs.of(f.owner, f), width)
 			}
 			n.Content = append(n.Content, key, child)
 		}
@@ -213,7 +241,7 @@ func node(v reflect.Value, comments bool, width int) (*yaml.Node, error) {
 	case reflect.Slice:
 		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 		for i := 0; i < v.Len(); i++ {
-			child, err := node(v.Index(i), false, width)
+			child, err := node(docs, v.Index(i), false, width)
 			if err != nil {
 				return nil, fmt.Errorf("[%d]: %w", i, err)
 			}
@@ -228,7 +256,7 @@ func node(v reflect.Value, comments bool, width int) (*yaml.Node, error) {
 		keys := v.MapKeys()
 		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 		for _, k := range keys {
-			child, err := node(v.MapIndex(k), false, width)
+			child, err := node(docs, v.MapIndex(k), false, width)
 			if err != nil {
 				return nil, err
 			}
@@ -244,6 +272,8 @@ func node(v reflect.Value, comments bool, width int) (*yaml.Node, error) {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v.Bool())}, nil
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(v.Int(), 10)}, nil
+	case reflect.Float64:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: strconv.FormatFloat(v.Float(), 'g', -1, 64)}, nil
 	default:
 		return nil, fmt.Errorf("%w: %s", ErrUnsupported, v.Type())
 	}
@@ -303,14 +333,14 @@ type Row struct {
 }
 
 // Rows lists every value of v: the leaves of its structs (scalars, lists and maps), keyed by dotted path.
-func Rows(v any) ([]Row, error) {
+func Rows(docs Docs, v any) ([]Row, error) {
 	var rows []Row
-	err := rowsOf(reflect.ValueOf(v), "", "", false, &rows)
+	err := rowsOf(docs, reflect.ValueOf(v), "", "", false, &rows)
 	return rows, err
 }
 
 // rowsOf appends the leaves under v. Fields of list items are listed as key[].field, without defaults.
-func rowsOf(v reflect.Value, key, doc string, item bool, rows *[]Row) error {
+func rowsOf(docs Docs, v reflect.Value, key, doc string, item bool, rows *[]Row) error {
 	if v.Kind() == reflect.Pointer {
 		if v.IsNil() {
 			if !item {
@@ -326,7 +356,7 @@ func rowsOf(v reflect.Value, key, doc string, item bool, rows *[]Row) error {
 			if key != "" {
 				k = key + "." + f.name
 			}
-			if err := rowsOf(v.FieldByIndex(f.index), k, f.tag.Get("doc"), item, rows); err != nil {
+			if err := rowsOf(docs, v.FieldByIndex(f.index), k, docs.of(f.owner, f), item, rows); err != nil {
 				return err
 			}
 		}
@@ -335,6 +365,9 @@ func rowsOf(v reflect.Value, key, doc string, item bool, rows *[]Row) error {
 	def, err := json.Marshal(v.Interface())
 	if err != nil {
 		return fmt.Errorf("%s: %w", key, err)
+	}
+	if (v.Kind() == reflect.Map || v.Kind() == reflect.Slice) && v.IsNil() {
+		def = []byte(map[reflect.Kind]string{reflect.Map: "{}", reflect.Slice: "[]"}[v.Kind()])
 	}
 	typ := map[reflect.Kind]string{reflect.String: "string", reflect.Bool: "bool", reflect.Int32: "int", reflect.Int: "int",
 		reflect.Int64: "int", reflect.Slice: "list", reflect.Map: "object"}[v.Kind()]
@@ -348,7 +381,12 @@ func rowsOf(v reflect.Value, key, doc string, item bool, rows *[]Row) error {
 	if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct {
 		row.Type = "list of objects"
 		*rows = append(*rows, row)
-		return rowsOf(reflect.New(v.Type().Elem()).Elem(), key+"[]", "", true, rows)
+		return rowsOf(docs, reflect.New(v.Type().Elem()).Elem(), key+"[]", "", true, rows)
+	}
+	if v.Kind() == reflect.Map && v.Type().Elem().Kind() == reflect.Struct {
+		row.Type = "map of objects"
+		*rows = append(*rows, row)
+		return rowsOf(docs, reflect.New(v.Type().Elem()).Elem(), key+".<name>", "", true, rows)
 	}
 	*rows = append(*rows, row)
 	return nil

@@ -2,6 +2,7 @@ package valuesdoc_test
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
 	"testing"
 
@@ -12,22 +13,67 @@ import (
 )
 
 type inner struct {
-	Size string `json:"size" doc:"How big." pattern:"^[0-9]+Gi$"`
+	// How big.
+	Size string `json:"size" pattern:"^[0-9]+Gi$"`
 }
 
 type example struct {
-	Name    string            `json:"name" doc:"The name." enum:"a,b"`
-	Count   int32             `json:"count" doc:"How many." minimum:"1" maximum:"3"`
-	Tag     string            `json:"tag" not:"latest"`
-	N       bool              `json:"n" doc:"A key YAML 1.1 reads as false."`
-	Labels  map[string]string `json:"labels" keys:"x,y"`
-	Items   []inner           `json:"items" doc:"Some items."`
-	Maybe   *inner            `json:"maybe,omitempty"`
-	Nothing []string          `json:"nothing"`
+	// The name.
+	Name string `json:"name" enum:"a,b"`
+	// How many.
+	Count int32  `json:"count" minimum:"1" maximum:"3"`
+	Tag   string `json:"tag" not:"latest"`
+	// A key YAML 1.1 reads as false.
+	N      bool              `json:"n"`
+	Labels map[string]string `json:"labels" keys:"x,y"`
+	// Some items.
+	Items   []inner  `json:"items"`
+	Maybe   *inner   `json:"maybe,omitempty"`
+	Nothing []string `json:"nothing"`
+}
+
+// docs are the doc comments of this file's types, read as docgen reads values.go.
+func docs(t *testing.T) valuesdoc.Docs {
+	t.Helper()
+	src, err := os.ReadFile("valuesdoc_test.go")
+	require.NoError(t, err)
+	d, err := valuesdoc.ExtractDocs(src)
+	require.NoError(t, err)
+	return d
+}
+
+type Extras struct {
+	// Free-form.
+	Affinity map[string]any `json:"affinity"`
+	// Tolerations.
+	Tolerations []map[string]any `json:"tolerations"`
+}
+
+type withMaps struct {
+	// Pools by name.
+	Pools  map[string]inner `json:"pools" keyPattern:"^[a-z]+$" maxLength:"5"`
+	Extras `json:",inline" optional:"true"`
+}
+
+func TestMapsOfObjectsFreeFormAndOptional(t *testing.T) {
+	s, err := valuesdoc.SchemaFor(docs(t), reflect.TypeOf(withMaps{}), "")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"pools"}, s.Required, "the inline fields are optional")
+	pools := s.Properties["pools"]
+	assert.Equal(t, "^[a-z]+$", pools.PropertyNames.Pattern)
+	assert.EqualValues(t, 5, *pools.PropertyNames.MaxLength)
+	assert.Equal(t, false, pools.AdditionalProperties.(*valuesdoc.Schema).AdditionalProperties, "each pool is closed")
+	assert.Equal(t, &valuesdoc.Schema{}, s.Properties["affinity"].AdditionalProperties, "free-form")
+	assert.Equal(t, "Free-form.", s.Properties["affinity"].Description)
+	rows, err := valuesdoc.Rows(docs(t), withMaps{Pools: map[string]inner{"a": {Size: "1Gi"}}})
+	require.NoError(t, err)
+	require.Len(t, rows, 4)
+	assert.Equal(t, "pools.<name>.size", rows[1].Key)
+	assert.Equal(t, "`{}`", rows[2].Default, "a nil map is shown as {}")
 }
 
 func TestSchemaFor(t *testing.T) {
-	s, err := valuesdoc.SchemaFor(reflect.TypeOf(example{}), "Example")
+	s, err := valuesdoc.SchemaFor(docs(t), reflect.TypeOf(example{}), "Example")
 	require.NoError(t, err)
 	raw, err := s.JSON()
 	require.NoError(t, err)
@@ -61,7 +107,7 @@ func TestSchemaFor(t *testing.T) {
 
 func TestYAML(t *testing.T) {
 	v := example{Name: "a", Count: 2, Tag: "1.0", N: true, Labels: map[string]string{"y": "2", "x": "1"}, Items: []inner{{Size: "1Gi"}}}
-	out, err := valuesdoc.YAML(v, "Header.", 40)
+	out, err := valuesdoc.YAML(docs(t), v, "Header.", 40)
 	require.NoError(t, err)
 	assert.Equal(t, `# Header.
 # The name.
@@ -82,7 +128,7 @@ nothing: []
 }
 
 func TestRows(t *testing.T) {
-	rows, err := valuesdoc.Rows(example{Name: "a", Items: []inner{{Size: "1Gi"}}})
+	rows, err := valuesdoc.Rows(docs(t), example{Name: "a", Items: []inner{{Size: "1Gi"}}})
 	require.NoError(t, err)
 	keys := make([]string, len(rows))
 	for i, r := range rows {

@@ -170,3 +170,18 @@ func shiftLines(err error, by int) error {
 	})
 	return &shiftedError{msg: msg, err: err}
 }
+
+// YAMLToJSON reads one YAML (1.2) or JSON document into JSON exactly as validate reads manifests: `n: 3` is
+// the key "n", duplicate keys and a second document are errors. It also returns a remark, with its line, for
+// every unquoted mapping key that YAML 1.1 tools (kubectl, Helm) would read as a boolean instead.
+func YAMLToJSON(doc []byte) ([]byte, []string, error) {
+	js, notes, err := yamlToJSON(doc)
+	if err != nil {
+		return nil, nil, err
+	}
+	remarks := make([]string, len(notes))
+	for i, n := range notes {
+		remarks[i] = fmt.Sprintf("line %d: %s", n.line, n.msg)
+	}
+	return js, remarks, nil
+}

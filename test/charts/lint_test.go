@@ -77,9 +77,13 @@ func TestValuesSchemaRejectsWrongTypesAndUnknownKeys(t *testing.T) {
 		want   string
 	}{
 		"an unknown top-level key":                    {"mpc-system", values("replicaCount", 3), "replicaCount"},
-		"an unknown key inside a pool":                {"mpc-system", values("pools", []any{map[string]any{"name": "p", "role": "persistent", "replicas": 3, "replica": 3}}), "replica"},
+		"an unknown key inside a pool":                {"mpc-system", values("pools.server-party.replica", 3), "replica"},
 		"a threshold that is not a number":            {"mpc-system", values("threshold.t", "two"), "/threshold/t"},
-		"an unknown role":                             {"mpc-system", values("pools", []any{map[string]any{"name": "p", "role": "admin", "replicas": 1}}), "/pools/0/role"},
+		"an unknown role":                             {"mpc-system", values("pools.server-party-api.role", "admin"), "/pools/server-party-api/role"},
+		"a pool name that is not a DNS label":         {"mpc-system", values("pools", map[string]any{"Big_Pool": map[string]any{"role": "delegate"}}), "Big_Pool"},
+		"an unknown key of the coordinator":           {"mpc-system", values("coordinator.nodeSelectors", map[string]any{"a": "b"}), "nodeSelectors"},
+		"an unknown key of the webhook's pods":        {"mpcguard", values("podAnnotation", map[string]any{"a": "b"}), "podAnnotation"},
+		"a pod running as root":                       {"mpc-system", values("coordinator.podSecurityContext.runAsUser", 0), "/coordinator/podSecurityContext/runAsUser"},
 		"an image tagged latest":                      {"mpc-system", values("parties.image.tag", "latest"), "/parties/image/tag"},
 		"an unknown key of the dependency":            {"mpc-system", values("mpcguard.webhook.replica", 2), "replica"},
 		"a webhook timeout over 30 seconds":           {"mpcguard", values("webhook.timeoutSeconds", 60), "/webhook/timeoutSeconds"},

@@ -141,7 +141,7 @@ func TestPartyWorkloads(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			r := mustRender(t, ch, ci[file])
 			parties := partyWorkloads(t, r)
-			pools := r.values(t)["pools"].([]any)
+			pools := r.values(t)["pools"].(map[string]any)
 			require.Len(t, parties, len(pools), "every pool has one workload whose pods match the party selector")
 
 			t.Run("every party pod template carries a valid role, persistent ones in a StatefulSet", func(t *testing.T) {
@@ -428,8 +428,8 @@ func TestPodDisruptionBudgetKeepsTPersistentParties(t *testing.T) {
 		tt, n := tn[0], tn[1]
 		t.Run(fmt.Sprintf("%d-of-%d keeps %d of %d persistent parties", tt, n, tt, n), func(t *testing.T) {
 			vals := values("threshold.t", tt, "threshold.n", n)
-			vals["pools"] = []any{map[string]any{
-				"name": "p", "role": "persistent", "replicas": n,
+			vals["pools"] = map[string]any{"server-party": nil, "server-party-api": nil, "p": map[string]any{
+				"role": "persistent", "replicas": n,
 				"resources":    map[string]any{"requests": map[string]any{"cpu": "1", "memory": "1Gi"}, "limits": map[string]any{"cpu": "1", "memory": "1Gi"}},
 				"shareStorage": map[string]any{"volumeClaim": map[string]any{"name": "shares", "size": "1Gi", "storageClassName": "", "mountPath": "/shares"}},
 			}}
@@ -461,12 +461,12 @@ func TestPodDisruptionBudgetKeepsTPersistentParties(t *testing.T) {
 		})
 	}
 	t.Run("fewer persistent parties than t does not render", func(t *testing.T) {
-		_, err := render(t, ch, values("threshold.t", 3, "threshold.n", 3, "pools", []any{map[string]any{
-			"name": "p", "role": "persistent", "replicas": 2,
+		_, err := render(t, ch, values("threshold.t", 3, "threshold.n", 3, "pools", map[string]any{"server-party": nil, "server-party-api": nil, "p": map[string]any{
+			"role": "persistent", "replicas": 2,
 			"resources":    map[string]any{"requests": map[string]any{"cpu": "1", "memory": "1Gi"}, "limits": map[string]any{"cpu": "1", "memory": "1Gi"}},
 			"shareStorage": map[string]any{"databaseSecret": map[string]any{"name": "db", "key": "url", "env": "DATABASE_URL"}},
 		}}, "mpcguard.shareStorage.secretNames", []any{"db"}))
-		require.ErrorContains(t, err, "pool p has 2 persistent parties, fewer than threshold.t=3")
+		require.ErrorContains(t, err, "mpc-system: pools.p.replicas: 2 persistent parties, fewer than threshold.t=3")
 	})
 }
 
@@ -507,13 +507,20 @@ func TestNetworkPolicies(t *testing.T) {
 		assert.False(t, selectorOf(t, in.From[1].PodSelector).Matches(labels.Set(coord.Spec.Template.Labels)))
 	})
 
-	t.Run("the webhook accepts traffic only on its port", func(t *testing.T) {
+	t.Run("the webhook accepts traffic only on its port and its metrics port", func(t *testing.T) {
 		p := pols["mpc-system-mpcguard-webhook"]
 		require.NotNil(t, p)
 		assert.True(t, selectorOf(t, &p.Spec.PodSelector).Matches(labels.Set(hook.Spec.Template.Labels)))
-		require.Len(t, p.Spec.Ingress, 1)
-		require.Len(t, p.Spec.Ingress[0].Ports, 1)
-		assert.Equal(t, hook.Spec.Template.Spec.Containers[0].Ports[0].ContainerPort, p.Spec.Ingress[0].Ports[0].Port.IntVal)
+		require.Len(t, p.Spec.Ingress, 2)
+		ports := map[string]int32{}
+		for _, cp := range hook.Spec.Template.Spec.Containers[0].Ports {
+			ports[cp.Name] = cp.ContainerPort
+		}
+		for i, name := range []string{"https", "metrics"} {
+			require.Len(t, p.Spec.Ingress[i].Ports, 1)
+			assert.Empty(t, p.Spec.Ingress[i].From)
+			assert.Equal(t, ports[name], p.Spec.Ingress[i].Ports[0].Port.IntVal, name)
+		}
 	})
 }
 
@@ -562,7 +569,7 @@ func TestShareStorage(t *testing.T) {
 	}
 	t.Run("a renamed claim the webhook does not know does not render", func(t *testing.T) {
 		_, err := render(t, ch, values("mpcguard.shareStorage.claimPrefixes", []any{"other-"}))
-		require.ErrorContains(t, err, `mpcguard.shareStorage.claimPrefixes must be exactly ["shares-mpc-system-server-party-"]`)
+		require.ErrorContains(t, err, `mpcguard.shareStorage.claimPrefixes: must be exactly ["shares-mpc-system-server-party-"]`)
 	})
 }
 

@@ -26,30 +26,30 @@ import (
 // requests, the stand-ins never pulled (they are loaded into the node's containerd), the webhook with the
 // chart's self-signed certificate. The webhook image is the chart's own: the pushed one, pinned by digest.
 const StandInValues = `coordinator:
-  image: {repository: mpcguard.local/stand-in/coordinator, tag: test, pullPolicy: Never}
+  image: {registry: mpcguard.local, repository: stand-in/coordinator, tag: test, pullPolicy: Never}
   resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {cpu: 200m, memory: 128Mi}}
 parties:
-  image: {repository: mpcguard.local/stand-in/party, tag: test, pullPolicy: Never}
+  image: {registry: mpcguard.local, repository: stand-in/party, tag: test, pullPolicy: Never}
 pools:
-  - name: server-party
+  server-party:
     role: persistent
     replicas: 3
     resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {cpu: 200m, memory: 128Mi}}
     shareStorage:
       volumeClaim: {name: shares, size: 1Gi, storageClassName: "", mountPath: /var/lib/mpc/shares}
-  - name: server-party-api
+  server-party-api:
     role: delegate
     replicas: 1
     resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {cpu: 200m, memory: 128Mi}}
 placement:
   persistent: {podAntiAffinity: preferred}
 tests:
-  image: {repository: mpcguard.local/stand-in/helm-test, tag: test, pullPolicy: Never}
+  image: {registry: mpcguard.local, repository: stand-in/helm-test, tag: test, pullPolicy: Never}
 mpcguard:
   webhook:
     certManager: {enabled: false}
   tests:
-    image: {repository: mpcguard.local/stand-in/helm-test, tag: test, pullPolicy: Never}
+    image: {registry: mpcguard.local, repository: stand-in/helm-test, tag: test, pullPolicy: Never}
 `
 
 // InClusterTools are the tools of `make tools` that [UpInCluster] runs: the control plane, the real node,

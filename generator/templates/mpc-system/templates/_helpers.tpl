@@ -100,143 +100,18 @@ mpc.mpcguard.io/pool: {{ .pool.name }}
 {{- toYaml $labels }}
 {{- end }}
 
-{{/* An image reference pinned by digest or tag; latest is refused. Takes an image values object. */}}
-{{- define "mpc-system.image" -}}
-{{- if .digest }}
-{{- printf "%s@%s" .repository .digest }}
-{{- else if and .tag (ne .tag "latest") }}
-{{- printf "%s:%s" .repository .tag }}
-{{- else }}
-{{- fail (printf "image %s: pin a tag other than latest, or a digest" .repository) }}
-{{- end }}
-{{- end }}
-
-{{/* Pod Security "restricted". */}}
-{{- define "mpc-system.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-fsGroup: 65532
-seccompProfile:
-  type: RuntimeDefault
-{{- end }}
-
-{{- define "mpc-system.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-runAsNonRoot: true
-capabilities:
-  drop:
-    - ALL
-seccompProfile:
-  type: RuntimeDefault
-{{- end }}
-
-{{/* The persistent pool (exactly one). */}}
+{{/* The persistent pool (exactly one), with its name, as JSON. */}}
 {{- define "mpc-system.persistentPool" -}}
 {{- $found := list }}
-{{- range .Values.pools }}
-{{- if eq .role "persistent" }}
-{{- $found = append $found . }}
+{{- range $name, $pool := .Values.pools }}
+{{- if eq $pool.role "persistent" }}
+{{- $found = append $found (merge (dict "name" $name) $pool) }}
 {{- end }}
 {{- end }}
 {{- if ne (len $found) 1 }}
-{{- fail (printf "mpc-system: pools must contain exactly one persistent pool, found %d" (len $found)) }}
+{{- fail (printf "mpc-system: pools: must contain exactly one pool of role persistent, found %d" (len $found)) }}
 {{- end }}
 {{- toJson (first $found) }}
-{{- end }}
-
-{{/* The cross-field checks that values.schema.json cannot express; renders nothing or fails. */}}
-{{- define "mpc-system.check" -}}
-{{- $persistent := include "mpc-system.persistentPool" . | fromJson }}
-{{- $t := int .Values.threshold.t }}
-{{- if gt $t (int .Values.threshold.n) }}
-{{- fail (printf "mpc-system: threshold.t (%d) must not exceed threshold.n (%d)" $t (int .Values.threshold.n)) }}
-{{- end }}
-{{- if lt (int $persistent.replicas) $t }}
-{{- fail (printf "mpc-system: pool %s has %d persistent parties, fewer than threshold.t=%d: the strict persistent-only default could never sign" $persistent.name (int $persistent.replicas) $t) }}
-{{- end }}
-{{- $roleKey := .Values.global.party.roleLabelKey }}
-{{- range $k, $v := include "mpc-system.partySelectorLabels" . | fromYaml }}
-{{- if has $k (list "app.kubernetes.io/name" "app.kubernetes.io/instance" "mpc.mpcguard.io/pool" $roleKey) }}
-{{- fail (printf "mpc-system: global.party.selector must not use the label %s, which the chart sets itself" $k) }}
-{{- end }}
-{{- end }}
-{{- $names := list }}
-{{- range $pool := .Values.pools }}
-{{- if has $pool.name $names }}
-{{- fail (printf "mpc-system: pool name %s is used twice" $pool.name) }}
-{{- end }}
-{{- $names = append $names $pool.name }}
-{{- $storage := $pool.shareStorage | default dict }}
-{{- if eq $pool.role "persistent" }}
-{{- if eq (len (compact (list $storage.volumeClaim $storage.databaseSecret))) 1 | not }}
-{{- fail (printf "mpc-system: persistent pool %s needs exactly one of shareStorage.volumeClaim or shareStorage.databaseSecret" $pool.name) }}
-{{- end }}
-{{- else if or $storage.volumeClaim $storage.databaseSecret }}
-{{- fail (printf "mpc-system: %s pool %s must not have share storage" $pool.role $pool.name) }}
-{{- end }}
-{{- end }}
-{{- if .Values.mpcguard.enabled }}
-{{- include "mpc-system.checkWebhook" (dict "root" $ "persistent" $persistent) }}
-{{- end }}
-{{- end }}
-
-{{/* What the mpcguard dependency is told about this chart must be exactly what the chart renders; renders
-nothing or fails. Takes (dict "root" $ "persistent" $persistentPool).
-
-- shareStorage: the persistent pool's database Secret is among secretNames, and claimPrefixes are exactly
-  <volumeClaimTemplate>-<statefulset>- of its volume claim (the policies match claims <prefix><ordinal> only, so
-  any other prefix would guard nothing while looking as if it did).
-- persistentWorkloads are exactly the persistent pool's StatefulSet.
-- threshold.t is this chart's threshold.t: the webhook refuses to scale the persistent pool below it.
-- Every namespace the coordinator discovers parties in is checked by the webhook. The render refuses a
-  difference instead of widening the webhook's namespaces itself: a dependency cannot read its parent's values,
-  so deriving would mean a second copy of the list in global values; the webhook's namespaces are its security
-  boundary and its RBAC (a Role per namespace), which should be written where they are reviewed, not grown by a
-  change to discovery; and the generator's spec validation states the same rule with the same words, so the spec
-  and the values fail alike. */}}
-{{- define "mpc-system.checkWebhook" -}}
-{{- $root := .root }}
-{{- $persistent := .persistent }}
-{{- $guard := $root.Values.mpcguard }}
-{{- $statefulSet := include "mpc-system.poolName" (dict "root" $root "pool" $persistent) }}
-{{- $tplList := dict }}
-{{- range $key, $list := dict "secretNames" $guard.shareStorage.secretNames "claimPrefixes" $guard.shareStorage.claimPrefixes "persistentWorkloads" $guard.persistentWorkloads }}
-{{- $out := list }}
-{{- range $list }}
-{{- $out = append $out (tpl . $root) }}
-{{- end }}
-{{- $_ := set $tplList $key $out }}
-{{- end }}
-{{- $wantPrefixes := list }}
-{{- with $persistent.shareStorage.volumeClaim }}
-{{- $wantPrefixes = list (printf "%s-%s-" .name $statefulSet) }}
-{{- end }}
-{{- if ne (uniq $tplList.claimPrefixes | toJson) ($wantPrefixes | toJson) }}
-{{- fail (printf "mpc-system: mpcguard.shareStorage.claimPrefixes must be exactly %s, <volumeClaimTemplate>-<statefulset>- of the persistent pool %s (the policies match the claims <prefix><ordinal>), not %s" ($wantPrefixes | toJson) $persistent.name ($tplList.claimPrefixes | toJson)) }}
-{{- end }}
-{{- with $persistent.shareStorage.databaseSecret }}
-{{- if not (has .name $tplList.secretNames) }}
-{{- fail (printf "mpc-system: mpcguard.shareStorage.secretNames must contain %q so that delegates cannot mount the shares" .name) }}
-{{- end }}
-{{- end }}
-{{- if ne (uniq $tplList.persistentWorkloads | toJson) (list $statefulSet | toJson) }}
-{{- fail (printf "mpc-system: mpcguard.persistentWorkloads must be exactly [%q], the StatefulSet of the persistent pool %s, not %s" $statefulSet $persistent.name ($tplList.persistentWorkloads | toJson)) }}
-{{- end }}
-{{- if ne (int $guard.threshold.t) (int $root.Values.threshold.t) }}
-{{- fail (printf "mpc-system: mpcguard.threshold.t must be threshold.t (%d), the t below which the webhook refuses to scale the persistent pool, not %d" (int $root.Values.threshold.t) (int $guard.threshold.t)) }}
-{{- end }}
-{{- $checked := prepend $guard.webhook.namespaces $root.Release.Namespace }}
-{{- $missing := list }}
-{{- range $root.Values.coordinator.discovery.namespaces }}
-{{- if not (has . $checked) }}
-{{- $missing = append $missing . }}
-{{- end }}
-{{- end }}
-{{- if $missing }}
-{{- fail (printf "mpc-system: coordinator.discovery.namespaces names namespaces the webhook does not check: %s; add them to mpcguard.webhook.namespaces, or the coordinator discovers parties there that no policy checked" (join ", " $missing)) }}
-{{- end }}
 {{- end }}
 
 {{/* Affinity of a pool's pods. Takes (dict "root" $ "pool" $pool). */}}
@@ -257,9 +132,27 @@ podAntiAffinity:
 {{- end }}
 {{- end }}
 
+{{/* A party pod's volumes and its container's mounts: the scratch /tmp and the pool's extra ones. Takes (dict
+"root" $ "pool" $pool). */}}
+{{- define "mpc-system.partyVolumes" -}}
+- name: tmp
+  emptyDir: {}
+{{- with .pool.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "mpc-system.partyVolumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- with .pool.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
 {{/* The party container's probes, ports and security. Takes (dict "root" $ "pool" $pool). */}}
 {{- define "mpc-system.partyContainerCommon" -}}
-image: {{ include "mpc-system.image" .root.Values.parties.image | quote }}
+image: {{ include "mpc-system.image" (dict "root" .root "image" .root.Values.parties.image "path" "parties.image") | quote }}
 imagePullPolicy: {{ .root.Values.parties.image.pullPolicy }}
 ports:
   - name: grpc
@@ -282,7 +175,12 @@ securityContext:
   {{- include "mpc-system.containerSecurityContext" .root | nindent 2 }}
 {{- end }}
 
+{{/* A party container's environment: extraEnv first, so that the chart's variables win. Takes (dict "root" $
+"pool" $pool). */}}
 {{- define "mpc-system.partyEnv" -}}
+{{- with .pool.extraEnv }}
+{{ toYaml . }}
+{{- end }}
 - name: PARTY_ID
   valueFrom:
     fieldRef:

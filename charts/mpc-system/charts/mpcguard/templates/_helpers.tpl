@@ -60,38 +60,6 @@ app.kubernetes.io/component: admission-webhook
 {{- end }}
 {{- end }}
 
-{{/* An image reference pinned by digest or tag; latest is refused. Takes an image values object. */}}
-{{- define "mpcguard.image" -}}
-{{- if .digest }}
-{{- printf "%s@%s" .repository .digest }}
-{{- else if and .tag (ne .tag "latest") }}
-{{- printf "%s:%s" .repository .tag }}
-{{- else }}
-{{- fail (printf "image %s: pin a tag other than latest, or a digest" .repository) }}
-{{- end }}
-{{- end }}
-
-{{/* Pod Security "restricted". */}}
-{{- define "mpcguard.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-fsGroup: 65532
-seccompProfile:
-  type: RuntimeDefault
-{{- end }}
-
-{{- define "mpcguard.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-runAsNonRoot: true
-capabilities:
-  drop:
-    - ALL
-seccompProfile:
-  type: RuntimeDefault
-{{- end }}
-
 {{/* The party selector as a label map (YAML). global.party.selector is k=v[,k=v]. */}}
 {{- define "mpcguard.partySelectorLabels" -}}
 {{- $labels := dict }}
@@ -107,7 +75,7 @@ kube-system. */}}
 {{- define "mpcguard.namespaces" -}}
 {{- $namespaces := prepend .Values.webhook.namespaces .Release.Namespace | uniq }}
 {{- if has "kube-system" $namespaces }}
-{{- fail "mpcguard: the webhook never checks kube-system: remove it from webhook.namespaces and install into another namespace" }}
+{{- fail "mpcguard: webhook.namespaces: the webhook never checks kube-system: remove it from webhook.namespaces and install into another namespace" }}
 {{- end }}
 {{- toJson $namespaces }}
 {{- end }}
@@ -124,7 +92,7 @@ start. */}}
 {{- end }}
 {{- end }}
 {{- if $matches }}
-{{- fail "mpcguard: global.party.selector matches the webhook's own pods; choose a selector the webhook does not carry" }}
+{{- fail "mpcguard: global.party.selector: matches the webhook's own pods; choose a selector the webhook does not carry" }}
 {{- end }}
 {{- end }}
 
