@@ -2,7 +2,6 @@ package webhook_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -24,6 +23,7 @@ import (
 	"github.com/mpcguard/mpcguard/policies/engine"
 	"github.com/mpcguard/mpcguard/test/ports"
 	"github.com/mpcguard/mpcguard/webhook"
+	"github.com/mpcguard/mpcguard/webhook/webhooktest"
 )
 
 // testServer is a real webhook server on 127.0.0.1 with its own CA.
@@ -49,23 +49,9 @@ func startServerWith(t *testing.T, cfg engine.Config, engineOpts ...engine.Optio
 	port := ports.FreeT(t)
 	healthAddr := "127.0.0.1:" + strconv.Itoa(ports.FreeT(t))
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(ports.FreeT(t))
-	srv, err := webhook.New(t.Context(), webhook.Options{
+	webhooktest.Run(t, webhook.Options{
 		Host: "127.0.0.1", Port: port, CertDir: dir, HealthAddr: healthAddr, MetricsAddr: metricsAddr,
 		Policy: cfg, Log: logr.Discard(), EngineOptions: engineOpts,
-	})
-	require.NoError(t, err)
-	// The server outlives the test body until Cleanup has checked it stopped cleanly.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(10 * time.Second):
-			t.Error("webhook server did not stop within 10s")
-		}
 	})
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca.CertPEM)

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,6 +31,7 @@ import (
 	"github.com/mpcguard/mpcguard/policies/vocab"
 	"github.com/mpcguard/mpcguard/test/ports"
 	"github.com/mpcguard/mpcguard/webhook"
+	"github.com/mpcguard/mpcguard/webhook/webhooktest"
 )
 
 const ns = "mpc-system"
@@ -63,24 +63,11 @@ func startCluster(t *testing.T) *cluster {
 	ca, err := certs.WriteLoopback(certDir, time.Hour)
 	require.NoError(t, err)
 	port := ports.FreeT(t)
-	srv, err := webhook.New(ctx, webhook.Options{
+	srv := webhooktest.Run(t, webhook.Options{
 		Host: "127.0.0.1", Port: port, CertDir: certDir,
 		HealthAddr: fmt.Sprintf("127.0.0.1:%d", ports.FreeT(t)), MetricsAddr: "0",
 		Policy: engine.DefaultConfig(), Inventory: true, Namespaces: []string{ns}, RESTConfig: cfg,
 		Log: logr.Discard(),
-	})
-	require.NoError(t, err)
-	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(wctx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(15 * time.Second):
-			t.Error("webhook did not stop within 15s")
-		}
 	})
 	require.Eventually(t, func() bool { return srv.Ready(nil) == nil }, time.Minute, 100*time.Millisecond,
 		"webhook never ready (certificates served, inventory synced)")

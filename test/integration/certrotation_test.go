@@ -28,6 +28,7 @@ import (
 	"github.com/mpcguard/mpcguard/policies/engine"
 	"github.com/mpcguard/mpcguard/test/ports"
 	"github.com/mpcguard/mpcguard/webhook"
+	"github.com/mpcguard/mpcguard/webhook/webhooktest"
 )
 
 // The rotator's objects, named as the chart names them for a release "mpcguard" in namespace "mpcguard".
@@ -119,23 +120,10 @@ type replica struct {
 func startReplica(t *testing.T, cfg *rest.Config, port int) *replica {
 	t.Helper()
 	rot := testRotation
-	srv, err := webhook.New(t.Context(), webhook.Options{
+	srv := webhooktest.Run(t, webhook.Options{
 		Host: "127.0.0.1", Port: port, HealthAddr: "0", MetricsAddr: "0",
 		Policy: engine.DefaultConfig(), RESTConfig: cfg, CertRotation: &rot,
 		Log: testr.NewWithOptions(t, testr.Options{LogTimestamp: true}).WithName(fmt.Sprintf("replica-%d", port)),
-	})
-	require.NoError(t, err)
-	ctx, stop := context.WithCancel(context.WithoutCancel(t.Context()))
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(15 * time.Second):
-			t.Error("webhook did not stop within 15s")
-		}
 	})
 	return &replica{srv: srv, port: port}
 }
