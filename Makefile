@@ -194,6 +194,10 @@ test-fuzz: ## A bounded fuzzing run of the admission handler and of validate (FU
 .PHONY: bench
 bench: bench-go bench-validate bench-side bench-inventory bench-burst ## All benchmarks (~4 min, not part of test): Go, validate at 1k/10k/60k documents, side by side with OPA, inventory at 10k pods, API server burst
 
+.PHONY: cel-cost
+cel-cost: ## Print each native policy's CEL cost (static estimate; actual on a typical and a large object) against the API server's limits
+	go test ./policies/native/ -run CELCost -count=1 -v
+
 .PHONY: bench-go
 bench-go: ## Evaluator, handler and inventory benchmarks in Go's format (compare runs with benchstat)
 	go test -run '^$$' -bench . -benchmem ./policies/engine/ ./webhook/

@@ -111,6 +111,8 @@ func nativeConfig(cfg engine.Config, namespaces []string) native.Config {
 		ShareClaimPrefixes:  cfg.ShareStorage.ClaimPrefixes,
 		PersistentWorkloads: cfg.PersistentWorkloads,
 		ThresholdT:          int32(cfg.Threshold), //nolint:gosec // validated: 0 <= t, far below 2^31
+		ControllerUsers:     cfg.ControllerUsers,
+		BreakGlassGroups:    cfg.BreakGlassGroups,
 		Enforcement:         cfg.Enforcement,
 		Namespaces:          namespaces,
 		NameSuffix:          bundle.Suffix,

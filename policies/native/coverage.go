@@ -21,9 +21,6 @@ var excluded = map[string]string{
 	vocab.SessionPersistentAvailable: "needs the cluster inventory (how many persistent parties are Ready); CEL sees only the request",
 	vocab.PartyAccess:                "needs the cluster inventory (the role of the pod a CONNECT reaches; a CONNECT carries only its options)",
 	vocab.ShareDeletion:              "an allowed break-glass deletion is answered with a warning, which a ValidatingAdmissionPolicy cannot give on an allowed request",
-	vocab.PartyPersistentOrigin:      "reads the requesting user (request.userInfo, which CEL can see) but is left to the webhook for now: its differential needs impersonated controller identities",
-	vocab.PartyBindingLabels:         "expressible (pods/binding labels) but not generated yet: a Binding needs a scheduled-to node in the differential test",
-	vocab.ShareStorageCopy:           "expressible (data sources, break-glass groups from request.userInfo) but not generated yet",
 }
 
 // Table lists every built-in policy with its coverage, in the order of vocab.Policies.

@@ -32,6 +32,12 @@ type Config struct {
 	PersistentWorkloads []string
 	// ThresholdT is the t below which no UPDATE takes a persistent StatefulSet (--threshold-t; 0: no check).
 	ThresholdT int32
+	// ControllerUsers are the identities that may create persistent party pods (--controller-users; empty:
+	// vocab.DefaultControllerUsers), read by party-persistent-origin from request.userInfo.username.
+	ControllerUsers []string
+	// BreakGlassGroups are the groups whose members may copy share storage (--break-glass-groups; empty:
+	// vocab.DefaultBreakGlassGroup), read by share-storage-copy from request.userInfo.groups.
+	BreakGlassGroups []string
 	// Enforcement is the action per policy id; an id not listed denies. Ids without a native form are ignored.
 	Enforcement map[string]vocab.Action
 	// Namespaces are the namespaces the bindings match (empty: every namespace); kube-system never.
@@ -47,13 +53,16 @@ type Config struct {
 const DefaultNamePrefix = "mpcguard-"
 
 // DefaultConfig is the configuration of the charts' defaults: the default role label key and party selector, no
-// share storage, any persistent StatefulSet, t = vocab.DefaultThreshold, every policy denying, every namespace.
+// share storage, any persistent StatefulSet, t = vocab.DefaultThreshold, the default controller users and
+// break-glass group, every policy denying, every namespace.
 func DefaultConfig() Config {
 	k, val, _ := strings.Cut(vocab.DefaultPartySelector, "=")
 	return Config{
-		RoleLabelKey:  vocab.DefaultRoleLabelKey,
-		PartySelector: map[string]string{k: val},
-		ThresholdT:    vocab.DefaultThreshold,
+		RoleLabelKey:     vocab.DefaultRoleLabelKey,
+		PartySelector:    map[string]string{k: val},
+		ThresholdT:       vocab.DefaultThreshold,
+		ControllerUsers:  slices.Clone(vocab.DefaultControllerUsers),
+		BreakGlassGroups: []string{vocab.DefaultBreakGlassGroup},
 	}
 }
 
@@ -257,6 +266,20 @@ func configLiterals(cfg Config) (literals, error) {
 	l.claimPrefixes = enc(nonNil(cfg.ShareClaimPrefixes))
 	l.workloads = enc(nonNil(cfg.PersistentWorkloads))
 	l.threshold = strconv.Itoa(int(cfg.ThresholdT))
+	l.workloadsText = enc(workloadsText(cfg.PersistentWorkloads))
+	l.partyKeys = enc(partyKeys(cfg))
+	controllers := cfg.ControllerUsers
+	if len(controllers) == 0 {
+		controllers = vocab.DefaultControllerUsers
+	}
+	l.controllerUsers = enc(controllers)
+	l.controllerUsersText = enc(strings.Join(controllers, ", "))
+	groups := cfg.BreakGlassGroups
+	if len(groups) == 0 {
+		groups = []string{vocab.DefaultBreakGlassGroup}
+	}
+	l.breakGlassGroups = enc(groups)
+	l.breakGlassText = enc(strings.Join(groups, ", "))
 	return l, err
 }
 
@@ -268,6 +291,29 @@ func selectorText(sel map[string]string) string {
 		parts[i] = k + "=" + sel[k]
 	}
 	return strings.Join(parts, ",")
+}
+
+// workloadsText is pod.rego's workloads_text: "StatefulSet a, StatefulSet b", or "a StatefulSet" when none is
+// named.
+func workloadsText(workloads []string) string {
+	if len(workloads) == 0 {
+		return "a StatefulSet"
+	}
+	parts := make([]string, len(workloads))
+	for i, w := range workloads {
+		parts[i] = "StatefulSet " + w
+	}
+	return strings.Join(parts, ", ")
+}
+
+// partyKeys is binding.rego's party_keys, sorted: the party selector's keys and the role label key.
+func partyKeys(cfg Config) []string {
+	keys := slices.Collect(maps.Keys(cfg.PartySelector))
+	if !slices.Contains(keys, cfg.RoleLabelKey) {
+		keys = append(keys, cfg.RoleLabelKey)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // celString is s as a CEL (and JSON) string literal.

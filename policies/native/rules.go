@@ -21,6 +21,13 @@ type literals struct {
 	claimPrefixes string // list of strings: the share claim prefixes
 	workloads     string // list of strings: the persistent StatefulSets (empty: any)
 	threshold     string // int: the t of persistent-quorum (0: no check)
+	workloadsText string // string: the persistent StatefulSets for messages ("a StatefulSet" when none)
+	partyKeys     string // list of strings, sorted: the party selector's keys and the role label key
+	// controllerUsers (list) and controllerUsersText (string, for messages) are the identities that create
+	// persistent party pods.
+	controllerUsers, controllerUsersText string
+	// breakGlassGroups (list) and breakGlassText (string) are the groups that may copy share storage.
+	breakGlassGroups, breakGlassText string
 }
 
 // rule is one native policy before it is named and bound: what it matches and its CEL.
@@ -412,6 +419,132 @@ func persistentQuorum(l literals) rule {
 	}
 }
 
+// originVariables are what party-persistent-origin reads of a pod or a workload's pod template: its labels,
+// whether it is a persistent party, and for a pod its controller owner and what it was before an UPDATE
+// (pod.rego: persistent_party, owner, party_unchanged).
+func originVariables(l literals) []admissionregistrationv1.Variable {
+	k := l.roleKey
+	return append(commonVariables(),
+		variable("isPod", `request.kind.kind == "Pod"`),
+		variable("update", `request.operation == "UPDATE"`),
+		variable("template", `variables.isPod ? object : has(object.spec.jobTemplate) ? object.spec.jobTemplate.spec.template : object.spec.template`),
+		variable("labels", `has(variables.template.metadata) && has(variables.template.metadata.labels) ? variables.template.metadata.labels : {}`),
+		variable("persistent", selectorMatch(l, v("labels"))+" && "+k+" in variables.labels && variables.labels["+k+`] == "persistent"`),
+		variable("oldLabels", `variables.isPod && variables.update && oldObject != null && has(oldObject.metadata.labels) ? oldObject.metadata.labels : {}`),
+		variable("partyUnchanged", v("update")+" && "+selectorMatch(l, v("oldLabels"))+" && "+
+			"("+k+" in variables.oldLabels) == ("+k+" in variables.labels) && (!("+k+" in variables.labels) || variables.oldLabels["+k+"] == variables.labels["+k+"])"),
+		// readOwner: the first owner reference marked controller.
+		variable("owners", `variables.isPod && has(object.metadata.ownerReferences) ? `+
+			`object.metadata.ownerReferences.filter(r, has(r.controller) && r.controller) : []`),
+		variable("ownerText", `size(variables.owners) > 0 && has(variables.owners[0].kind) && variables.owners[0].kind != "" ? `+
+			`variables.owners[0].kind + " " + (has(variables.owners[0].name) ? variables.owners[0].name : "") : "none"`),
+		variable("persistentOwner", `size(variables.owners) > 0 && has(variables.owners[0].kind) && variables.owners[0].kind == "StatefulSet" && `+
+			`(size(`+l.workloads+`) == 0 || (has(variables.owners[0].name) && variables.owners[0].name in `+l.workloads+`))`),
+	)
+}
+
+// partyPersistentOrigin is pod.rego's and workload.rego's party-persistent-origin: a persistent party pod is
+// created by a controller identity (request.userInfo.username) for one of the persistent StatefulSets (its
+// controller owner reference), no pod becomes persistent by an UPDATE, and only the persistent StatefulSets
+// have a persistent party template.
+func partyPersistentOrigin(l literals) rule {
+	k := l.roleKey
+	create := `request.operation == "CREATE"`
+	return rule{
+		id: vocab.PartyPersistentOrigin, resources: storageResources, operations: createUpdate,
+		matchConditions: []admissionregistrationv1.MatchCondition{statusMatchCondition()},
+		variables:       originVariables(l),
+		validations: []admissionregistrationv1.Validation{
+			check(vocab.PartyPersistentOrigin,
+				"!variables.isPod || !("+create+") || !variables.persistent || variables.persistentOwner",
+				`"a persistent party pod must be created by " + `+l.workloadsText+` + " (its controller owner: " + variables.ownerText + "); run persistent parties only in the persistent pool"`),
+			check(vocab.PartyPersistentOrigin,
+				"!variables.isPod || !("+create+") || !variables.persistent || request.userInfo.username in "+l.controllerUsers,
+				`"a persistent party pod may only be created by the StatefulSet controller (" + `+l.controllerUsersText+` + "), not by \"" + request.userInfo.username + "\"; scale the persistent pool instead"`),
+			check(vocab.PartyPersistentOrigin,
+				"!variables.isPod || !variables.update || !variables.persistent || variables.partyUnchanged",
+				`"a pod cannot become a persistent party by an update (" + `+l.selectorText+` + " and " + `+k+` + "=persistent added); persistent parties are created by the persistent pool"`),
+			check(vocab.PartyPersistentOrigin,
+				`variables.isPod || !variables.persistent || (request.kind.kind == "StatefulSet" && (size(`+l.workloads+`) == 0 || variables.name in `+l.workloads+`))`,
+				`"only " + `+l.workloadsText+` + " may run persistent parties; give this pod template a non-persistent role or add its pool to the persistent workloads"`),
+		},
+	}
+}
+
+// partyBindingLabels is binding.rego's party-binding-labels: the API server copies a Binding's labels onto the
+// pod it binds (pods/binding, and the legacy bindings resource), so a Binding may set neither the role label nor
+// a party selector label.
+func partyBindingLabels(l literals) rule {
+	return rule{
+		id: vocab.PartyBindingLabels, resources: []string{"pods/binding", "bindings"}, operations: []string{"CREATE"},
+		variables: append(commonVariables(),
+			variable("keys", `has(object.metadata.labels) ? `+l.partyKeys+`.filter(k, k in object.metadata.labels) : []`)),
+		validations: []admissionregistrationv1.Validation{check(vocab.PartyBindingLabels, "size(variables.keys) == 0",
+			`"a Binding would set the pod's " + variables.keys.join(", ") + " label(s), which decide whether it is a party and its role; bind without those labels and set them when the pod is created"`)},
+	}
+}
+
+// shareClaimTest is lib.claim_is_share of the CEL string c.
+func shareClaimTest(l literals, c string) string {
+	return l.claimPrefixes + `.exists(p, p != "" && ` + c + `.startsWith(p) && ` + c + `.substring(size(p)).matches("^[0-9]+$"))`
+}
+
+// claimClones is lib.share_clones of one claim spec (a CEL expression): its dataSource and dataSourceRef that
+// are share claims, as "PersistentVolumeClaim <name>".
+func claimClones(l literals, spec string) string {
+	sources := "(has(" + spec + ".dataSource) ? [" + spec + ".dataSource] : []) + (has(" + spec + ".dataSourceRef) ? [" + spec + ".dataSourceRef] : [])"
+	return "(" + sources + `).filter(d, has(d.kind) && d.kind == "PersistentVolumeClaim" && has(d.name) && ` + shareClaimTest(l, "d.name") +
+		`).map(d, "PersistentVolumeClaim " + d.name)`
+}
+
+// ephemeralClones are the clones of a pod spec's generic ephemeral volumes, as a CEL list of lists.
+func ephemeralClones(l literals, spec string) string {
+	return "(has(" + spec + ".volumes) ? " + spec + ".volumes.filter(v, has(v.ephemeral) && has(v.ephemeral.volumeClaimTemplate) && " +
+		"has(v.ephemeral.volumeClaimTemplate.spec)).map(v, " + claimClones(l, "v.ephemeral.volumeClaimTemplate.spec") + ") : [])"
+}
+
+// shareStorageCopy is share-storage-copy of pod.rego, workload.rego and storage.rego: no generic ephemeral
+// volume of a pod (new on an UPDATE) or pod template, no volumeClaimTemplate of a StatefulSet, and no
+// PersistentVolumeClaim clones a share claim; no VolumeSnapshot copies one. Members of the break-glass groups
+// (request.userInfo.groups) may clone or snapshot a share claim directly (a backup).
+func shareStorageCopy(l literals) rule {
+	resources := append(slices.Clone(storageResources), "persistentvolumeclaims", "volumesnapshots")
+	breakGlass := "(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in " + l.breakGlassGroups + "))"
+	copyText := `"; a copy of a key share outside the persistent pool is a leaked share"`
+	return rule{
+		id: vocab.ShareStorageCopy, resources: resources, operations: createUpdate,
+		matchConditions: []admissionregistrationv1.MatchCondition{statusMatchCondition()},
+		variables: append(commonVariables(),
+			variable("kind", `request.kind.kind`),
+			variable("isWorkload", `variables.kind in `+quoteList(vocab.WorkloadKinds())),
+			variable("template", `variables.kind == "Pod" ? object : !variables.isWorkload ? {} : `+
+				`has(object.spec.jobTemplate) ? object.spec.jobTemplate.spec.template : object.spec.template`),
+			variable("spec", `has(variables.template.spec) ? variables.template.spec : {}`),
+			variable("podClones", `variables.kind == "Pod" || variables.isWorkload ? (`+ephemeralClones(l, "variables.spec")+
+				` + (variables.isWorkload && has(object.spec.volumeClaimTemplates) ? object.spec.volumeClaimTemplates.filter(t, has(t.spec)).map(t, `+
+				claimClones(l, "t.spec")+`) : [])).flatten().distinct() : []`),
+			variable("oldClones", `variables.kind == "Pod" && request.operation == "UPDATE" && oldObject != null && has(oldObject.spec) ? `+
+				ephemeralClones(l, "oldObject.spec")+`.flatten() : []`),
+			variable("newClones", `variables.podClones.filter(x, !(x in variables.oldClones)).sort()`),
+			variable("claimClones", `variables.kind == "PersistentVolumeClaim" && has(object.spec) ? `+claimClones(l, "object.spec")+`.distinct().sort() : []`),
+			variable("snapshotClaim", `variables.kind == "VolumeSnapshot" && has(object.spec) && has(object.spec.source) && `+
+				`has(object.spec.source.persistentVolumeClaimName) ? object.spec.source.persistentVolumeClaimName : ""`),
+			variable("breakGlass", breakGlass),
+		),
+		validations: []admissionregistrationv1.Validation{
+			check(vocab.ShareStorageCopy, `variables.kind != "Pod" || size(variables.newClones) == 0`,
+				`"an ephemeral volume clones the persistent pool's share storage (" + variables.newClones.join(", ") + ")" + `+copyText),
+			check(vocab.ShareStorageCopy, `!variables.isWorkload || size(variables.newClones) == 0`,
+				`"a volume of the pod template clones the persistent pool's share storage (" + variables.newClones.join(", ") + ")" + `+copyText),
+			check(vocab.ShareStorageCopy, `variables.breakGlass || size(variables.claimClones) == 0`,
+				`"claim clones the persistent pool's share storage (" + variables.claimClones.join(", ") + ")" + `+copyText+
+					` + " (break glass: members of " + `+l.breakGlassText+` + ")"`),
+			check(vocab.ShareStorageCopy, `variables.breakGlass || variables.snapshotClaim == "" || !(`+shareClaimTest(l, "variables.snapshotClaim")+`)`,
+				`"snapshot copies the share claim " + variables.snapshotClaim + `+copyText+` + " (break glass: members of " + `+l.breakGlassText+` + ")"`),
+		},
+	}
+}
+
 // builders are the native policies by id, in no particular order: rules() orders them as vocab.Policies.
 var builders = map[string]func(literals) rule{
 	vocab.PartyRoleRequired:            partyRoleRequired,
@@ -426,6 +559,9 @@ var builders = map[string]func(literals) rule{
 	vocab.ShareStoragePersistentOnly:   shareStoragePersistentOnly,
 	vocab.SessionSpecValid:             sessionSpecValid,
 	vocab.PersistentQuorum:             persistentQuorum,
+	vocab.PartyPersistentOrigin:        partyPersistentOrigin,
+	vocab.PartyBindingLabels:           partyBindingLabels,
+	vocab.ShareStorageCopy:             shareStorageCopy,
 }
 
 // rules builds every native policy with the literals l, in the order of vocab.Policies.

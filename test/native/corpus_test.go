@@ -36,6 +36,8 @@ type request struct {
 	mutate func(obj map[string]any)
 	// session marks the MPCSession requests (the mutation test sends only those).
 	session bool
+	// as is who sends the request (nil: the administrator).
+	as *identity
 }
 
 // corpus is the requests and the objects that must exist before them (the old objects of the UPDATEs, created
@@ -359,12 +361,15 @@ func setReplicas(n int32) func(map[string]any) {
 	return func(obj map[string]any) { obj["spec"].(map[string]any)["replicas"] = n }
 }
 
-// newCorpus generates the corpus; the same seed gives the same requests.
-func newCorpus(seed uint64) corpus {
+// newCorpus generates the corpus; the same seed gives the same requests. node is the node the Bindings name.
+func newCorpus(seed uint64, node string) corpus {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	var c corpus
 	podRequests(&c)
 	workloadRequests(&c, rng)
 	sessionRequests(&c, rng)
+	originRequests(&c)
+	bindingRequests(&c, node)
+	copyRequests(&c)
 	return c
 }

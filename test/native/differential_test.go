@@ -113,7 +113,7 @@ func waitFor(t *testing.T, s *sender, what string, reqs []request, ok func(i int
 		case len(failing) == 0:
 			t.Logf("%s: in place after %s", what, time.Since(start).Round(100*time.Millisecond))
 			return
-		case len(failing) < len(outs) && deadline.Sub(time.Now()) > 15*time.Second:
+		case len(failing) < len(outs) && time.Until(deadline) > 15*time.Second:
 			deadline = time.Now().Add(15 * time.Second)
 		case time.Now().After(deadline):
 			t.Logf("%s: gave up waiting after %s; still: %s", what, time.Since(start).Round(100*time.Millisecond), strings.Join(failing, "; "))
@@ -162,10 +162,13 @@ func TestTheNativePoliciesDecideEveryRequestAsTheWebhookDoes(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	installCRD(t, s)
+	installCRD(t, s, v1alpha1.CRDYAML, sessionsPath)
+	snapshotCRD, err := yaml.Marshal(volumeSnapshotCRD())
+	require.NoError(t, err)
+	installCRD(t, s, snapshotCRD, snapshotsPath)
 
 	// The old objects of the UPDATEs exist before any admission is installed, as legacy objects would.
-	corp := newCorpus(1)
+	corp := newCorpus(1, c.Nodes[0])
 	for _, r := range corp.setup {
 		o, _, err := s.do(ctx, r.method, r.path, r.body, false)
 		require.NoError(t, err)
@@ -300,24 +303,24 @@ func TestTheNativePoliciesDecideEveryRequestAsTheWebhookDoes(t *testing.T) {
 	})
 }
 
-// installCRD creates the MPCSession CustomResourceDefinition and waits until its resource is served.
-func installCRD(t *testing.T, s *sender) {
+// installCRD creates a CustomResourceDefinition and waits until its resource (list at path) is served.
+func installCRD(t *testing.T, s *sender, crd []byte, path string) {
 	t.Helper()
-	js, err := yaml.YAMLToJSON(v1alpha1.CRDYAML)
+	js, err := yaml.YAMLToJSON(crd)
 	require.NoError(t, err)
 	o, _, err := s.do(t.Context(), http.MethodPost, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", js, false)
 	require.NoError(t, err)
-	require.True(t, o.allowed(), "creating the MPCSession CRD: %d %s", o.code, o.message)
+	require.True(t, o.allowed(), "creating the CRD of %s: %d %s", path, o.code, o.message)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	for {
-		o, _, err := s.do(ctx, http.MethodGet, sessionsPath, nil, false)
+		o, _, err := s.do(ctx, http.MethodGet, path, nil, false)
 		if err == nil && o.allowed() {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the MPCSession resource is not served within a minute: %v %d %s", err, o.code, o.message)
+			t.Fatalf("%s is not served within a minute: %v %d %s", path, err, o.code, o.message)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

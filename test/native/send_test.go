@@ -61,8 +61,14 @@ func newSender(cfg *rest.Config) (*sender, error) {
 	return &sender{client: c, host: strings.TrimSuffix(cfg.Host, "/")}, nil
 }
 
-// do sends one request; dryRun=All runs admission and persists nothing.
+// do sends one request as the administrator; dryRun=All runs admission and persists nothing.
 func (s *sender) do(ctx context.Context, method, path string, body []byte, dryRun bool) (outcome, []byte, error) {
+	return s.doAs(ctx, nil, method, path, body, dryRun)
+}
+
+// doAs sends one request as who (nil: the administrator), impersonated with the administrator's credentials;
+// an impersonated user is also in system:masters.
+func (s *sender) doAs(ctx context.Context, who *identity, method, path string, body []byte, dryRun bool) (outcome, []byte, error) {
 	url := s.host + path + "?fieldValidation=Strict"
 	if dryRun {
 		url += "&dryRun=All"
@@ -72,6 +78,12 @@ func (s *sender) do(ctx context.Context, method, path string, body []byte, dryRu
 		return outcome{}, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if who != nil {
+		req.Header.Set("Impersonate-User", who.user)
+		for _, g := range append([]string{"system:masters"}, who.groups...) {
+			req.Header.Add("Impersonate-Group", g)
+		}
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return outcome{}, nil, fmt.Errorf("%s %s: %w", method, path, err)
@@ -116,7 +128,7 @@ func (s *sender) sendAll(ctx context.Context, reqs []request) ([]outcome, error)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i], _, errs[i] = s.do(ctx, reqs[i].method, reqs[i].path, reqs[i].body, true)
+				out[i], _, errs[i] = s.doAs(ctx, reqs[i].as, reqs[i].method, reqs[i].path, reqs[i].body, true)
 			}
 		}()
 	}
