@@ -298,6 +298,11 @@ func mpcguardChart(v *SystemValues, r Release) ([]File, error) {
 		return nil, err
 	}
 	files = append(files, File{Path: vocabTemplatePath, Content: vt})
+	nt, err := nativeTemplate()
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, File{Path: nativeTemplatePath, Content: nt})
 	ci, err := mpcguardCI()
 	if err != nil {
 		return nil, err

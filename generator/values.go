@@ -419,6 +419,8 @@ type WebhookValues struct {
 	Enforcement map[string]string `json:"enforcement"` // ids and actions from vocab: see policySchema
 	// The webhook's serving certificate and the CA the API server trusts for it.
 	Certs CertsValues `json:"certs"`
+	// The native policies (ValidatingAdmissionPolicies) beside the webhook.
+	NativePolicies NativePoliciesValues `json:"nativePolicies"`
 	// The webhook's ServiceAccount.
 	ServiceAccount ServiceAccountValues `json:"serviceAccount"`
 	// Roles for the pod inventory and the audit, one per checked namespace.
@@ -443,6 +445,21 @@ type AuditValues struct {
 	// leaves it to you. It is kept on uninstall (helm.sh/resource-policy: keep): other tools' Reports live in
 	// it.
 	ReportsCRD string `json:"reportsCRD" enum:"auto,always,never"`
+}
+
+// NativePoliciesValues configure the native policies: a ValidatingAdmissionPolicy and its binding for each policy
+// id CEL can decide from the request alone (package policies/native), run by the API server itself, so they hold
+// while the webhook is down.
+type NativePoliciesValues struct {
+	// Render the policies where the API server serves admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy
+	// (Kubernetes 1.30 and later). Their validationActions follow webhook.enforcement: deny is Deny, warn is Warn,
+	// off renders neither policy nor binding.
+	Enabled bool `json:"enabled"`
+	// With the native policies rendered, the pods, workloads and storage webhooks fail open (failurePolicy
+	// Ignore) while the mpcsessions webhook, whose session-persistent-available needs the inventory, keeps
+	// webhook.failurePolicy. In a webhook outage the policies without a native form are then not enforced on
+	// pods, workloads and storage (the chart README lists them); false keeps webhook.failurePolicy everywhere.
+	FailOpen bool `json:"failOpen"`
 }
 
 // CertsValues choose where the webhook's serving certificate and its CA come from. No mode generates anything

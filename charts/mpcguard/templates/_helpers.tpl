@@ -70,6 +70,15 @@ app.kubernetes.io/component: admission-webhook
 {{- toYaml $labels }}
 {{- end }}
 
+{{/* The party selector as text: k=v pairs, keys sorted, comma-joined (the native policies' messages). */}}
+{{- define "mpcguard.partySelectorText" -}}
+{{- $pairs := list }}
+{{- range $k, $v := include "mpcguard.partySelectorLabels" . | fromYaml }}
+{{- $pairs = append $pairs (printf "%s=%s" $k $v) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}
+
 {{/* The namespaces the webhook checks, as JSON: the release namespace and webhook.namespaces, never
 kube-system. */}}
 {{- define "mpcguard.namespaces" -}}
@@ -187,13 +196,34 @@ matchExpressions:
 admissionReviewVersions:
   - v1
 sideEffects: None
-failurePolicy: {{ .Values.webhook.failurePolicy }}
 matchPolicy: Equivalent
 timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}
 clientConfig:
   {{- include "mpcguard.clientConfig" . | trim | nindent 2 }}
 namespaceSelector:
   {{- include "mpcguard.namespaceSelector" . | nindent 2 }}
+{{- end }}
+
+{{/* "true" when the native policies are rendered (webhook.nativePolicies.enabled, and the API server serves
+ValidatingAdmissionPolicies), else "". */}}
+{{- define "mpcguard.nativeOn" -}}
+{{- if and .Values.webhook.nativePolicies.enabled (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy") }}true{{ end }}
+{{- end }}
+
+{{/* The failurePolicy of one webhook entry. Takes (dict "root" $ "webhook" <entry of mpcguard.vocab>).
+webhook.failurePolicy, but with webhook.nativePolicies.failOpen and the native policies rendered, Ignore for every
+entry but the one of MPCSessions, whose session-persistent-available needs the webhook's inventory and has no
+native form: it stays fail-closed. */}}
+{{- define "mpcguard.failurePolicy" -}}
+{{- $sessions := false }}
+{{- range .webhook.rules }}
+{{- if has "mpcsessions" .resources }}
+{{- $sessions = true }}
+{{- end }}
+{{- end }}
+{{- if and .root.Values.webhook.nativePolicies.failOpen (include "mpcguard.nativeOn" .root) (not $sessions) }}Ignore
+{{- else }}{{ .root.Values.webhook.failurePolicy }}
+{{- end }}
 {{- end }}
 
 {{/* "true" when the webhook audits existing objects (webhook.audit.interval set and not zero), else "". */}}
