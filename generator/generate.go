@@ -298,6 +298,11 @@ func mpcguardChart(v *SystemValues, r Release) ([]File, error) {
 		return nil, err
 	}
 	files = append(files, File{Path: vocabTemplatePath, Content: vt})
+	nt, err := nativeTemplate()
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, File{Path: nativeTemplatePath, Content: nt})
 	ci, err := mpcguardCI()
 	if err != nil {
 		return nil, err
@@ -438,8 +443,10 @@ func systemCI() ([]File, error) {
 	list := []ci{
 		{"default-values.yaml", "The chart's defaults.", map[string]any{}},
 		{"webhook-off-values.yaml", "No admission webhook.", map[string]any{"mpcguard": map[string]any{"enabled": false}}},
-		{"self-signed-values.yaml", "Webhook certificates from a self-signed CA made at install.",
-			map[string]any{"mpcguard": map[string]any{"webhook": map[string]any{"certManager": map[string]any{"enabled": false}}}}},
+		{"cert-manager-values.yaml", "Webhook certificates from cert-manager, the CA injected by its cainjector.",
+			map[string]any{"mpcguard": map[string]any{"webhook": map[string]any{"certs": map[string]any{"mode": "certManager"}}}}},
+		{"existing-secret-values.yaml", "Webhook certificates from an existing TLS Secret and its CA.",
+			map[string]any{"mpcguard": map[string]any{"webhook": map[string]any{"certs": existingSecretCerts}}}},
 		{"external-webhook-values.yaml", "A webhook running outside the cluster, as in the local demo.",
 			map[string]any{"mpcguard": map[string]any{"webhook": map[string]any{"url": "https://127.0.0.1:9443/validate"}}}},
 		{"extra-namespaces-values.yaml", "Parties discovered and checked in a second namespace too.",
@@ -459,11 +466,18 @@ func systemCI() ([]File, error) {
 		File{Path: "ci/production-values.yaml", Content: productionValues}), nil
 }
 
+// existingSecretCerts are webhook.certs in mode secret, for chart-testing: a Secret the operator made and the
+// base64 of a PEM block standing for its CA (chart-testing lints and installs with webhook.url on top).
+var existingSecretCerts = map[string]any{"mode": "secret", "existingSecret": "mpcguard-webhook-tls",
+	"caBundle": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"}
+
 func mpcguardCI() ([]File, error) {
 	list := []ci{
 		{"default-values.yaml", "The chart's defaults.", map[string]any{}},
-		{"self-signed-values.yaml", "Webhook certificates from a self-signed CA made at install.",
-			map[string]any{"webhook": map[string]any{"certManager": map[string]any{"enabled": false}}}},
+		{"cert-manager-values.yaml", "Webhook certificates from cert-manager, the CA injected by its cainjector.",
+			map[string]any{"webhook": map[string]any{"certs": map[string]any{"mode": "certManager"}}}},
+		{"existing-secret-values.yaml", "Webhook certificates from an existing TLS Secret and its CA.",
+			map[string]any{"webhook": map[string]any{"certs": existingSecretCerts}}},
 		{"external-webhook-values.yaml", "A webhook running outside the cluster, as in the local demo.",
 			map[string]any{"webhook": map[string]any{"url": "https://127.0.0.1:9443/validate"}}},
 		{"seed-values.yaml", "Guarding the seeds' raw manifests: their party pool's database Secret.",

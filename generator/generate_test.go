@@ -125,6 +125,34 @@ func TestCheckedInChartsAreGenerated(t *testing.T) {
 	}
 }
 
+// otherCertModes are webhook.certs of the modes besides the default (rotate), by the name of their golden.
+var otherCertModes = map[string]map[string]any{
+	"cert-manager":    {"mode": "certManager"},
+	"existing-secret": {"mode": "secret", "existingSecret": "mpcguard-tls", "caBundle": "Y2E="},
+}
+
+func TestEveryCertificateModeRendersTheSameBytesTwice(t *testing.T) {
+	files := generate(t, generator.Default())
+	cases := map[string]map[string]any{"rotate (the default)": nil}
+	for mode, certs := range otherCertModes {
+		cases[mode] = map[string]any{"webhook": map[string]any{"certs": certs}}
+	}
+	for name, vals := range cases {
+		t.Run(name, func(t *testing.T) {
+			for _, chartName := range []string{generator.MpcguardChartName, generator.SystemChartName} {
+				v := vals
+				if chartName == generator.SystemChartName && vals != nil {
+					v = map[string]any{"mpcguard": vals}
+				}
+				first := renderChart(t, chartOf(t, files, chartName), v)
+				second := renderChart(t, chartOf(t, files, chartName), v)
+				assert.Equal(t, first, second, "two renders of %s give the same bytes", chartName)
+				assert.NotContains(t, first, "tls.key", "%s renders no private key", chartName)
+			}
+		})
+	}
+}
+
 // goldenFiles are the generated files that depend on the spec (templates are embedded verbatim).
 var goldenFiles = []string{"Chart.yaml", "values.yaml", "values.schema.json", "README.md"}
 
@@ -146,11 +174,15 @@ func TestGolden(t *testing.T) {
 					got[p] = byPath[p]
 				}
 			}
-			// Rendered with cert-manager certificates: self-signed ones are random.
-			got["mpc-system.rendered.yaml"] = []byte(renderChart(t, chartOf(t, files, generator.SystemChartName),
-				map[string]any{"mpcguard": map[string]any{"webhook": map[string]any{"certManager": map[string]any{"enabled": true}}}}))
-			got["mpcguard.rendered.yaml"] = []byte(renderChart(t, chartOf(t, files, generator.MpcguardChartName),
-				map[string]any{"webhook": map[string]any{"certManager": map[string]any{"enabled": true}}}))
+			// Rendered with the preset's values: every certificate mode renders the same bytes every time.
+			got["mpc-system.rendered.yaml"] = []byte(renderChart(t, chartOf(t, files, generator.SystemChartName), nil))
+			got["mpcguard.rendered.yaml"] = []byte(renderChart(t, chartOf(t, files, generator.MpcguardChartName), nil))
+			if name == "default" {
+				for mode, certs := range otherCertModes {
+					got["mpcguard."+mode+".rendered.yaml"] = []byte(renderChart(t, chartOf(t, files, generator.MpcguardChartName),
+						map[string]any{"webhook": map[string]any{"certs": certs}}))
+				}
+			}
 			for p, content := range got {
 				golden := filepath.Join("testdata", "golden", name, filepath.FromSlash(p))
 				if *update {

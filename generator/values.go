@@ -417,8 +417,10 @@ type WebhookValues struct {
 	Inventory bool `json:"inventory"`
 	// Enforcement action per policy id: deny, warn or off (--enforcement); unlisted policies deny.
 	Enforcement map[string]string `json:"enforcement"` // ids and actions from vocab: see policySchema
-	// Serving certificate.
-	CertManager CertManagerValues `json:"certManager"`
+	// The webhook's serving certificate and the CA the API server trusts for it.
+	Certs CertsValues `json:"certs"`
+	// The native policies (ValidatingAdmissionPolicies) beside the webhook.
+	NativePolicies NativePoliciesValues `json:"nativePolicies"`
 	// The webhook's ServiceAccount.
 	ServiceAccount ServiceAccountValues `json:"serviceAccount"`
 	// Roles for the pod inventory and the audit, one per checked namespace.
@@ -445,9 +447,49 @@ type AuditValues struct {
 	ReportsCRD string `json:"reportsCRD" enum:"auto,always,never"`
 }
 
-// CertManagerValues choose the certificate source.
-type CertManagerValues struct {
-	// Use a cert-manager Issuer and Certificate, the CA injected by cert-manager; otherwise a self-signed CA is
-	// generated at install and kept across upgrades.
+// NativePoliciesValues configure the native policies: a ValidatingAdmissionPolicy and its binding for each policy
+// id CEL can decide from the request alone (package policies/native), run by the API server itself, so they hold
+// while the webhook is down.
+type NativePoliciesValues struct {
+	// Render the policies where the API server serves admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy
+	// (Kubernetes 1.30 and later). Their validationActions follow webhook.enforcement: deny is Deny, warn is Warn,
+	// off renders neither policy nor binding.
 	Enabled bool `json:"enabled"`
+	// With the native policies rendered, the pods, workloads and storage webhooks fail open (failurePolicy
+	// Ignore) while the mpcsessions webhook, whose session-persistent-available needs the inventory, keeps
+	// webhook.failurePolicy. In a webhook outage the policies without a native form are then not enforced on
+	// pods, workloads and storage (the chart README lists them); false keeps webhook.failurePolicy everywhere.
+	FailOpen bool `json:"failOpen"`
+}
+
+// CertsValues choose where the webhook's serving certificate and its CA come from. No mode generates anything
+// at render time, so two renders of the same values are byte-identical (GitOps: no permanent diff).
+type CertsValues struct {
+	// rotate: the webhook keeps its own CA and serving certificate in a Secret the chart creates empty, and the
+	// caBundle of this release's ValidatingWebhookConfiguration current (--cert-mode=rotate; no caBundle is
+	// rendered). certManager: a cert-manager Issuer and Certificate, the CA injected by cert-manager's
+	// cainjector. secret: existingSecret and caBundle, made elsewhere (Vault, a corporate CA).
+	Mode string `json:"mode" enum:"rotate,certManager,secret"`
+	// With mode secret: the kubernetes.io/tls Secret (tls.crt, tls.key) in the release namespace that the
+	// webhook serves; renewing it is up to its maker (the webhook reloads the files when they change).
+	ExistingSecret string `json:"existingSecret" pattern:"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"`
+	// With mode secret: the base64 PEM CA bundle that verifies existingSecret's certificate.
+	CABundle string `json:"caBundle"`
+	// With mode rotate: the lives of the CA and the serving certificate, each renewed at 2/3 of its life.
+	Rotate RotateValues `json:"rotate"`
+}
+
+// RotateValues time the webhook's own certificate rotation (mode rotate).
+type RotateValues struct {
+	// The CA's life (--ca-validity); a new CA is made at 2/3 of it. A CA rotation changes what the API server
+	// trusts, so it is kept rare.
+	CAValidity string `json:"caValidity" pattern:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$"`
+	// The serving certificate's life (--cert-validity), at most caValidity and at least six overlaps.
+	CertValidity string `json:"certValidity" pattern:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$"`
+	// How long a new CA is trusted before it serves, and an old one after it stops serving (--cert-overlap): API
+	// servers pick up a caBundle change within seconds. At least checkInterval.
+	Overlap string `json:"overlap" pattern:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$"`
+	// How often the webhook reads its Secret and webhook configuration besides watching them
+	// (--cert-check-interval).
+	CheckInterval string `json:"checkInterval" pattern:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$"`
 }

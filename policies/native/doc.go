@@ -10,6 +10,6 @@
 // the two to the same decisions on the real API server.
 //
 // [Policies] bakes the configured values into the CEL expressions as literals (for static manifests and
-// tests); [ChartTemplate] writes the same policies as a Helm template whose literals are Helm expressions over
+// tests); [PoliciesWithLiterals] takes the literals as text, which the generator writes as Helm expressions over
 // the chart's values. Both come from one builder, so the chart and the static bundle cannot drift apart.
 package native

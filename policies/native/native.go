@@ -137,6 +137,38 @@ func Policies(cfg Config) ([]admissionregistrationv1.ValidatingAdmissionPolicy, 
 	if err != nil {
 		return nil, nil, err
 	}
+	vaps, bindings := build(cfg, l)
+	return vaps, bindings, nil
+}
+
+// Literals are the configured values as the text that stands for each in the CEL expressions: a JSON string,
+// map or list of strings, or an integer, each a CEL literal as it is.
+type Literals struct {
+	// RoleLabelKey is a string (Config.RoleLabelKey); PartySelector a map of strings; PartySelectorText a
+	// string, the selector as k=v pairs, keys sorted, comma-joined (for messages).
+	RoleLabelKey, PartySelector, PartySelectorText string
+	// ShareSecretNames, ShareClaimPrefixes and PersistentWorkloads are lists of strings.
+	ShareSecretNames, ShareClaimPrefixes, PersistentWorkloads string
+	// ThresholdT is an integer.
+	ThresholdT string
+}
+
+// PoliciesWithLiterals is Policies with the configured values' CEL text given instead of taken from cfg: a
+// generator passes Helm expressions that render to such literals, and gets the chart's policies from the same
+// builder as the static ones. cfg still gives the names, labels, enforcement and namespaces, and decides which
+// policies there are (persistent-quorum only when cfg.ThresholdT is not 0); its values are checked as in
+// Policies, but not put into the CEL.
+func PoliciesWithLiterals(cfg Config, lit Literals) ([]admissionregistrationv1.ValidatingAdmissionPolicy, []admissionregistrationv1.ValidatingAdmissionPolicyBinding, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, nil, err
+	}
+	vaps, bindings := build(cfg, literals{roleKey: lit.RoleLabelKey, selector: lit.PartySelector, selectorText: lit.PartySelectorText,
+		secretNames: lit.ShareSecretNames, claimPrefixes: lit.ShareClaimPrefixes, workloads: lit.PersistentWorkloads, threshold: lit.ThresholdT})
+	return vaps, bindings, nil
+}
+
+// build names and binds the policies of the rules written with l.
+func build(cfg Config, l literals) ([]admissionregistrationv1.ValidatingAdmissionPolicy, []admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
 	var vaps []admissionregistrationv1.ValidatingAdmissionPolicy
 	var bindings []admissionregistrationv1.ValidatingAdmissionPolicyBinding
 	for _, r := range rules(l) {
@@ -161,7 +193,7 @@ func Policies(cfg Config) ([]admissionregistrationv1.ValidatingAdmissionPolicy, 
 			},
 		})
 	}
-	return vaps, bindings, nil
+	return vaps, bindings
 }
 
 // PolicyLabel is the label on every native policy and binding that names its policy id.

@@ -11,8 +11,8 @@ import (
 )
 
 // literals are the configured values as CEL literal text: JSON strings, lists and maps of strings, and
-// integers, are CEL literals as they are. Policies fills them with the values of a Config; ChartTemplate with
-// Helm expressions that render to such literals.
+// integers, are CEL literals as they are. Policies fills them with the values of a Config; PoliciesWithLiterals
+// with the text it is given (the generator's Helm expressions that render to such literals).
 type literals struct {
 	roleKey       string // string: the role label key
 	selector      string // map of strings: the party selector

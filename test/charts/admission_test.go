@@ -1,9 +1,7 @@
 package charts_test
 
 import (
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"testing"
 
 	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -13,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/mpcguard/mpcguard/generator"
@@ -139,23 +138,65 @@ func rule(ops []admissionv1.OperationType, group, version string, resources ...s
 	}
 }
 
-func tlsVolumeSecret(t *testing.T, d *appsv1.Deployment) string {
-	t.Helper()
+// tlsVolumeSecret is the Secret of the webhook's tls volume, "" when it has none.
+func tlsVolumeSecret(d *appsv1.Deployment) string {
 	for _, v := range d.Spec.Template.Spec.Volumes {
-		if v.Name == "tls" {
-			require.NotNil(t, v.Secret)
+		if v.Name == "tls" && v.Secret != nil {
 			return v.Secret.SecretName
 		}
 	}
-	t.Fatal("no tls volume")
 	return ""
 }
 
 func TestCertificates(t *testing.T) {
 	ch := loadChart(t, "mpcguard")
 
+	t.Run("by default the webhook keeps its own certificates in an empty Secret and no caBundle is rendered", func(t *testing.T) {
+		r := mustRender(t, ch, nil)
+		assert.Empty(t, objectsOf[*cmv1.Issuer](r))
+		assert.Empty(t, objectsOf[*cmv1.Certificate](r))
+		secrets := objectsOf[*corev1.Secret](r)
+		require.Len(t, secrets, 1)
+		s := secrets[0]
+		assert.Equal(t, releaseName+"-mpcguard-webhook-certs", s.Name)
+		assert.Empty(t, s.Data, "the webhook fills it")
+		assert.Empty(t, s.StringData)
+		assert.Equal(t, "keep", s.Annotations["helm.sh/resource-policy"], "an uninstall or rollback never deletes the CA")
+		hook := webhookDeployment(t, r)
+		assert.Empty(t, tlsVolumeSecret(hook), "no certificate volume")
+		vwc := webhookConfig(t, r)
+		assert.NotContains(t, vwc.Annotations, "cert-manager.io/inject-ca-from")
+		for _, w := range vwc.Webhooks {
+			assert.Nil(t, w.ClientConfig.CABundle, "%s: no caBundle key at all, or every upgrade would empty it", w.Name)
+		}
+		assert.NotContains(t, r.manifest, "caBundle")
+		args := webhookArgs(t, r)
+		assert.Equal(t, "rotate", args["cert-mode"])
+		assert.Equal(t, s.Name, args["cert-secret"])
+		assert.Equal(t, vwc.Name, args["webhook-configuration"], "the webhook keeps this release's configuration current")
+		assert.Equal(t, hook.Name+"."+releaseNamespace+".svc", args["cert-dns-names"], "the name the API server verifies")
+		assert.Equal(t, hook.Name, vwc.Webhooks[0].ClientConfig.Service.Name)
+		assert.Equal(t, map[string]string{"ca-validity": "87600h", "cert-validity": "8760h", "cert-overlap": "10m", "cert-check-interval": "1m"},
+			map[string]string{"ca-validity": args["ca-validity"], "cert-validity": args["cert-validity"], "cert-overlap": args["cert-overlap"],
+				"cert-check-interval": args["cert-check-interval"]})
+		assert.NotContains(t, args, "cert-dir")
+		pod := hook.Spec.Template.Spec
+		require.NotNil(t, pod.AutomountServiceAccountToken)
+		assert.True(t, *pod.AutomountServiceAccountToken, "the rotation uses the API")
+		env := pod.Containers[0].Env
+		require.NotEmpty(t, env)
+		assert.Equal(t, "POD_NAMESPACE", env[0].Name)
+		assert.Equal(t, "metadata.namespace", env[0].ValueFrom.FieldRef.FieldPath)
+	})
+
+	t.Run("the rotation's lives and overlap are values", func(t *testing.T) {
+		r := mustRender(t, ch, values("webhook.certs.rotate", map[string]any{"caValidity": "3m", "certValidity": "2m", "overlap": "15s", "checkInterval": "3s"}))
+		args := webhookArgs(t, r)
+		assert.Equal(t, []string{"3m", "2m", "15s", "3s"}, []string{args["ca-validity"], args["cert-validity"], args["cert-overlap"], args["cert-check-interval"]})
+	})
+
 	t.Run("cert-manager issues the serving certificate and injects its CA", func(t *testing.T) {
-		r := mustRender(t, ch, values("webhook.certManager.enabled", true))
+		r := mustRender(t, ch, values("webhook.certs.mode", "certManager"))
 		issuers := objectsOf[*cmv1.Issuer](r)
 		certs := objectsOf[*cmv1.Certificate](r)
 		require.Len(t, issuers, 1)
@@ -165,32 +206,38 @@ func TestCertificates(t *testing.T) {
 		assert.Equal(t, issuers[0].Name, cert.Spec.IssuerRef.Name)
 		assert.Equal(t, "Issuer", cert.Spec.IssuerRef.Kind)
 		hook := webhookDeployment(t, r)
-		assert.Equal(t, tlsVolumeSecret(t, hook), cert.Spec.SecretName)
+		assert.Equal(t, tlsVolumeSecret(hook), cert.Spec.SecretName)
 		assert.Contains(t, cert.Spec.DNSNames, hook.Name+"."+releaseNamespace+".svc")
+		assert.Equal(t, map[string]string{"cert-mode": "files", "cert-dir": "/tls"},
+			map[string]string{"cert-mode": webhookArgs(t, r)["cert-mode"], "cert-dir": webhookArgs(t, r)["cert-dir"]})
 		vwc := webhookConfig(t, r)
 		assert.Equal(t, releaseNamespace+"/"+cert.Name, vwc.Annotations["cert-manager.io/inject-ca-from"])
 		for _, w := range vwc.Webhooks {
 			assert.Empty(t, w.ClientConfig.CABundle, "cert-manager injects it")
 		}
 		assert.Empty(t, objectsOf[*corev1.Secret](r))
+		assert.Empty(t, objectsOf[*rbacv1.ClusterRole](r), "no rotation, no right on the webhook configuration")
 	})
 
-	t.Run("without cert-manager a self-signed CA signs the serving certificate", func(t *testing.T) {
-		r := mustRender(t, ch, values("webhook.certManager.enabled", false))
-		assert.Empty(t, objectsOf[*cmv1.Issuer](r))
+	t.Run("an existing Secret is served and its CA is trusted as given", func(t *testing.T) {
+		ca := base64.StdEncoding.EncodeToString([]byte("-----BEGIN CERTIFICATE-----\n"))
+		r := mustRender(t, ch, values("webhook.certs.mode", "secret", "webhook.certs.existingSecret", "corp-tls", "webhook.certs.caBundle", ca))
 		assert.Empty(t, objectsOf[*cmv1.Certificate](r))
-		secrets := objectsOf[*corev1.Secret](r)
-		require.Len(t, secrets, 1)
-		s := secrets[0]
+		assert.Empty(t, objectsOf[*corev1.Secret](r), "the Secret is the operator's")
+		assert.Empty(t, objectsOf[*rbacv1.ClusterRole](r))
 		hook := webhookDeployment(t, r)
-		assert.Equal(t, tlsVolumeSecret(t, hook), s.Name)
-		assert.Equal(t, corev1.SecretTypeTLS, s.Type)
-		vwc := webhookConfig(t, r)
-		assert.NotContains(t, vwc.Annotations, "cert-manager.io/inject-ca-from")
-		for _, w := range vwc.Webhooks {
-			assert.Equal(t, s.Data["ca.crt"], w.ClientConfig.CABundle, "%s trusts the CA of the Secret", w.Name)
+		assert.Equal(t, "corp-tls", tlsVolumeSecret(hook))
+		assert.Equal(t, "files", webhookArgs(t, r)["cert-mode"])
+		for _, w := range webhookConfig(t, r).Webhooks {
+			assert.Equal(t, "-----BEGIN CERTIFICATE-----\n", string(w.ClientConfig.CABundle), w.Name)
 		}
-		verifyServing(t, s.Data["ca.crt"], s.Data["tls.crt"], hook.Name+"."+releaseNamespace+".svc")
+	})
+
+	t.Run("mode secret without the Secret or its CA does not render, naming both values", func(t *testing.T) {
+		_, err := render(t, ch, values("webhook.certs.mode", "secret"))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "webhook.certs.existingSecret: mode secret needs the name of a kubernetes.io/tls Secret")
+		assert.Contains(t, err.Error(), "webhook.certs.caBundle: mode secret needs the base64 PEM CA")
 	})
 
 	t.Run("an external webhook is reached by URL and nothing runs in the cluster", func(t *testing.T) {
@@ -200,6 +247,8 @@ func TestCertificates(t *testing.T) {
 		assert.Empty(t, objectsOf[*corev1.Service](r))
 		assert.Empty(t, objectsOf[*corev1.Secret](r))
 		assert.Empty(t, objectsOf[*cmv1.Certificate](r))
+		assert.Empty(t, objectsOf[*rbacv1.Role](r))
+		assert.Empty(t, objectsOf[*rbacv1.ClusterRole](r))
 		for _, w := range webhookConfig(t, r).Webhooks {
 			assert.Nil(t, w.ClientConfig.Service)
 			require.NotNil(t, w.ClientConfig.URL)
@@ -207,16 +256,4 @@ func TestCertificates(t *testing.T) {
 			assert.Equal(t, "-----BEGIN CERTIFICATE-----\n", string(w.ClientConfig.CABundle))
 		}
 	})
-}
-
-func verifyServing(t *testing.T, caPEM, certPEM []byte, dnsName string) {
-	t.Helper()
-	pool := x509.NewCertPool()
-	require.True(t, pool.AppendCertsFromPEM(caPEM), "ca.crt is PEM")
-	block, _ := pem.Decode(certPEM)
-	require.NotNil(t, block, "tls.crt is PEM")
-	cert, err := x509.ParseCertificate(block.Bytes)
-	require.NoError(t, err)
-	_, err = cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: dnsName})
-	require.NoError(t, err, "the serving certificate is valid for %s under the CA", dnsName)
 }

@@ -270,6 +270,9 @@ func TestRBACIsExactAndNamespaced(t *testing.T) {
 		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "update"},
 			ResourceNames: []string{releaseName + "-mpcguard-webhook-audit"}},
 	}
+	// The certificate rotation: its one Secret, by name, in the release namespace; no create.
+	certs := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"},
+		ResourceNames: []string{releaseName + "-mpcguard-webhook-certs"}, Verbs: []string{"get", "list", "watch", "update"}}}
 	cases := map[string]struct {
 		values     map[string]any
 		namespaces []string
@@ -286,7 +289,7 @@ func TestRBACIsExactAndNamespaced(t *testing.T) {
 			r := mustRender(t, ch, tc.values)
 			roles := objectsOf[*rbacv1.Role](r)
 			bindings := objectsOf[*rbacv1.RoleBinding](r)
-			require.Len(t, roles, 3*len(tc.namespaces)+1, "a discovery, an inventory and an audit Role per namespace, and the audit's Lease Role")
+			require.Len(t, roles, 3*len(tc.namespaces)+2, "a discovery, an inventory and an audit Role per namespace, the audit's Lease Role and the certificates' Role")
 			require.Len(t, bindings, len(roles))
 			coordSA := coordinator(t, r).Spec.Template.Spec.ServiceAccountName
 			hookSA := webhookDeployment(t, r).Spec.Template.Spec.ServiceAccountName
@@ -304,11 +307,16 @@ func TestRBACIsExactAndNamespaced(t *testing.T) {
 					assert.Equal(t, lease, role.Rules, "the audit's Lease rules are exact")
 					assert.Equal(t, releaseNamespace, role.Namespace, "the Lease Role is in the release namespace")
 					continue
+				case strings.HasSuffix(role.Name, "-certs"):
+					assert.Equal(t, certs, role.Rules, "the certificates' rules are exact")
+					assert.Equal(t, releaseNamespace, role.Namespace, "the certificates' Role is in the release namespace")
+					continue
 				default:
 					t.Errorf("unexpected Role %s", role.Name)
 				}
 			}
 			delete(byNamespace, releaseName+"-mpcguard-webhook-audit-lease")
+			delete(byNamespace, releaseName+"-mpcguard-webhook-certs")
 			for name, nss := range byNamespace {
 				sort.Strings(nss)
 				want := slices.Clone(tc.namespaces)
@@ -347,30 +355,62 @@ func allRenders(t *testing.T) map[string]*rendered {
 	return out
 }
 
-func TestNoClusterRoleNoWildcardNoSecretsAccess(t *testing.T) {
+// TestRBACHasNoWildcardAndWritesOnlyNamedObjects holds every render of every ci values file to the rules of
+// least privilege: no wildcard; reads, but for the audit's Report and Lease and the certificate rotation's Secret
+// and webhook configuration, each updated only by name; create only of a Report or Lease (create cannot be limited
+// by name), never of a Secret; no patch or delete; one ClusterRole at most, the rotation's, on this release's one
+// ValidatingWebhookConfiguration; Secrets only by name.
+func TestRBACHasNoWildcardAndWritesOnlyNamedObjects(t *testing.T) {
 	for name, r := range allRenders(t) {
 		t.Run(name, func(t *testing.T) {
-			assert.Empty(t, objectsOf[*rbacv1.ClusterRole](r))
-			assert.Empty(t, objectsOf[*rbacv1.ClusterRoleBinding](r))
+			var rules []rbacv1.PolicyRule
 			for _, role := range objectsOf[*rbacv1.Role](r) {
-				for _, rule := range role.Rules {
-					for _, list := range [][]string{rule.APIGroups, rule.Resources, rule.Verbs, rule.ResourceNames} {
-						assert.NotContains(t, list, "*", "Role %s", role.Name)
-					}
-					assert.NotContains(t, rule.Resources, "secrets", "Role %s", role.Name)
-					// Read-only, but for the audit's own Report and Lease: update only by name, create (which
-					// cannot be limited by name) only of those two kinds, never delete or patch.
-					writes := slices.DeleteFunc(slices.Clone(rule.Verbs), func(v string) bool { return slices.Contains([]string{"get", "list", "watch"}, v) })
-					if len(writes) == 0 {
-						continue
-					}
-					assert.Subset(t, []string{"create", "update"}, writes, "Role %s writes only by create and update", role.Name)
+				rules = append(rules, role.Rules...)
+			}
+			clusterRoles := objectsOf[*rbacv1.ClusterRole](r)
+			vwcs := objectsOf[*admissionv1.ValidatingWebhookConfiguration](r)
+			if len(clusterRoles) > 0 {
+				require.Len(t, clusterRoles, 1, "the certificate rotation's ClusterRole alone")
+				require.Len(t, vwcs, 1)
+				assert.Equal(t, []rbacv1.PolicyRule{{APIGroups: []string{"admissionregistration.k8s.io"},
+					Resources: []string{"validatingwebhookconfigurations"}, ResourceNames: []string{vwcs[0].Name},
+					Verbs: []string{"get", "list", "watch", "update"}}}, clusterRoles[0].Rules,
+					"ClusterRole %s: this release's webhook configuration only, by name", clusterRoles[0].Name)
+				bindings := objectsOf[*rbacv1.ClusterRoleBinding](r)
+				require.Len(t, bindings, 1)
+				assert.Equal(t, clusterRoles[0].Name, bindings[0].RoleRef.Name)
+				require.Len(t, bindings[0].Subjects, 1)
+				assert.Equal(t, webhookDeployment(t, r).Spec.Template.Spec.ServiceAccountName, bindings[0].Subjects[0].Name)
+				assert.Equal(t, releaseNamespace, bindings[0].Subjects[0].Namespace)
+				assert.Equal(t, "rotate", webhookArgs(t, r)["cert-mode"], "only the rotation needs a ClusterRole")
+			} else {
+				assert.Empty(t, objectsOf[*rbacv1.ClusterRoleBinding](r))
+			}
+			for _, role := range clusterRoles {
+				rules = append(rules, role.Rules...)
+			}
+			for _, rule := range rules {
+				for _, list := range [][]string{rule.APIGroups, rule.Resources, rule.Verbs, rule.ResourceNames} {
+					assert.NotContains(t, list, "*", "rule %v", rule)
+				}
+				assert.NotContains(t, rule.Verbs, "patch", "rule %v", rule)
+				assert.NotContains(t, rule.Verbs, "delete", "rule %v", rule)
+				if slices.Contains(rule.Resources, "secrets") {
+					assert.Equal(t, []string{releaseName + "-mpcguard-webhook-certs"}, rule.ResourceNames, "Secrets only by name: %v", rule)
+					assert.NotContains(t, rule.Verbs, "create", "no Secret is created: %v", rule)
+				}
+				writes := slices.DeleteFunc(slices.Clone(rule.Verbs), func(v string) bool { return slices.Contains([]string{"get", "list", "watch"}, v) })
+				if len(writes) == 0 {
+					continue
+				}
+				assert.Subset(t, []string{"create", "update"}, writes, "writes only by create and update: %v", rule)
+				if slices.Contains(writes, "create") {
 					assert.True(t, slices.Equal(rule.Resources, []string{"reports"}) && slices.Equal(rule.APIGroups, []string{"openreports.io"}) ||
 						slices.Equal(rule.Resources, []string{"leases"}) && slices.Equal(rule.APIGroups, []string{"coordination.k8s.io"}),
-						"Role %s writes only its Report or Lease: %v", role.Name, rule)
-					if slices.Contains(writes, "update") {
-						assert.NotEmpty(t, rule.ResourceNames, "Role %s updates only named objects", role.Name)
-					}
+						"creates only its Report or Lease: %v", rule)
+				}
+				if slices.Contains(writes, "update") {
+					assert.NotEmpty(t, rule.ResourceNames, "updates only named objects: %v", rule)
 				}
 			}
 		})

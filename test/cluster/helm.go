@@ -40,6 +40,9 @@ type HelmRelease struct {
 	Values          map[string]any
 	// PostRenderer, if set, rewrites the rendered manifests before they are applied.
 	PostRenderer postrender.PostRenderer
+	// APIVersions are served besides Helm's defaults when rendering without a cluster (HelmTemplate), as
+	// `helm template --api-versions` (e.g. "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy").
+	APIVersions []string
 }
 
 // HelmInstall is `helm install NAME CHART --namespace NS --wait` through the Helm SDK.
@@ -84,6 +87,7 @@ func HelmTemplate(ctx context.Context, r HelmRelease, kubeVersion string) (*rele
 	install.DryRun, install.ClientOnly, install.Replace = true, true, true
 	install.ReleaseName, install.Namespace = r.Name, r.Namespace
 	install.PostRenderer = r.PostRenderer
+	install.APIVersions = r.APIVersions
 	if kubeVersion != "" {
 		kv, err := chartutil.ParseKubeVersion(kubeVersion)
 		if err != nil {

@@ -38,7 +38,7 @@ const certManagerModule = "github.com/cert-manager/cert-manager"
 // The release of the cert-manager test; only its Issuer and Certificate are stored.
 const certManagerNamespace = "mpc-certmanager"
 
-// With webhook.certManager.enabled the chart asks cert-manager for the webhook's serving certificate and CA
+// With webhook.certs.mode certManager the chart asks cert-manager for the webhook's serving certificate and CA
 // injection. cert-manager's controller cannot run here, but its CRDs can: the API server then validates the
 // chart's Issuer and Certificate against cert-manager's own schemas (server-side apply is strict: an unknown
 // or misplaced field is an error, not silently pruned), and what it stores decodes into cert-manager's Go types
@@ -50,7 +50,7 @@ func TestInCertManagerModeTheAPIServerAcceptsTheChartsIssuerCertificateAndWebhoo
 	installCertManagerCRDs(t, ctx, c)
 
 	objs := renderChart(t, filepath.Join(env.Charts, "mpc-system"), certManagerNamespace, certManagerNamespace,
-		map[string]any{"mpcguard": map[string]any{"webhook": map[string]any{"certManager": map[string]any{"enabled": true}}}})
+		map[string]any{"mpcguard": map[string]any{"webhook": map[string]any{"certs": map[string]any{"mode": "certManager"}}}})
 	issuerObj, certObj := objs.only(t, "Issuer"), objs.only(t, "Certificate")
 	vwcObj, svcObj := objs.only(t, "ValidatingWebhookConfiguration"), objs.only(t, "Service", "admission-webhook")
 	var hook appsv1.Deployment

@@ -180,6 +180,23 @@ func TestEveryServiceAccountOfTheChartMayDoWhatItsComponentNeedsAndNothingElse(t
 		named("webhook", "get", "coordination.k8s.io", "leases", lease, ns, true)
 		named("webhook", "update", "coordination.k8s.io", "leases", "kube-controller-manager", ns, false)
 		add("webhook", "update", "coordination.k8s.io", "leases", "kube-system", false)
+		// The certificate rotation (the chart's default webhook.certs.mode): its one Secret in the release
+		// namespace and this release's one webhook configuration, by name; it creates and deletes neither.
+		certs, vwc := rel.Name+"-mpcguard-webhook-certs", rel.Name+"-mpcguard-"+rel.Namespace
+		for _, verb := range []string{"get", "list", "watch", "update"} {
+			named("webhook", verb, "", "secrets", certs, ns, true)
+			named("webhook", verb, "admissionregistration.k8s.io", "validatingwebhookconfigurations", vwc, "", true)
+		}
+		named("webhook", "update", "", "secrets", rel.Name+"-database", ns, false)
+		named("webhook", "get", "", "secrets", certs, rbacWatched, false)
+		add("webhook", "create", "", "secrets", ns, false)
+		named("webhook", "delete", "", "secrets", certs, ns, false)
+		named("webhook", "patch", "", "secrets", certs, ns, false)
+		named("webhook", "update", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "another-webhook", "", false)
+		add("webhook", "list", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "", false)
+		add("webhook", "create", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "", false)
+		named("webhook", "delete", "admissionregistration.k8s.io", "validatingwebhookconfigurations", vwc, "", false)
+		add("webhook", "update", "admissionregistration.k8s.io", "mutatingwebhookconfigurations", "", false)
 
 		cfg := rest.CopyConfig(env.Cluster.Config)
 		cfg.QPS, cfg.Burst = float32(len(rows)), len(rows) // the reviews at once, not at client-go's 5 per second
@@ -199,7 +216,7 @@ func TestEveryServiceAccountOfTheChartMayDoWhatItsComponentNeedsAndNothingElse(t
 		}
 	})
 
-	t.Run("the chart's RBAC has no wildcard and no cluster-wide role", func(t *testing.T) {
+	t.Run("the chart's RBAC has no wildcard and one cluster-wide rule, on its own webhook configuration", func(t *testing.T) {
 		for _, r := range []*scenario.Release{env.Release, rel} {
 			roles := rbacRolesOf(t, r)
 			require.NotEmpty(t, roles, "release %s has Roles", r.Name)
@@ -318,8 +335,9 @@ func accessTable(rows []access) string {
 	return b.String()
 }
 
-// rbacRolesOf decodes the RBAC objects of the release's manifest; a ClusterRole or ClusterRoleBinding fails the
-// test (the chart grants namespaced access only).
+// rbacRolesOf decodes the RBAC objects of the release's manifest. The one ClusterRole allowed is the certificate
+// rotation's, on the release's own ValidatingWebhookConfiguration by name; any other fails the test (the chart
+// grants namespaced access otherwise).
 func rbacRolesOf(t *testing.T, r *scenario.Release) []*rbacv1.Role {
 	t.Helper()
 	cfg, err := r.Helm()
@@ -332,8 +350,19 @@ func rbacRolesOf(t *testing.T, r *scenario.Release) []*rbacv1.Role {
 		var head metav1.TypeMeta
 		require.NoError(t, yaml.Unmarshal([]byte(doc), &head))
 		switch head.Kind {
-		case "ClusterRole", "ClusterRoleBinding":
-			t.Errorf("release %s has a %s: the chart grants namespaced access only", r.Name, head.Kind)
+		case "ClusterRole":
+			var cr rbacv1.ClusterRole
+			require.NoError(t, yaml.Unmarshal([]byte(doc), &cr))
+			assert.Equal(t, []rbacv1.PolicyRule{{APIGroups: []string{"admissionregistration.k8s.io"},
+				Resources: []string{"validatingwebhookconfigurations"}, ResourceNames: []string{r.Name + "-mpcguard-" + r.Namespace},
+				Verbs: []string{"get", "list", "watch", "update"}}}, cr.Rules,
+				"release %s: the ClusterRole %s is the certificate rotation's, on its own webhook configuration only", r.Name, cr.Name)
+		case "ClusterRoleBinding":
+			var crb rbacv1.ClusterRoleBinding
+			require.NoError(t, yaml.Unmarshal([]byte(doc), &crb))
+			for _, s := range crb.Subjects {
+				assert.Equal(t, rbacv1.ServiceAccountKind, s.Kind, "ClusterRoleBinding %s binds ServiceAccounts only", crb.Name)
+			}
 		case "Role":
 			role := &rbacv1.Role{}
 			require.NoError(t, yaml.Unmarshal([]byte(doc), role))

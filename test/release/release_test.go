@@ -246,13 +246,12 @@ func TestRelease(t *testing.T) {
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 
 		// With webhook.url the chart renders no Deployment. The mpcguard chart installed straight from oci://
-		// with its defaults (self-signed certificates, scoped to a namespace of its own) does: KWOK reports its
+		// with its defaults (certificates rotated by the webhook, scoped to a namespace of its own) does: KWOK reports its
 		// pods Ready without pulling the image.
 		ns := "mpcguard-oci"
 		helm := exec.CommandContext(ctx, filepath.Join(cluster.BinDir(), "helm"), "install", "mpcguard",
 			"oci://"+pub["chart mpcguard"].Repo, "--version", pub["chart mpcguard"].Tag, "--plain-http",
-			"--namespace", ns, "--create-namespace", "--set", "webhook.certManager.enabled=false",
-			"--set", "webhook.namespaces={"+ns+"}", "--wait", "--timeout", "2m")
+			"--namespace", ns, "--create-namespace", "--set", "webhook.namespaces={"+ns+"}", "--wait", "--timeout", "2m")
 		helm.Env = append(os.Environ(), "KUBECONFIG="+env.Cluster.Kubeconfig, "HELM_CONFIG_HOME="+filepath.Join(dir, "helm"),
 			"HELM_CACHE_HOME="+filepath.Join(dir, "helm-cache"), "HELM_DATA_HOME="+filepath.Join(dir, "helm-data"))
 		b, err := helm.CombinedOutput()
@@ -276,8 +275,7 @@ func TestRelease(t *testing.T) {
 
 		// The umbrella chart pulled from oci:// defaults to the same digest.
 		b, err = exec.CommandContext(ctx, filepath.Join(cluster.BinDir(), "helm"), "template", "mpc-system",
-			"oci://"+pub["chart mpc-system"].Repo, "--version", pub["chart mpc-system"].Tag, "--plain-http",
-			"--set", "mpcguard.webhook.certManager.enabled=false").CombinedOutput()
+			"oci://"+pub["chart mpc-system"].Repo, "--version", pub["chart mpc-system"].Tag, "--plain-http").CombinedOutput()
 		require.NoError(t, err, "%s", b)
 		assert.Contains(t, string(b), "image: \""+image.Repo+"@"+image.Digest+"\"")
 	})

@@ -68,7 +68,9 @@ func TestWithTheWebhookDownTheAPIServerRejectsExactlyPartyPodsAndSessionsInEnfor
 	require.NoError(t, err)
 	chrt, err := loader.Load(filepath.Join(root, "charts", "mpc-system"))
 	require.NoError(t, err)
-	values := map[string]any{"mpcguard": map[string]any{"webhook": map[string]any{"namespaces": []any{fcExtra}}}}
+	// The webhook alone: the native policies would deny some of these requests while the webhook is down.
+	values := map[string]any{"mpcguard": map[string]any{"webhook": map[string]any{"namespaces": []any{fcExtra},
+		"nativePolicies": map[string]any{"enabled": false}}}}
 	// The local webhook gets the arguments the chart's own webhook Deployment would: --namespaces, selector...
 	args, err := scenario.ChartWebhookArgs(ctx, chrt, values, fcRelease, fcNamespace)
 	require.NoError(t, err)

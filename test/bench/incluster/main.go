@@ -306,7 +306,7 @@ func (w *Webhook) podNames() []string {
 }
 
 // findWebhook reads the webhook's Service (from the ValidatingWebhookConfiguration, as the API server does), its
-// CA (ca.crt of the release's TLS Secret) and its Ready pods.
+// CA (the caBundle the API server trusts) and its Ready pods.
 func findWebhook(ctx context.Context, c kubernetes.Interface, ns string) (*Webhook, error) {
 	vwcs, err := c.AdmissionregistrationV1().ValidatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -330,17 +330,10 @@ func findWebhook(ctx context.Context, c kubernetes.Interface, ns string) (*Webho
 	wh := &Webhook{ServiceName: ref.Name + "." + ref.Namespace, ServiceIP: svc.Spec.ClusterIP,
 		ServiceURL: "https://" + net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(port))) + path + "?timeout=10s",
 		ServerName: ref.Name + "." + ref.Namespace + ".svc"}
-	secrets, err := c.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=mpcguard"})
-	if err != nil {
-		return nil, fmt.Errorf("listing the webhook's Secrets: %w", err)
-	}
-	for _, s := range secrets.Items {
-		if s.Type == corev1.SecretTypeTLS && len(s.Data["ca.crt"]) > 0 {
-			wh.CAPEM = s.Data["ca.crt"]
-		}
-	}
-	if wh.CAPEM == nil {
-		return nil, fmt.Errorf("no TLS Secret with ca.crt labelled app.kubernetes.io/name=mpcguard in %s", ns)
+	// What the API server trusts; in the chart's default certificate mode the webhook keeps it current.
+	wh.CAPEM = vwcs.Items[0].Webhooks[0].ClientConfig.CABundle
+	if len(wh.CAPEM) == 0 {
+		return nil, fmt.Errorf("the ValidatingWebhookConfiguration %s has no caBundle yet", vwcs.Items[0].Name)
 	}
 	sel := metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector})
 	pods, err := c.CoreV1().Pods(ref.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})

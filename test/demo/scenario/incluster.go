@@ -20,7 +20,7 @@ import (
 )
 
 // DeployInCluster installs the chart the way a real cluster runs it: webhook.url unset, so the chart renders
-// its own webhook Deployment, Service, ServiceAccount, RBAC and TLS Secret, and no local webhook process is
+// its own webhook Deployment, Service, ServiceAccount, RBAC and certificate Secret, and no local webhook process is
 // started. It waits for the workloads (KWOK reports the webhook's pods Ready too).
 //
 // No container runs on this cluster, so that in-cluster webhook could never answer the API server: the

@@ -24,7 +24,8 @@ import (
 
 // StandInValues run the stand-in images on the single real node: preferred anti-affinity (one node), small
 // requests, the stand-ins never pulled (they are loaded into the node's containerd), the webhook with the
-// chart's self-signed certificate. The webhook image is the chart's own: the pushed one, pinned by digest.
+// chart's default certificates (it makes and rotates its own). The webhook image is the chart's own: the
+// pushed one, pinned by digest.
 const StandInValues = `coordinator:
   image: {registry: mpcguard.local, repository: stand-in/coordinator, tag: test, pullPolicy: Never}
   resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {cpu: 200m, memory: 128Mi}}
@@ -46,8 +47,6 @@ placement:
 tests:
   image: {registry: mpcguard.local, repository: stand-in/helm-test, tag: test, pullPolicy: Never}
 mpcguard:
-  webhook:
-    certManager: {enabled: false}
   tests:
     image: {registry: mpcguard.local, repository: stand-in/helm-test, tag: test, pullPolicy: Never}
 `

@@ -155,12 +155,21 @@ func (r *Release) startWebhook(ctx context.Context, chrt *chart.Chart, values ma
 }
 
 // values are the user's values plus the webhook's url and caBundle, under mpcguard.webhook for mpc-system and
-// webhook for mpcguard alone.
+// webhook for mpcguard alone. The native policies are off unless the user's values turn them on: the API server
+// runs them before any webhook, so their denials would answer first, and these releases exist to show and test
+// the local webhook's own decisions (test/native and test/charts hold the native policies to the webhook's).
 func (r *Release) values(user map[string]any) map[string]any {
-	vals := merge(map[string]any{}, user)
+	vals := map[string]any{}
 	if r.Webhook == nil {
-		return vals
+		return merge(vals, user)
 	}
+	off := map[string]any{"nativePolicies": map[string]any{"enabled": false}}
+	if filepath.Base(r.Chart) == "mpcguard" {
+		vals = merge(vals, map[string]any{"webhook": off})
+	} else {
+		vals = merge(vals, map[string]any{"mpcguard": map[string]any{"webhook": off}})
+	}
+	vals = merge(vals, user)
 	hook := map[string]any{"url": r.Webhook.URL, "caBundle": base64.StdEncoding.EncodeToString(r.Webhook.CABundle)}
 	if filepath.Base(r.Chart) == "mpcguard" {
 		return merge(vals, map[string]any{"webhook": hook})

@@ -19,9 +19,9 @@ const webhookComponent = "admission-webhook"
 
 // ChartWebhookArgs renders the chart (mpc-system or mpcguard) with values as the release would be rendered
 // without webhook.url, and returns the arguments of its webhook Deployment's container, less the ones a
-// local process sets itself (--port, --cert-dir, --health-addr, --metrics-addr): the local webhook then enforces
-// exactly what the chart's in-cluster webhook would (party selector, role key, namespaces, enforcement, share
-// storage), with no template logic repeated here.
+// local process sets itself (--port, the certificate flags, --health-addr, --metrics-addr): the local webhook
+// then serves a certificate of its own from files and enforces exactly what the chart's in-cluster webhook
+// would (party selector, role key, namespaces, enforcement, share storage), with no template logic repeated here.
 func ChartWebhookArgs(ctx context.Context, chrt *chart.Chart, values map[string]any, release, namespace string) ([]string, error) {
 	rel, err := cluster.HelmTemplate(ctx, cluster.HelmRelease{Name: release, Namespace: namespace, Chart: chrt,
 		Values: merge(map[string]any{}, values)}, "v1.36.3")
@@ -47,7 +47,9 @@ func ChartWebhookArgs(ctx context.Context, chrt *chart.Chart, values map[string]
 		for _, arg := range d.Spec.Template.Spec.Containers[0].Args {
 			name, _, _ := strings.Cut(arg, "=")
 			switch name {
-			case "webhook", "--port", "--cert-dir", "--health-addr", "--metrics-addr":
+			case "webhook", "--port", "--health-addr", "--metrics-addr", "--cert-mode", "--cert-dir", "--cert-secret",
+				"--webhook-configuration", "--cert-dns-names", "--ca-validity", "--cert-validity", "--cert-overlap",
+				"--cert-check-interval":
 				continue
 			}
 			args = append(args, arg)

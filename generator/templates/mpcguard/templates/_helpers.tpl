@@ -70,6 +70,15 @@ app.kubernetes.io/component: admission-webhook
 {{- toYaml $labels }}
 {{- end }}
 
+{{/* The party selector as text: k=v pairs, keys sorted, comma-joined (the native policies' messages). */}}
+{{- define "mpcguard.partySelectorText" -}}
+{{- $pairs := list }}
+{{- range $k, $v := include "mpcguard.partySelectorLabels" . | fromYaml }}
+{{- $pairs = append $pairs (printf "%s=%s" $k $v) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}
+
 {{/* The namespaces the webhook checks, as JSON: the release namespace and webhook.namespaces, never
 kube-system. */}}
 {{- define "mpcguard.namespaces" -}}
@@ -123,28 +132,31 @@ start. */}}
 {{- join "," $out }}
 {{- end }}
 
-{{/* The self-signed serving certificate, as JSON {ca, crt, key} (base64 PEM). It is read back from the existing
-Secret, so upgrades keep it; otherwise a CA and a certificate for the Service are generated. The result is
-memoised on the chart's root context so that the Secret and the webhook configuration share one CA. */}}
-{{- define "mpcguard.selfSignedTLS" -}}
-{{- if not (hasKey . "mpcguardSelfSignedTLS") }}
-{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "mpcguard.tlsSecretName" .) }}
-{{- $ca := dig "data" "ca.crt" "" $existing }}
-{{- $crt := dig "data" "tls.crt" "" $existing }}
-{{- $key := dig "data" "tls.key" "" $existing }}
-{{- if not (and $ca $crt $key) }}
-{{- $svc := include "mpcguard.webhookName" . }}
-{{- $ns := .Release.Namespace }}
-{{- $dnsNames := list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) }}
-{{- $caCert := genCA (printf "%s-ca" $svc) 3650 }}
-{{- $cert := genSignedCert (printf "%s.%s.svc" $svc $ns) nil $dnsNames 3650 $caCert }}
-{{- $ca = $caCert.Cert | b64enc }}
-{{- $crt = $cert.Cert | b64enc }}
-{{- $key = $cert.Key | b64enc }}
+{{/* This release's ValidatingWebhookConfiguration: cluster-scoped, so the release namespace is in its name. */}}
+{{- define "mpcguard.webhookConfigurationName" -}}
+{{- printf "%s-%s" (include "mpcguard.fullname" .) .Release.Namespace | trunc 253 }}
 {{- end }}
-{{- $_ := set . "mpcguardSelfSignedTLS" (dict "ca" $ca "crt" $crt "key" $key) }}
+
+{{/* The Secret the webhook keeps its CA and serving certificate in (webhook.certs.mode rotate). */}}
+{{- define "mpcguard.certsSecretName" -}}
+{{- printf "%s-certs" (include "mpcguard.webhookName" .) }}
 {{- end }}
-{{- toJson (get . "mpcguardSelfSignedTLS") }}
+
+{{/* "true" when the webhook runs in the cluster and rotates its own certificates, else "". */}}
+{{- define "mpcguard.rotateOn" -}}
+{{- if and (not .Values.webhook.url) (eq .Values.webhook.certs.mode "rotate") }}true{{ end }}
+{{- end }}
+
+{{/* The problems of webhook.certs, one line each: the values a mode needs. */}}
+{{- define "mpcguard.certsErrors" -}}
+{{- if and (not .Values.webhook.url) (eq .Values.webhook.certs.mode "secret") }}
+{{- if not .Values.webhook.certs.existingSecret }}
+mpcguard: webhook.certs.existingSecret: mode secret needs the name of a kubernetes.io/tls Secret in {{ .Release.Namespace }}
+{{- end }}
+{{- if not .Values.webhook.certs.caBundle }}
+mpcguard: webhook.certs.caBundle: mode secret needs the base64 PEM CA that verifies the Secret's certificate
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{- define "mpcguard.clientConfig" -}}
@@ -159,8 +171,10 @@ service:
   namespace: {{ .Release.Namespace }}
   path: /validate
   port: 443
-{{- if not .Values.webhook.certManager.enabled }}
-caBundle: {{ (include "mpcguard.selfSignedTLS" . | fromJson).ca | quote }}
+{{- /* rotate: no caBundle key at all, the webhook keeps it current (an empty value would be applied at every
+upgrade or sync); certManager: cert-manager's cainjector fills it. */}}
+{{- if eq .Values.webhook.certs.mode "secret" }}
+caBundle: {{ .Values.webhook.certs.caBundle | quote }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -182,13 +196,34 @@ matchExpressions:
 admissionReviewVersions:
   - v1
 sideEffects: None
-failurePolicy: {{ .Values.webhook.failurePolicy }}
 matchPolicy: Equivalent
 timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}
 clientConfig:
   {{- include "mpcguard.clientConfig" . | trim | nindent 2 }}
 namespaceSelector:
   {{- include "mpcguard.namespaceSelector" . | nindent 2 }}
+{{- end }}
+
+{{/* "true" when the native policies are rendered (webhook.nativePolicies.enabled, and the API server serves
+ValidatingAdmissionPolicies), else "". */}}
+{{- define "mpcguard.nativeOn" -}}
+{{- if and .Values.webhook.nativePolicies.enabled (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy") }}true{{ end }}
+{{- end }}
+
+{{/* The failurePolicy of one webhook entry. Takes (dict "root" $ "webhook" <entry of mpcguard.vocab>).
+webhook.failurePolicy, but with webhook.nativePolicies.failOpen and the native policies rendered, Ignore for every
+entry but the one of MPCSessions, whose session-persistent-available needs the webhook's inventory and has no
+native form: it stays fail-closed. */}}
+{{- define "mpcguard.failurePolicy" -}}
+{{- $sessions := false }}
+{{- range .webhook.rules }}
+{{- if has "mpcsessions" .resources }}
+{{- $sessions = true }}
+{{- end }}
+{{- end }}
+{{- if and .root.Values.webhook.nativePolicies.failOpen (include "mpcguard.nativeOn" .root) (not $sessions) }}Ignore
+{{- else }}{{ .root.Values.webhook.failurePolicy }}
+{{- end }}
 {{- end }}
 
 {{/* "true" when the webhook audits existing objects (webhook.audit.interval set and not zero), else "". */}}
