@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -28,7 +29,10 @@ const (
 
 // nativeLiterals are the CEL literals of native.Literals as Helm expressions over the mpcguard chart's values,
 // each rendering to JSON (a CEL literal), by the word that stands for it.
-var nativeLiterals = []struct{ token, expr string }{
+// nativeLiteral is a word of the builder's output and the Helm expression it becomes.
+type nativeLiteral struct{ token, expr string }
+
+var nativeLiterals = []nativeLiteral{
 	{"MPCGUARDLITROLEKEY", `{{ $.Values.global.party.roleLabelKey | toJson }}`},
 	{"MPCGUARDLITSELECTORTEXT", `{{ include "mpcguard.partySelectorText" $ | toJson }}`},
 	{"MPCGUARDLITSELECTOR", `{{ include "mpcguard.partySelectorLabels" $ | fromYaml | toJson }}`},
@@ -36,6 +40,12 @@ var nativeLiterals = []struct{ token, expr string }{
 	{"MPCGUARDLITCLAIMS", `{{ include "mpcguard.tplList" (dict "list" $.Values.shareStorage.claimPrefixes "root" $) }}`},
 	{"MPCGUARDLITWORKLOADS", `{{ include "mpcguard.tplList" (dict "list" $.Values.persistentWorkloads "root" $) }}`},
 	{"MPCGUARDLITTHRESHOLD", `{{ int $.Values.threshold.t }}`},
+	{"MPCGUARDLITWORKLOADSTEXT", `{{ include "mpcguard.workloadsText" $ | toJson }}`},
+	{"MPCGUARDLITPARTYKEYS", `{{ include "mpcguard.partyKeys" $ }}`},
+	{"MPCGUARDLITCONTROLLERSTEXT", `{{ join ", " $.Values.controllerUsers | toJson }}`},
+	{"MPCGUARDLITCONTROLLERS", `{{ $.Values.controllerUsers | default list | toJson }}`},
+	{"MPCGUARDLITBREAKGLASSTEXT", `{{ join ", " $.Values.breakGlassGroups | toJson }}`},
+	{"MPCGUARDLITBREAKGLASS", `{{ $.Values.breakGlassGroups | default list | toJson }}`},
 }
 
 // nativeTemplate renders validatingadmissionpolicies.yaml. native.PoliciesWithLiterals builds every policy
@@ -51,7 +61,9 @@ func nativeTemplate() ([]byte, error) {
 	vaps, bindings, err := native.PoliciesWithLiterals(cfg, native.Literals{
 		RoleLabelKey: "MPCGUARDLITROLEKEY", PartySelector: "MPCGUARDLITSELECTOR", PartySelectorText: "MPCGUARDLITSELECTORTEXT",
 		ShareSecretNames: "MPCGUARDLITSECRETS", ShareClaimPrefixes: "MPCGUARDLITCLAIMS", PersistentWorkloads: "MPCGUARDLITWORKLOADS",
-		ThresholdT: "MPCGUARDLITTHRESHOLD"})
+		ThresholdT: "MPCGUARDLITTHRESHOLD", WorkloadsText: "MPCGUARDLITWORKLOADSTEXT", PartyKeys: "MPCGUARDLITPARTYKEYS",
+		ControllerUsers: "MPCGUARDLITCONTROLLERS", ControllerUsersText: "MPCGUARDLITCONTROLLERSTEXT",
+		BreakGlassGroups: "MPCGUARDLITBREAKGLASS", BreakGlassText: "MPCGUARDLITBREAKGLASSTEXT"})
 	if err != nil {
 		return nil, fmt.Errorf("building the native policies: %w", err)
 	}
@@ -90,7 +102,10 @@ off: no policy and no binding); the bindings match the namespaces the webhook ch
 	out = strings.ReplaceAll(out, tokenPrefix, `{{ include "mpcguard.webhookConfigurationName" $ }}-`)
 	out = strings.ReplaceAll(out, tokenAction, `{{ $action | title }}`)
 	out = strings.ReplaceAll(out, tokenNamespaces, `{{- include "mpcguard.namespaceSelector" $ | nindent 6 }}`)
-	for _, l := range nativeLiterals {
+	// Longest word first: some words begin with another (MPCGUARDLITWORKLOADS, MPCGUARDLITWORKLOADSTEXT).
+	lits := slices.Clone(nativeLiterals)
+	slices.SortStableFunc(lits, func(a, b nativeLiteral) int { return len(b.token) - len(a.token) })
+	for _, l := range lits {
 		out = strings.ReplaceAll(out, l.token, l.expr)
 	}
 	return []byte(out), nil

@@ -151,6 +151,31 @@ type Literals struct {
 	ShareSecretNames, ShareClaimPrefixes, PersistentWorkloads string
 	// ThresholdT is an integer.
 	ThresholdT string
+	// WorkloadsText is a string for messages: "StatefulSet a, StatefulSet b", or "a StatefulSet" when
+	// PersistentWorkloads is empty. PartyKeys is a list of strings, sorted: the party selector's keys and the
+	// role label key.
+	WorkloadsText, PartyKeys string
+	// ControllerUsers and BreakGlassGroups are lists of strings; ControllerUsersText and BreakGlassText the
+	// same joined by ", " as one string, for messages.
+	ControllerUsers, ControllerUsersText, BreakGlassGroups, BreakGlassText string
+}
+
+// missing names the fields of lit that are empty: every one stands for a value in some rule's CEL.
+func (lit Literals) missing() []string {
+	var out []string
+	for _, f := range []struct{ name, text string }{
+		{"RoleLabelKey", lit.RoleLabelKey}, {"PartySelector", lit.PartySelector}, {"PartySelectorText", lit.PartySelectorText},
+		{"ShareSecretNames", lit.ShareSecretNames}, {"ShareClaimPrefixes", lit.ShareClaimPrefixes},
+		{"PersistentWorkloads", lit.PersistentWorkloads}, {"ThresholdT", lit.ThresholdT},
+		{"WorkloadsText", lit.WorkloadsText}, {"PartyKeys", lit.PartyKeys},
+		{"ControllerUsers", lit.ControllerUsers}, {"ControllerUsersText", lit.ControllerUsersText},
+		{"BreakGlassGroups", lit.BreakGlassGroups}, {"BreakGlassText", lit.BreakGlassText},
+	} {
+		if strings.TrimSpace(f.text) == "" {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
 
 // PoliciesWithLiterals is Policies with the configured values' CEL text given instead of taken from cfg: a
@@ -162,8 +187,14 @@ func PoliciesWithLiterals(cfg Config, lit Literals) ([]admissionregistrationv1.V
 	if err := cfg.validate(); err != nil {
 		return nil, nil, err
 	}
+	if missing := lit.missing(); len(missing) > 0 {
+		return nil, nil, fmt.Errorf("%w: no CEL text for %s", ErrConfig, strings.Join(missing, ", "))
+	}
 	vaps, bindings := build(cfg, literals{roleKey: lit.RoleLabelKey, selector: lit.PartySelector, selectorText: lit.PartySelectorText,
-		secretNames: lit.ShareSecretNames, claimPrefixes: lit.ShareClaimPrefixes, workloads: lit.PersistentWorkloads, threshold: lit.ThresholdT})
+		secretNames: lit.ShareSecretNames, claimPrefixes: lit.ShareClaimPrefixes, workloads: lit.PersistentWorkloads,
+		threshold: lit.ThresholdT, workloadsText: lit.WorkloadsText, partyKeys: lit.PartyKeys,
+		controllerUsers: lit.ControllerUsers, controllerUsersText: lit.ControllerUsersText,
+		breakGlassGroups: lit.BreakGlassGroups, breakGlassText: lit.BreakGlassText})
 	return vaps, bindings, nil
 }
 

@@ -147,3 +147,19 @@ func TestTheCompileCheckCatchesATypo(t *testing.T) {
 	p.Spec.Variables[0].Expression = "undeclared.field"
 	assert.Len(t, compileProblems(t, p), 2)
 }
+
+func TestPoliciesWithLiteralsRefusesAValueWithoutCELText(t *testing.T) {
+	lit := native.Literals{RoleLabelKey: `"party-role"`, PartySelector: `{"app.kubernetes.io/component":"mpc-party"}`,
+		PartySelectorText: `"app.kubernetes.io/component=mpc-party"`, ShareSecretNames: `[]`, ShareClaimPrefixes: `[]`,
+		PersistentWorkloads: `[]`, ThresholdT: `2`, WorkloadsText: `"a StatefulSet"`,
+		PartyKeys: `["app.kubernetes.io/component","party-role"]`, ControllerUsers: `["kcm"]`, ControllerUsersText: `"kcm"`,
+		BreakGlassGroups: `["bg"]`}
+	_, _, err := native.PoliciesWithLiterals(native.DefaultConfig(), lit)
+	require.ErrorIs(t, err, native.ErrConfig)
+	require.ErrorContains(t, err, "BreakGlassText", "the error names the field left empty")
+
+	lit.BreakGlassText = `"bg"`
+	vaps, _, err := native.PoliciesWithLiterals(native.DefaultConfig(), lit)
+	require.NoError(t, err)
+	require.NotEmpty(t, vaps)
+}

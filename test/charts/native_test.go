@@ -67,6 +67,7 @@ func nativeConfig(t *testing.T, r *rendered, enforcement map[string]vocab.Action
 		RoleLabelKey: args["role-label-key"], PartySelector: selector,
 		ShareSecretNames: list(args["share-secret-names"]), ShareClaimPrefixes: list(args["share-claim-prefixes"]),
 		PersistentWorkloads: list(strings.Trim(args["persistent-workloads"], `"`)), ThresholdT: threshold,
+		ControllerUsers: list(args["controller-users"]), BreakGlassGroups: list(args["break-glass-groups"]),
 		Enforcement: enforcement, Namespaces: list(args["namespaces"]),
 		NamePrefix: releaseName + "-mpcguard-" + releaseNamespace + "-",
 	}
@@ -88,6 +89,9 @@ func TestTheChartsNativePoliciesAreThoseOfPackageNativeForTheSameValues(t *testi
 			"shareStorage.secretNames", []any{"mpc-secrets", "more-shares"}, "shareStorage.claimPrefixes", []any{"shares-db-"},
 			"persistentWorkloads", []any{"db", "{{ .Release.Name }}-party"}, "threshold.t", 3), nil},
 		"threshold 0: no persistent-quorum": {values("threshold.t", 0), nil},
+		"other controller users and break-glass groups": {values(
+			"controllerUsers", []any{"system:serviceaccount:kube-system:statefulset-controller", "system:serviceaccount:ops:sts"},
+			"breakGlassGroups", []any{"custody:break-glass", "sre:oncall"}), nil},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -114,6 +114,24 @@ start. */}}
 {{- join "," $out }}
 {{- end }}
 
+{{/* The persistent StatefulSets for messages, as the policies write them: "StatefulSet a, StatefulSet b", or
+"a StatefulSet" when persistentWorkloads is empty. */}}
+{{- define "mpcguard.workloadsText" -}}
+{{- $out := list }}
+{{- range .Values.persistentWorkloads }}
+{{- $out = append $out (printf "StatefulSet %s" (tpl . $)) }}
+{{- end }}
+{{- if $out }}{{ join ", " $out }}{{ else }}a StatefulSet{{ end }}
+{{- end }}
+
+{{/* The label keys a Binding may not set, as a sorted JSON array: the party selector's keys and the role
+label key. */}}
+{{- define "mpcguard.partyKeys" -}}
+{{- $keys := keys (include "mpcguard.partySelectorLabels" . | fromYaml) }}
+{{- $keys = append $keys .Values.global.party.roleLabelKey | uniq | sortAlpha }}
+{{- toJson $keys }}
+{{- end }}
+
 {{/* A list of strings rendered with tpl, as a JSON array. Takes (dict "list" $list "root" $). */}}
 {{- define "mpcguard.tplList" -}}
 {{- $out := list }}
