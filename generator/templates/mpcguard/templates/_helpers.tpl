@@ -201,3 +201,8 @@ namespaceSelector:
 {{- define "mpcguard.auditLeaseName" -}}
 {{- printf "%s-audit" (include "mpcguard.webhookName" .) }}
 {{- end }}
+
+{{/* An alert's labels: prometheusRule.alertLabels and its severity. Takes (dict "rule" $rule "severity" $s). */}}
+{{- define "mpcguard.alertLabels" -}}
+{{- toYaml (merge (dict "severity" .severity) (.rule.alertLabels | default dict)) }}
+{{- end }}
