@@ -194,7 +194,7 @@ alive and listening however busy it is: a party in the middle of a session is ta
 stops answering /health, and restarted only after liveness.failureThreshold x liveness.periodSeconds without
 even a connect. */}}
 {{- define "mpc-system.probes" -}}
-{{- $handlers := dict "startupProbe" (dict "httpGet" (dict "path" "/health" "port" "http")) "livenessProbe" (dict "tcpSocket" (dict "port" "http")) "readinessProbe" (dict "httpGet" (dict "path" "/health" "port" "http")) }}
+{{- $handlers := dict "startupProbe" (dict "httpGet" (dict "path" "/health" "port" "http" "scheme" "HTTP")) "livenessProbe" (dict "tcpSocket" (dict "port" "http")) "readinessProbe" (dict "httpGet" (dict "path" "/health" "port" "http" "scheme" "HTTP")) }}
 {{- $timing := dict "startupProbe" .startup "livenessProbe" .liveness "readinessProbe" .readiness }}
 {{- range $probe := list "startupProbe" "livenessProbe" "readinessProbe" }}
 {{- $t := get $timing $probe }}
