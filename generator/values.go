@@ -43,8 +43,12 @@ type SystemValues struct {
 	Pools map[string]PoolValues `json:"pools" keyPattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" maxLength:"30"`
 	// Spreading parties over failure domains.
 	Placement PlacementValues `json:"placement"`
-	// NetworkPolicies: parties accept traffic only from the coordinator and from each other, on the party port.
-	NetworkPolicy NetworkPolicyValues `json:"networkPolicy"`
+	// NetworkPolicies, ingress and egress, for the coordinator and the parties, in the release namespace and in
+	// each discovery namespace: parties accept only the coordinator and each other, on the party port; the
+	// coordinator accepts only parties and its clients; each reaches only DNS, each other and (the coordinator)
+	// the API server. Kubelet probes are not NetworkPolicy traffic on most CNIs (Calico, Cilium, and the kube-
+	// router and Antrea defaults admit the node's own traffic to its pods).
+	NetworkPolicy SystemNetworkPolicyValues `json:"networkPolicy"`
 	// Pods run by helm test.
 	Tests TestsValues `json:"tests"`
 	// The mpcguard dependency: the admission webhook that enforces party roles and session compositions. Its
@@ -198,7 +202,46 @@ type CoordinatorValues struct {
 	RBAC RBACValues `json:"rbac"`
 	// Coordinator resources.
 	Resources ResourcesValues `json:"resources"`
-	PodValues `json:",inline" optional:"true"`
+	// Probes of the coordinator: startup and readiness on /health, liveness a TCP connect to the HTTP port.
+	Probes ProbesValues `json:"probes"`
+	// Who may reach the coordinator besides parties, and where else it may connect (networkPolicy.enabled).
+	NetworkPolicy CoordinatorNetworkPolicyValues `json:"networkPolicy"`
+	PodValues     `json:",inline" optional:"true"`
+}
+
+// CoordinatorNetworkPolicyValues widen the coordinator's NetworkPolicy.
+type CoordinatorNetworkPolicyValues struct {
+	// Peers (networking.k8s.io/v1 NetworkPolicyPeer) admitted to the coordinator's HTTP and gRPC ports: its
+	// clients. A podSelector alone selects pods of the release namespace. The default admits pods labelled
+	// mpc.mpcguard.io/coordinator-client: "true", which the chart's helm test pod carries (keep a peer that
+	// admits it, or helm test fails). Parties are always admitted on the gRPC port.
+	IngressFrom []map[string]any `json:"ingressFrom"`
+	// Egress rules (networking.k8s.io/v1 NetworkPolicyEgressRule) added to the chart's (DNS, the API server,
+	// parties), e.g. to a tracing collector.
+	ExtraEgress []map[string]any `json:"extraEgress"`
+}
+
+// ProbesValues time a container's probes. The chart chooses the handlers: a startup probe and a readiness
+// probe on /health, and a liveness probe that only connects to the HTTP port, which the kernel answers even
+// while the process is too busy to serve /health. Readiness takes a pod out of its Services quickly; liveness
+// restarts it only after a long silence, so a party busy in a session is never killed for being slow.
+type ProbesValues struct {
+	// Until it succeeds, the other probes wait: time to start (load shares, connect to the database).
+	Startup ProbeValues `json:"startup"`
+	// Restarts the container after failureThreshold failed connects, periodSeconds apart.
+	Liveness ProbeValues `json:"liveness"`
+	// Takes the pod out of its Services after failureThreshold failures of /health, periodSeconds apart.
+	Readiness ProbeValues `json:"readiness"`
+}
+
+// ProbeValues are a probe's timing (core/v1 Probe).
+type ProbeValues struct {
+	// Seconds between two probes.
+	PeriodSeconds int32 `json:"periodSeconds" minimum:"1"`
+	// Seconds a probe may take.
+	TimeoutSeconds int32 `json:"timeoutSeconds" minimum:"1"`
+	// Consecutive failures that count as failed.
+	FailureThreshold int32 `json:"failureThreshold" minimum:"1"`
 }
 
 // CoordinatorPortsValues are the coordinator's ports.
@@ -225,6 +268,29 @@ type PartiesValues struct {
 	Port int32 `json:"port" minimum:"1" maximum:"65535"`
 	// Port serving /health.
 	HealthPort int32 `json:"healthPort" minimum:"1" maximum:"65535"`
+	// Probes of every party: startup and readiness on /health, liveness a TCP connect to the health port.
+	Probes ProbesValues `json:"probes"`
+	// Where else parties may connect (networkPolicy.enabled).
+	NetworkPolicy PartiesNetworkPolicyValues `json:"networkPolicy"`
+	// The PodDisruptionBudget of the persistent pool (minAvailable is threshold.t).
+	PodDisruptionBudget PodDisruptionBudgetValues `json:"podDisruptionBudget"`
+}
+
+// PartiesNetworkPolicyValues widen the parties' NetworkPolicies.
+type PartiesNetworkPolicyValues struct {
+	// Egress rules (networking.k8s.io/v1 NetworkPolicyEgressRule) added to the chart's (DNS, other parties, the
+	// coordinator): the share database of a databaseSecret pool, for one. Without it such a pool cannot reach
+	// its database (NOTES warns).
+	ExtraEgress []map[string]any `json:"extraEgress"`
+}
+
+// PodDisruptionBudgetValues tune a PodDisruptionBudget.
+type PodDisruptionBudgetValues struct {
+	// When a pod that runs but is not Ready may be evicted: AlwaysAllow lets a drain evict a crash-looping pod
+	// whatever the budget (it serves nothing the budget protects); IfHealthyBudget only while the budget holds,
+	// so a drain can wait for ever on a pod that never becomes Ready. Readiness must therefore not fail merely
+	// because a party is busy, which the chart's /health readiness probe does not.
+	UnhealthyPodEvictionPolicy string `json:"unhealthyPodEvictionPolicy" enum:"AlwaysAllow,IfHealthyBudget"`
 }
 
 // PoolValues are one party pool.
@@ -310,6 +376,40 @@ type NetworkPolicyValues struct {
 	Enabled bool `json:"enabled"`
 }
 
+// SystemNetworkPolicyValues are the mpc-system chart's NetworkPolicies.
+type SystemNetworkPolicyValues struct {
+	// Create the NetworkPolicies: the coordinator's and the parties' in the release namespace, and the parties'
+	// in each discovery namespace (like the discovery Roles, so the installing user needs rights there).
+	Enabled bool `json:"enabled"`
+	// Where pods resolve names.
+	DNS DNSPolicyValues `json:"dns"`
+	// Where the coordinator reaches the Kubernetes API to discover parties.
+	APIServer APIServerPolicyValues `json:"apiServer"`
+}
+
+// DNSPolicyValues are the egress to cluster DNS.
+type DNSPolicyValues struct {
+	// Peers (networking.k8s.io/v1 NetworkPolicyPeer) serving DNS; the default is kube-dns/CoreDNS in
+	// kube-system. Empty: any address on the DNS port (needed for a node-local DNS cache on a link-local
+	// address, which no pod selector matches).
+	To []map[string]any `json:"to"`
+	// DNS port, over UDP and TCP.
+	Port int32 `json:"port" minimum:"1" maximum:"65535"`
+}
+
+// APIServerPolicyValues are the coordinator's egress to the API server. A NetworkPolicy cannot select the API
+// server by labels (it is no pod on most clusters), and most CNIs match the endpoint after the kubernetes
+// Service is translated: give the addresses of `kubectl get endpointslices -n default -l
+// kubernetes.io/service-name=kubernetes` and their port.
+type APIServerPolicyValues struct {
+	// CIDRs of the API server's endpoints, e.g. 10.0.0.10/32. Empty: any address on the ports below (NOTES
+	// warns: the coordinator could reach anything listening on them).
+	CIDRs []string `json:"cidrs" pattern:"^[0-9a-fA-F.:]+/[0-9]{1,3}$"`
+	// Ports of the API server: 443 for the kubernetes Service and managed control planes, 6443 for kubeadm's
+	// endpoints.
+	Ports []int32 `json:"ports" minimum:"1" maximum:"65535"`
+}
+
 // TestsValues configure the helm test pods.
 type TestsValues struct {
 	// Image of the test pods (needs sh, nc and wget).
@@ -338,6 +438,10 @@ type MpcguardSettings struct {
 	// A prometheus-operator ServiceMonitor scraping the webhook's /metrics, rendered only where the cluster
 	// serves monitoring.coreos.com/v1.
 	ServiceMonitor ServiceMonitorValues `json:"serviceMonitor"`
+	// A prometheus-operator PrometheusRule alerting on the webhook's own metrics, rendered only where the
+	// cluster serves monitoring.coreos.com/v1 PrometheusRule (helm template: --api-versions
+	// monitoring.coreos.com/v1/PrometheusRule).
+	PrometheusRule PrometheusRuleValues `json:"prometheusRule"`
 	PodValues      `json:",inline" optional:"true"`
 	// The persistent pool's share storage, which delegate and temporary parties must not mount. Entries are
 	// rendered with tpl. With neither Secret names nor claim prefixes, the share-storage policies check nothing
@@ -373,6 +477,58 @@ type ServiceMonitorValues struct {
 	Interval string `json:"interval" pattern:"^(([0-9]+(ms|s|m|h))+)?$"`
 	// Labels of the ServiceMonitor, e.g. the release label a Prometheus selects ServiceMonitors by.
 	Labels map[string]string `json:"labels"`
+}
+
+// PrometheusRuleValues configure the webhook's alerts.
+type PrometheusRuleValues struct {
+	// Create the PrometheusRule.
+	Enabled bool `json:"enabled"`
+	// Labels of the PrometheusRule, e.g. the release label a Prometheus selects rules by.
+	Labels map[string]string `json:"labels"`
+	// Labels added to every alert, e.g. a team for routing.
+	AlertLabels map[string]string `json:"alertLabels"`
+	// PromQL label matchers selecting the webhook's series. Empty: job="<the webhook Service>" and
+	// namespace="<the release namespace>", the labels the ServiceMonitor's scrape gives them.
+	Selector string `json:"selector" pattern:"^[^{}]*$"`
+	// Range of the rates and increases (a PromQL duration), at least four scrape intervals.
+	Window string `json:"window" pattern:"^([0-9]+(ms|s|m|h|d|w|y))+$"`
+	// No webhook replica is scraped as up: with failurePolicy Fail, party pods and MPCSessions cannot be
+	// admitted.
+	Unavailable AlertValues `json:"unavailable"`
+	// Fewer webhook replicas are scraped as up than webhook.replicas: one more loss and admission stops.
+	ReplicasDown AlertValues `json:"replicasDown"`
+	// Policy evaluations failed (mpcguard_evaluation_errors_total): requests answered with an error, never
+	// allowed.
+	EvaluationErrors AlertValues `json:"evaluationErrors"`
+	// More admission requests were denied within window than threshold (mpcguard_admission_requests_total,
+	// result denied): a misconfigured workload, or someone probing the policies.
+	DenialSurge DenialSurgeValues `json:"denialSurge"`
+	// The periodic audit has not finished a run for longer than maxAgeSeconds
+	// (mpcguard_audit_last_run_timestamp_seconds); rendered only with webhook.audit.interval.
+	AuditStale AuditStaleValues `json:"auditStale"`
+}
+
+// AlertValues are one alert's pending time and severity.
+type AlertValues struct {
+	// How long the condition holds before the alert fires (the rule's for).
+	For string `json:"for" pattern:"^([0-9]+(ms|s|m|h|d|w|y))+$"`
+	// The alert's severity label.
+	Severity string `json:"severity" enum:"critical,warning,info"`
+}
+
+// DenialSurgeValues are the denial surge alert.
+type DenialSurgeValues struct {
+	AlertValues `json:",inline"`
+	// Denials within window above which the alert is pending.
+	Threshold int32 `json:"threshold" minimum:"0"`
+}
+
+// AuditStaleValues are the stale audit alert.
+type AuditStaleValues struct {
+	AlertValues `json:",inline"`
+	// Seconds since the last finished audit above which the alert is pending; keep it above
+	// webhook.audit.interval.
+	MaxAgeSeconds int32 `json:"maxAgeSeconds" minimum:"1"`
 }
 
 // GuardThresholdValues is the t the webhook keeps the persistent pool at.
@@ -429,6 +585,8 @@ type WebhookValues struct {
 	Resources ResourcesValues `json:"resources"`
 	// The periodic audit of existing objects, run by the webhook on one replica at a time.
 	Audit AuditValues `json:"audit"`
+	// The webhook's PodDisruptionBudget (maxUnavailable 1).
+	PodDisruptionBudget PodDisruptionBudgetValues `json:"podDisruptionBudget"`
 }
 
 // AuditValues configure the webhook's periodic audit of the objects already in the checked namespaces.

@@ -207,6 +207,8 @@ func TestAnalyzeClusterSeesTwoOfThreePartiesShareAZoneWhenFourNodesSpanTwoZones(
 	assert.Equal(t, "mpc-system/mpc-system-server-party", pdb.Subject)
 	assert.Equal(t, 4, pdb.Numbers["nodes"], "the budget is judged on the cluster's schedulable nodes")
 	assert.Contains(t, pdb.Message, "4 schedulable nodes leave room to reschedule a drained party")
+	assert.Equal(t, analyze.OK, pdb.Verdict, "AlwaysAllow and a fourth node: no drain waits for ever (%s)", pdb.Message)
+	assert.NotContains(t, pdb.Message, "unhealthyPodEvictionPolicy")
 
 	text := run(t, l.bin, "analyze", "--cluster", "--kubeconfig", l.kubeconfig, l.render)
 	assert.Equal(t, 1, text.code)
@@ -241,7 +243,7 @@ func TestAnalyzeClusterFollowsAPartyThatMovesIntoAnotherPartysZone(t *testing.T)
 	require.Equal(t, map[string]int{"zone-a": 1, "zone-b": 1, "zone-c": 1}, p.perZone, "three nodes in three zones, one party each")
 
 	rep, r := l.analyzeJSON(t)
-	assert.Equal(t, 1, r.code, "the budget is still at risk (no AlwaysAllow, no spare node)")
+	assert.Equal(t, 1, r.code, "the budget is still at risk (no spare node)")
 	assert.Equal(t, 3, rep.Operators[0].Persistent, "the parties are found by the chart's role label key and selector")
 	zone := finding(t, rep, analyze.ZoneLoss)
 	assert.Equal(t, analyze.OK, zone.Verdict, zone.Message)
@@ -250,6 +252,7 @@ func TestAnalyzeClusterFollowsAPartyThatMovesIntoAnotherPartysZone(t *testing.T)
 	pdb := finding(t, rep, analyze.PDBDrain)
 	assert.Equal(t, analyze.AtRisk, pdb.Verdict)
 	assert.Contains(t, pdb.Message, "with required anti-affinity and 3 schedulable nodes for 3 parties")
+	assert.NotContains(t, pdb.Message, "unhealthyPodEvictionPolicy", "the chart sets AlwaysAllow")
 
 	// A fourth node in zone-a; zone-b's node is cordoned and its party deleted: the StatefulSet brings it
 	// back on the only node free of parties, in zone-a.

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/lint/support"
 	"helm.sh/helm/v3/pkg/strvals"
 	appsv1 "k8s.io/api/apps/v1"
@@ -345,17 +344,7 @@ func TestExtensionPointsLoosenNothing(t *testing.T) {
 
 // The ServiceMonitor is rendered only when asked for and where the cluster serves its API.
 func TestServiceMonitor(t *testing.T) {
-	ch := loadChart(t, "mpc-system")
-	renderWith := func(apis []string, set ...string) string {
-		install := action.NewInstall(&action.Configuration{})
-		install.DryRun, install.ClientOnly, install.Replace = true, true, true
-		install.ReleaseName, install.Namespace = releaseName, releaseNamespace
-		install.KubeVersion = &chartutil.KubeVersion{Version: "v1.33.0", Major: "1", Minor: "33"}
-		install.APIVersions = apis
-		rel, err := install.RunWithContext(t.Context(), ch, setValues(t, set))
-		require.NoError(t, err)
-		return rel.Manifest
-	}
+	renderWith := func(apis []string, set ...string) string { return renderWithAPIs(t, apis, set...) }
 	monitoring := []string{"monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor"}
 	assert.NotContains(t, renderWith(monitoring), "kind: ServiceMonitor", "off by default")
 	assert.NotContains(t, renderWith(nil, "mpcguard.serviceMonitor.enabled=true"), "kind: ServiceMonitor", "not without the API")

@@ -21,6 +21,22 @@ func TestNotesSayWhatWasInstalledAndHowToCheckIt(t *testing.T) {
 			"auth can-i list pods --as=system:serviceaccount:mpc-system:mpc-system-coordinator",
 			"--labels=app.kubernetes.io/component=mpc-party --dry-run=server",
 		}, nil},
+		"mpc-system says where the coordinator may reach the API server": {"mpc-system", nil, []string{
+			"the API server on port(s) 443, 6443 at any address (set networkPolicy.apiServer.cidrs to narrow it)",
+			"clients of the coordinator need a peer of coordinator.networkPolicy.ingressFrom",
+		}, []string{"WARNING"}},
+		"mpc-system with the API server's address": {"mpc-system", values("networkPolicy.apiServer.cidrs", []any{"10.0.0.10/32"}), []string{
+			"the API server on port(s) 443, 6443 at 10.0.0.10/32;",
+		}, []string{"at any address"}},
+		"mpc-system warns that a database pool cannot reach its database": {"mpc-system", values(
+			"pools", map[string]any{"server-party": map[string]any{"shareStorage": map[string]any{"volumeClaim": nil,
+				"databaseSecret": map[string]any{"name": "db", "key": "url", "env": "DATABASE_URL"}}}},
+			"mpcguard.shareStorage", map[string]any{"secretNames": []any{"db"}, "claimPrefixes": []any{}}), []string{
+			"WARNING: parties.networkPolicy.extraEgress: pools.server-party keeps its shares in a database",
+		}, nil},
+		"mpc-system without NetworkPolicies says so": {"mpc-system", values("networkPolicy.enabled", false), []string{
+			"no NetworkPolicies (networkPolicy.enabled=false)",
+		}, []string{"WARNING"}},
 		"mpc-system without the webhook": {"mpc-system", values("mpcguard.enabled", false), []string{
 			"no admission webhook (mpcguard.enabled=false)",
 		}, []string{"--dry-run=server"}},

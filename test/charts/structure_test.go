@@ -12,7 +12,6 @@ import (
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -236,8 +235,9 @@ func TestCoordinator(t *testing.T) {
 				assert.Equal(t, "grpc", party.Ports[0].Name)
 				assert.NotEmpty(t, env["MPC_PARTY_DISCOVERY_INTERVAL"])
 				c := coordinator(t, r).Spec.Template.Spec.Containers[0]
-				for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe} {
+				for _, p := range []*corev1.Probe{c.StartupProbe, c.ReadinessProbe} {
 					require.NotNil(t, p)
+					require.NotNil(t, p.HTTPGet)
 					assert.Equal(t, "/health", p.HTTPGet.Path)
 					assert.Equal(t, "http", p.HTTPGet.Port.String())
 				}
@@ -510,60 +510,6 @@ func TestPodDisruptionBudgetKeepsTPersistentParties(t *testing.T) {
 	})
 }
 
-func TestNetworkPolicies(t *testing.T) {
-	r := mustRender(t, loadChart(t, "mpc-system"), nil)
-	pols := map[string]*networkingv1.NetworkPolicy{}
-	for _, p := range objectsOf[*networkingv1.NetworkPolicy](r) {
-		pols[p.Name] = p
-	}
-	require.Len(t, pols, 2)
-	parties := partyWorkloads(t, r)
-	coord := coordinator(t, r)
-	hook := webhookDeployment(t, r)
-
-	t.Run("parties accept only the coordinator and each other, on the party port", func(t *testing.T) {
-		p := pols["mpc-system-parties"]
-		require.NotNil(t, p)
-		target := selectorOf(t, &p.Spec.PodSelector)
-		for _, w := range parties {
-			assert.True(t, target.Matches(labels.Set(w.template.Labels)), "covers %s", w.name)
-		}
-		assert.False(t, target.Matches(labels.Set(coord.Spec.Template.Labels)))
-		assert.Equal(t, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, p.Spec.PolicyTypes)
-		require.Len(t, p.Spec.Ingress, 1)
-		in := p.Spec.Ingress[0]
-		require.Len(t, in.Ports, 1)
-		assert.Equal(t, int32(50051), in.Ports[0].Port.IntVal)
-		require.Len(t, in.From, 2)
-		for _, peer := range in.From {
-			assert.Nil(t, peer.NamespaceSelector, "same namespace only")
-			assert.Nil(t, peer.IPBlock)
-		}
-		assert.True(t, selectorOf(t, in.From[0].PodSelector).Matches(labels.Set(coord.Spec.Template.Labels)), "from the coordinator")
-		assert.False(t, selectorOf(t, in.From[0].PodSelector).Matches(labels.Set(hook.Spec.Template.Labels)))
-		for _, w := range parties {
-			assert.True(t, selectorOf(t, in.From[1].PodSelector).Matches(labels.Set(w.template.Labels)), "from %s", w.name)
-		}
-		assert.False(t, selectorOf(t, in.From[1].PodSelector).Matches(labels.Set(coord.Spec.Template.Labels)))
-	})
-
-	t.Run("the webhook accepts traffic only on its port and its metrics port", func(t *testing.T) {
-		p := pols["mpc-system-mpcguard-webhook"]
-		require.NotNil(t, p)
-		assert.True(t, selectorOf(t, &p.Spec.PodSelector).Matches(labels.Set(hook.Spec.Template.Labels)))
-		require.Len(t, p.Spec.Ingress, 2)
-		ports := map[string]int32{}
-		for _, cp := range hook.Spec.Template.Spec.Containers[0].Ports {
-			ports[cp.Name] = cp.ContainerPort
-		}
-		for i, name := range []string{"https", "metrics"} {
-			require.Len(t, p.Spec.Ingress[i].Ports, 1)
-			assert.Empty(t, p.Spec.Ingress[i].From)
-			assert.Equal(t, ports[name], p.Spec.Ingress[i].Ports[0].Port.IntVal, name)
-		}
-	})
-}
-
 func TestShareStorage(t *testing.T) {
 	ch := loadChart(t, "mpc-system")
 	ci := ciValues(t, "mpc-system")
@@ -628,4 +574,75 @@ func TestSelectorsFollowGlobalValues(t *testing.T) {
 		assert.Contains(t, w.template.Labels, "mpc.example.com/role")
 		assert.NotContains(t, w.template.Labels, roleKey)
 	}
+}
+
+// A busy party must not be killed mid-session: liveness only connects (the kernel answers while the process
+// lives, however busy) and tolerates minutes of silence; readiness asks /health and reacts in seconds;
+// startup holds both off while the pod starts.
+func TestProbesDifferSoABusyPartyIsNotKilled(t *testing.T) {
+	ch := loadChart(t, "mpc-system")
+	ci := ciValues(t, "mpc-system")
+	window := func(p *corev1.Probe) int32 { return p.PeriodSeconds * p.FailureThreshold }
+	for _, file := range presetValues {
+		r := mustRender(t, ch, ci[file])
+		for _, w := range workloads(r) {
+			if strings.Contains(w.name, "mpcguard") {
+				continue // the webhook's probes are the mpcguard chart's
+			}
+			c := w.template.Spec.Containers[0]
+			t.Run(file+" "+w.name, func(t *testing.T) {
+				require.NotNil(t, c.StartupProbe)
+				require.NotNil(t, c.LivenessProbe)
+				require.NotNil(t, c.ReadinessProbe)
+				for _, p := range []*corev1.Probe{c.StartupProbe, c.ReadinessProbe} {
+					require.NotNil(t, p.HTTPGet, "startup and readiness ask /health")
+					assert.Equal(t, "/health", p.HTTPGet.Path)
+					assert.Equal(t, "http", p.HTTPGet.Port.String())
+				}
+				require.NotNil(t, c.LivenessProbe.TCPSocket, "liveness only connects")
+				assert.Nil(t, c.LivenessProbe.HTTPGet)
+				assert.Equal(t, "http", c.LivenessProbe.TCPSocket.Port.String())
+				assert.GreaterOrEqual(t, window(c.LivenessProbe), int32(120), "liveness waits two minutes of silence before a restart")
+				assert.Greater(t, window(c.LivenessProbe), 4*window(c.ReadinessProbe), "readiness reacts long before liveness")
+				assert.LessOrEqual(t, window(c.ReadinessProbe), int32(15), "a silent pod leaves its Services within 15s")
+				assert.GreaterOrEqual(t, window(c.StartupProbe), int32(300), "five minutes to start")
+				var names []string
+				for _, p := range c.Ports {
+					names = append(names, p.Name)
+				}
+				assert.Contains(t, names, "http")
+			})
+		}
+	}
+	t.Run("the timings are values", func(t *testing.T) {
+		r := mustRender(t, ch, setValues(t, []string{"parties.probes.liveness.failureThreshold=30", "coordinator.probes.readiness.periodSeconds=2"}))
+		assert.Equal(t, int32(30), podOf(t, r, persistent).Spec.Containers[0].LivenessProbe.FailureThreshold)
+		assert.Equal(t, int32(30), podOf(t, r, delegate).Spec.Containers[0].LivenessProbe.FailureThreshold)
+		assert.Equal(t, int32(2), coordinator(t, r).Spec.Template.Spec.Containers[0].ReadinessProbe.PeriodSeconds)
+		_, err := render(t, ch, setValues(t, []string{"parties.probes.liveness.failureThreshold=0"}))
+		assert.ErrorContains(t, err, "failureThreshold", "the schema refuses a probe that never fails")
+	})
+}
+
+// A drain must not hang on a crash-looping pod: the party and webhook budgets let a pod that runs but is not
+// Ready be evicted whatever the budget.
+func TestPodDisruptionBudgetsEvictUnhealthyPods(t *testing.T) {
+	ch := loadChart(t, "mpc-system")
+	policy := func(r *rendered) map[string]string {
+		out := map[string]string{}
+		for _, p := range objectsOf[*policyv1.PodDisruptionBudget](r) {
+			if p.Spec.UnhealthyPodEvictionPolicy == nil {
+				out[p.Name] = ""
+				continue
+			}
+			out[p.Name] = string(*p.Spec.UnhealthyPodEvictionPolicy)
+		}
+		return out
+	}
+	assert.Equal(t, map[string]string{persistent: "AlwaysAllow", webhook: "AlwaysAllow"}, policy(mustRender(t, ch, nil)))
+	r := mustRender(t, ch, setValues(t, []string{"parties.podDisruptionBudget.unhealthyPodEvictionPolicy=IfHealthyBudget",
+		"mpcguard.webhook.podDisruptionBudget.unhealthyPodEvictionPolicy=IfHealthyBudget"}))
+	assert.Equal(t, map[string]string{persistent: "IfHealthyBudget", webhook: "IfHealthyBudget"}, policy(r))
+	_, err := render(t, ch, setValues(t, []string{"parties.podDisruptionBudget.unhealthyPodEvictionPolicy=Never"}))
+	assert.ErrorContains(t, err, "unhealthyPodEvictionPolicy")
 }

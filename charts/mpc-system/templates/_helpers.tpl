@@ -161,14 +161,7 @@ ports:
   - name: http
     containerPort: {{ .root.Values.parties.healthPort }}
     protocol: TCP
-livenessProbe:
-  httpGet:
-    path: /health
-    port: http
-readinessProbe:
-  httpGet:
-    path: /health
-    port: http
+{{ include "mpc-system.probes" .root.Values.parties.probes | trim }}
 resources:
   {{- toYaml .pool.resources | nindent 2 }}
 securityContext:
@@ -193,4 +186,64 @@ securityContext:
       fieldPath: metadata.namespace
 - name: MPC_PARTY_GRPC_PORT
   value: {{ .root.Values.parties.port | quote }}
+{{- end }}
+
+{{/* A container's probes, timed by a ProbesValues (coordinator.probes, parties.probes) on its port named http.
+Startup and readiness ask /health; liveness only connects, which the kernel answers while the process is
+alive and listening however busy it is: a party in the middle of a session is taken out of its Services when it
+stops answering /health, and restarted only after liveness.failureThreshold x liveness.periodSeconds without
+even a connect. */}}
+{{- define "mpc-system.probes" -}}
+{{- $handlers := dict "startupProbe" (dict "httpGet" (dict "path" "/health" "port" "http" "scheme" "HTTP")) "livenessProbe" (dict "tcpSocket" (dict "port" "http")) "readinessProbe" (dict "httpGet" (dict "path" "/health" "port" "http" "scheme" "HTTP")) }}
+{{- $timing := dict "startupProbe" .startup "livenessProbe" .liveness "readinessProbe" .readiness }}
+{{- range $probe := list "startupProbe" "livenessProbe" "readinessProbe" }}
+{{- $t := get $timing $probe }}
+{{ $probe }}:
+  {{- toYaml (get $handlers $probe) | nindent 2 }}
+  periodSeconds: {{ int $t.periodSeconds }}
+  timeoutSeconds: {{ int $t.timeoutSeconds }}
+  failureThreshold: {{ int $t.failureThreshold }}
+{{- end }}
+{{- end }}
+
+{{/* NetworkPolicy peers. A peer with a podSelector alone selects pods of the policy's own namespace; one in
+another namespace adds a namespaceSelector on kubernetes.io/metadata.name, which the API server sets on every
+namespace. Each takes (dict "root" $ "in" <the policy's namespace>) and returns a YAML list. */}}
+
+{{/* The party pods the coordinator discovers: this release's in the release namespace, and whatever matches
+the party selector in each other discovery namespace (the coordinator takes them into sessions too). */}}
+{{- define "mpc-system.partyPeers" -}}
+{{- $root := .root }}
+{{- $peers := list }}
+{{- range $ns := include "mpc-system.discoveryNamespaces" $root | fromJsonArray }}
+{{- $labels := include "mpc-system.partySelectorLabels" $root | fromYaml }}
+{{- if eq $ns $root.Release.Namespace }}
+{{- $labels = include "mpc-system.partiesSelectorLabels" $root | fromYaml }}
+{{- end }}
+{{- $peer := dict "podSelector" (dict "matchLabels" $labels) }}
+{{- if ne $ns $.in }}
+{{- $_ := set $peer "namespaceSelector" (dict "matchLabels" (dict "kubernetes.io/metadata.name" $ns)) }}
+{{- end }}
+{{- $peers = append $peers $peer }}
+{{- end }}
+{{- toYaml $peers }}
+{{- end }}
+
+{{/* The coordinator's pods. */}}
+{{- define "mpc-system.coordinatorPeers" -}}
+{{- $peer := dict "podSelector" (dict "matchLabels" (include "mpc-system.coordinatorSelectorLabels" .root | fromYaml)) }}
+{{- if ne .root.Release.Namespace .in }}
+{{- $_ := set $peer "namespaceSelector" (dict "matchLabels" (dict "kubernetes.io/metadata.name" .root.Release.Namespace)) }}
+{{- end }}
+{{- toYaml (list $peer) }}
+{{- end }}
+
+{{/* The egress rule to cluster DNS (networkPolicy.dns), as a YAML list of one rule. */}}
+{{- define "mpc-system.dnsEgress" -}}
+{{- $dns := .Values.networkPolicy.dns }}
+{{- $rule := dict "ports" (list (dict "port" (int $dns.port) "protocol" "UDP") (dict "port" (int $dns.port) "protocol" "TCP")) }}
+{{- with $dns.to }}
+{{- $_ := set $rule "to" . }}
+{{- end }}
+{{- toYaml (list $rule) }}
 {{- end }}

@@ -22,6 +22,13 @@ error of that value. mpc-system.check fails with every problem at once, or rende
 {{- if and (ge $nonPersistent $t) (ge $t 1) }}
 WARNING: pools: {{ $nonPersistent }} delegate and temporary parties reach the default threshold t={{ $t }}: sessions must keep non-persistent parties below t (mpcguard denies any that do not)
 {{- end }}
+{{- if and .Values.networkPolicy.enabled (not .Values.parties.networkPolicy.extraEgress) }}
+{{- range $name, $pool := .Values.pools }}
+{{- if ($pool.shareStorage | default dict).databaseSecret }}
+WARNING: parties.networkPolicy.extraEgress: pools.{{ $name }} keeps its shares in a database, which the parties' NetworkPolicy does not let them reach; add an egress rule to it
+{{- end }}
+{{- end }}
+{{- end }}
 {{- $hook := .Values.mpcguard }}
 {{- if and $hook.enabled (not $hook.webhook.url) (eq $hook.webhook.failurePolicy "Fail") (eq (int $hook.webhook.replicas) 1) }}
 WARNING: mpcguard.webhook.replicas: a single replica with failurePolicy Fail blocks party pods whenever it is down; run two or more
@@ -48,6 +55,9 @@ mpc-system: parties.healthPort: must differ from parties.port ({{ .Values.partie
 {{- end }}
 {{- if eq (int .Values.coordinator.ports.http) (int .Values.coordinator.ports.grpc) }}
 mpc-system: coordinator.ports.grpc: must differ from coordinator.ports.http ({{ .Values.coordinator.ports.http }})
+{{- end }}
+{{- if and .Values.networkPolicy.enabled (not .Values.networkPolicy.apiServer.ports) }}
+mpc-system: networkPolicy.apiServer.ports: must name the API server's ports (an egress rule without ports opens every port)
 {{- end }}
 {{- include "mpc-system.podValuesErrors" (dict "root" $ "values" .Values.coordinator "path" "coordinator") }}
 {{- $persistent := list }}

@@ -254,3 +254,8 @@ native form: it stays fail-closed. */}}
 {{- define "mpcguard.auditLeaseName" -}}
 {{- printf "%s-audit" (include "mpcguard.webhookName" .) }}
 {{- end }}
+
+{{/* An alert's labels: prometheusRule.alertLabels and its severity. Takes (dict "rule" $rule "severity" $s). */}}
+{{- define "mpcguard.alertLabels" -}}
+{{- toYaml (merge (dict "severity" .severity) (.rule.alertLabels | default dict)) }}
+{{- end }}
