@@ -210,36 +210,54 @@ var volumeSecretRefs = [][2]string{
 	{"storageos", "secretRef"},
 }
 
-// secretUsed is true when the pod spec (a CEL expression) reads the Secret named by the CEL variable s: a
-// secret or projected volume, a volume driver's secret reference, or an env or envFrom reference of any
-// container (lib.share_access, engine.readPodShape).
-func secretUsed(spec, s string) string {
-	vol := []string{
-		"(has(v.secret) && has(v.secret.secretName) && v.secret.secretName == " + s + ")",
-		"(has(v.projected) && has(v.projected.sources) && v.projected.sources.exists(p, has(p.secret) && has(p.secret.name) && p.secret.name == " + s + "))",
-	}
+// secretRefs are the share Secrets (l.secretNames) that a pod spec (a CEL expression) reads, as a CEL list of
+// names that may repeat: a secret or projected volume, a volume driver's secret reference, or an env or envFrom
+// reference of any container (lib.share_access, engine.readPodShape). It walks the spec once, whatever the
+// number of share Secrets: walking it once per share Secret took a pod of 2.2 MB past the API server's
+// per-expression cost limit (policies/README.md, "CEL cost").
+func secretRefs(l literals, spec string) string {
+	in := " in " + l.secretNames
+	single := []string{"has(v.secret) && has(v.secret.secretName) ? v.secret.secretName"}
 	for _, r := range volumeSecretRefs {
 		ref := "v." + r[0] + "." + r[1]
-		vol = append(vol, "(has(v."+r[0]+") && has("+ref+") && has("+ref+".name) && "+ref+".name == "+s+")")
+		single = append(single, "has(v."+r[0]+") && has("+ref+") && has("+ref+".name) ? "+ref+".name")
 	}
-	vol = append(vol, "(has(v.azureFile) && has(v.azureFile.secretName) && v.azureFile.secretName == "+s+")")
-	out := []string{"(has(" + spec + ".volumes) && " + spec + ".volumes.exists(v, " + strings.Join(vol, " || ") + "))"}
+	single = append(single, "has(v.azureFile) && has(v.azureFile.secretName) ? v.azureFile.secretName")
+	// A volume has one volume source (the API server refuses more), so it names at most one Secret besides a
+	// projected volume's sources.
+	volumeSecret := "(" + strings.Join(single, " : ") + ` : "")`
+	projected := "has(p.secret) && has(p.secret.name) && p.secret.name" + in
+	out := []string{"(has(" + spec + ".volumes) ? " + spec + ".volumes.filter(v, " + volumeSecret + in + ").map(v, " + volumeSecret + ") + " +
+		spec + ".volumes.filter(v, has(v.projected) && has(v.projected.sources) && v.projected.sources.exists(p, " + projected + ")).map(v, " +
+		"v.projected.sources.filter(p, " + projected + ").map(p, p.secret.name)).flatten() : [])"}
 	for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
-		out = append(out, "(has("+spec+"."+list+") && "+spec+"."+list+".exists(c, "+
-			"(has(c.env) && c.env.exists(e, has(e.valueFrom) && has(e.valueFrom.secretKeyRef) && has(e.valueFrom.secretKeyRef.name) && e.valueFrom.secretKeyRef.name == "+s+")) || "+
-			"(has(c.envFrom) && c.envFrom.exists(e, has(e.secretRef) && has(e.secretRef.name) && e.secretRef.name == "+s+"))))")
+		out = append(out, "(has("+spec+"."+list+") ? "+spec+"."+list+".map(c, "+
+			"(has(c.env) ? c.env.filter(e, has(e.valueFrom) && has(e.valueFrom.secretKeyRef) && has(e.valueFrom.secretKeyRef.name) && e.valueFrom.secretKeyRef.name"+in+
+			").map(e, e.valueFrom.secretKeyRef.name) : []) + "+
+			"(has(c.envFrom) ? c.envFrom.filter(e, has(e.secretRef) && has(e.secretRef.name) && e.secretRef.name"+in+").map(e, e.secretRef.name) : [])).flatten() : [])")
 	}
-	return strings.Join(out, " || ")
+	return strings.Join(out, " + ")
 }
 
-// accessExpr is lib.share_access of a pod spec as a CEL list of strings: "PersistentVolumeClaim <name>" for
-// each share claim (claims is a CEL list of claim names), "Secret <name>" for each share Secret it reads,
-// "hostPath <path>" for each hostPath volume.
-func accessExpr(l literals, spec, claims string) string {
+// shareAccessExpr is lib.share_access of a pod spec without its hostPath volumes, as a CEL list of strings:
+// "PersistentVolumeClaim <name>" for each share claim (claims is a CEL list of claim names), "Secret <name>" for
+// each share Secret it reads (secrets is a CEL list of secretRefs).
+func shareAccessExpr(l literals, claims, secrets string) string {
 	shareClaim := l.claimPrefixes + `.exists(p, p != "" && c.startsWith(p) && c.substring(size(p)).matches("^[0-9]+$"))`
 	return "(" + claims + `).filter(c, ` + shareClaim + `).map(c, "PersistentVolumeClaim " + c) + ` +
-		l.secretNames + ".filter(s, " + secretUsed(spec, "s") + `).map(s, "Secret " + s) + ` +
-		"(has(" + spec + ".volumes) ? " + spec + `.volumes.filter(v, has(v.hostPath)).map(v, "hostPath " + v.hostPath.path) : [])`
+		l.secretNames + ".filter(s, s in " + secrets + `).map(s, "Secret " + s)`
+}
+
+// hostPathsExpr is the rest of lib.share_access: "hostPath <path>" for each hostPath volume of a pod spec.
+func hostPathsExpr(spec string) string {
+	return "(has(" + spec + ".volumes) ? " + spec + `.volumes.filter(v, has(v.hostPath)).map(v, "hostPath " + v.hostPath.path) : [])`
+}
+
+// newer is the CEL list of the strings of list that are not in old. When the two are equal (a pod's volumes
+// cannot change by an UPDATE) it is empty without comparing each string with each: that costs
+// size(list) * size(old), past the API server's per-expression limit at about 1,000 hostPath volumes.
+func newer(list, old string) string {
+	return list + " == " + old + " ? [] : " + list + ".filter(x, !(x in " + old + "))"
 }
 
 func volumeClaims(spec string) string {
@@ -265,12 +283,18 @@ func storageVariables(l literals) []admissionregistrationv1.Variable {
 		variable("spec", `has(variables.template.spec) ? variables.template.spec : {}`),
 		variable("claims", `(`+volumeClaims("variables.spec")+`) + (!variables.isPod && has(object.spec.volumeClaimTemplates) ? `+
 			`object.spec.volumeClaimTemplates.map(t, (has(t.metadata) && has(t.metadata.name) ? t.metadata.name : "") + "-" + variables.name + "-0") : [])`),
-		variable("access", accessExpr(l, "variables.spec", "variables.claims")),
+		variable("secretRefs", secretRefs(l, "variables.spec")),
+		variable("shareAccess", shareAccessExpr(l, "variables.claims", "variables.secretRefs")),
+		variable("hostPaths", hostPathsExpr("variables.spec")),
 		variable("compareOld", v("isPod")+" && "+v("update")+" && oldObject != null && "+
 			"("+k+" in variables.oldLabels) == ("+k+" in variables.labels) && (!("+k+" in variables.labels) || variables.oldLabels["+k+"] == variables.labels["+k+"]) && "+
 			"variables.party == variables.oldParty"),
-		variable("oldAccess", `variables.compareOld ? `+accessExpr(l, "oldObject.spec", volumeClaims("oldObject.spec"))+` : []`),
-		variable("newAccess", `variables.access.filter(x, !(x in variables.oldAccess))`),
+		variable("oldSecretRefs", `variables.compareOld ? `+secretRefs(l, "oldObject.spec")+` : []`),
+		variable("oldShareAccess", `variables.compareOld ? `+shareAccessExpr(l, volumeClaims("oldObject.spec"), "variables.oldSecretRefs")+` : []`),
+		variable("oldHostPaths", `variables.compareOld ? `+hostPathsExpr("oldObject.spec")+` : []`),
+		// newShareAccess and newHostPaths together are pod.rego's new_share_access.
+		variable("newShareAccess", newer("variables.shareAccess", "variables.oldShareAccess")),
+		variable("newHostPaths", newer("variables.hostPaths", "variables.oldHostPaths")),
 	)
 	return vars
 }
@@ -284,22 +308,22 @@ func delegateNoShareStorage(l literals) rule {
 		matchConditions: []admissionregistrationv1.MatchCondition{statusMatchCondition()},
 		variables:       storageVariables(l),
 		validations: []admissionregistrationv1.Validation{check(vocab.DelegateNoShareStorage,
-			"!variables.party || !(variables.role in "+nonPersistentList()+") || size(variables.newAccess) == 0",
+			"!variables.party || !(variables.role in "+nonPersistentList()+") || size(variables.newShareAccess) + size(variables.newHostPaths) == 0",
 			`(variables.isPod ? variables.role + " party" : "pod template with " + `+k+` + "=" + variables.role) + `+
-				`" uses the persistent pool's share storage (" + variables.newAccess.join(", ") + "); remove those volumes and env references: only persistent parties may hold key shares"`)},
+				`" uses the persistent pool's share storage (" + (variables.newShareAccess + variables.newHostPaths).join(", ") + "); remove those volumes and env references: only persistent parties may hold key shares"`)},
 	}
 }
 
 func shareStoragePersistentOnly(l literals) rule {
-	vars := append(storageVariables(l), variable("shares", `variables.newAccess.filter(x, !x.startsWith("hostPath "))`))
+	vars := storageVariables(l)
 	return rule{
 		id: vocab.ShareStoragePersistentOnly, resources: storageResources, operations: createUpdate,
 		matchConditions: []admissionregistrationv1.MatchCondition{statusMatchCondition()},
 		variables:       vars,
 		validations: []admissionregistrationv1.Validation{check(vocab.ShareStoragePersistentOnly,
-			"variables.party || size(variables.shares) == 0",
+			"variables.party || size(variables.newShareAccess) == 0",
 			`(variables.isPod ? "pod is not a party pod (" : "pod template is not a party template (") + `+l.selectorText+
-				` + ") but uses the persistent pool's share storage (" + variables.shares.join(", ") + "); only persistent party pods of the persistent pool may hold key shares"`)},
+				` + ") but uses the persistent pool's share storage (" + variables.newShareAccess.join(", ") + "); only persistent party pods of the persistent pool may hold key shares"`)},
 	}
 }
 

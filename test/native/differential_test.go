@@ -247,6 +247,8 @@ func TestTheNativePoliciesDecideEveryRequestAsTheWebhookDoes(t *testing.T) {
 			}
 		}
 	}
+	checkBoundaries(t, "the webhook", reqs, webDeny)
+	checkBoundaries(t, "the native policies", reqs, natDeny)
 	var allowed, denied, invalid int
 	for _, o := range webDeny {
 		switch {
