@@ -163,7 +163,7 @@ func TestTheNativePoliciesDecideEveryRequestAsTheWebhookDoes(t *testing.T) {
 	_, err = c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	installCRD(t, s, v1alpha1.CRDYAML, sessionsPath)
-	snapshotCRD, err := yaml.Marshal(volumeSnapshotCRD())
+	snapshotCRD, err := yaml.Marshal(cluster.VolumeSnapshotCRD())
 	require.NoError(t, err)
 	installCRD(t, s, snapshotCRD, snapshotsPath)
 
