@@ -50,6 +50,18 @@ func pod(namespace, name string, labels map[string]string) *corev1.Pod {
 		Spec: scenario.RestrictedPodSpec("ghcr.io/mpcguard/mpc-server-party:0.1.0")}
 }
 
+// deployment is a Deployment of pods with labels, running image under the restricted Pod Security Standard.
+func deployment(namespace, name, image string, labels map[string]string) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: scenario.RestrictedPodSpec(image)},
+		},
+	}
+}
+
 func session(namespace, name string, c *v1alpha1.Composition) *v1alpha1.MPCSession {
 	return &v1alpha1.MPCSession{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Spec: v1alpha1.MPCSessionSpec{Type: v1alpha1.SessionSign, Threshold: v1alpha1.Threshold{T: 2, N: 3}, Composition: c}}
@@ -116,14 +128,8 @@ func TestWithTheWebhookDownTheAPIServerRejectsExactlyPartyPodsAndSessionsInEnfor
 	require.NoError(t, hook.Halt(), "stopping the webhook process")
 	require.Zero(t, readyStatus(ctx, hook.HealthURL+"/readyz"), "nothing answers on the webhook's probes")
 
-	own := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: fcNamespace, Name: "mpcguard-webhook-standby", Labels: webhookLabels},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: webhookLabels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: webhookLabels},
-				Spec: scenario.RestrictedPodSpec("ghcr.io/mpcguard/mpcguard:0.1.0")},
-		},
-	}
+	own := deployment(fcNamespace, "mpcguard-webhook-standby", "ghcr.io/mpcguard/mpcguard:0.1.0", webhookLabels)
+	own.Labels = webhookLabels
 	valid := &v1alpha1.Composition{Persistent: 2, Delegate: 1}
 	rejected := map[string]struct {
 		obj     client.Object

@@ -25,28 +25,7 @@ import (
 
 // partyDeployment is a Deployment of party pods with the given role ("" for none).
 func partyDeployment(namespace, name, role string) *appsv1.Deployment {
-	labels := partyLabels(role)
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: scenario.RestrictedPodSpec("ghcr.io/mpcguard/mpc-server-party:0.1.0")},
-		},
-	}
-}
-
-// webDeployment is a Deployment of ordinary pods, no party.
-func webDeployment(namespace, name string) *appsv1.Deployment {
-	labels := map[string]string{"app": "web"}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: scenario.RestrictedPodSpec("ghcr.io/example/web:1.0")},
-		},
-	}
+	return deployment(namespace, name, "ghcr.io/mpcguard/mpc-server-party:0.1.0", partyLabels(role))
 }
 
 // requireNativeDenied checks that err is the API server's own denial by the chart's native policy for policyID
@@ -130,7 +109,7 @@ func TestWithTheChartsNativePoliciesAndFailOpenAWebhookOutageStillRejectsPartyPo
 	admitted := map[string]client.Object{
 		"a pod that is no party":           pod(fcNamespace, "out-web", map[string]string{"app": "web"}),
 		"a delegate party pod":             pod(fcNamespace, "out-delegate", partyLabels(vocab.RoleDelegate)),
-		"a Deployment that is no party":    webDeployment(fcNamespace, "out-web"),
+		"a Deployment that is no party":    deployment(fcNamespace, "out-web", "ghcr.io/example/web:1.0", map[string]string{"app": "web"}),
 		"a Deployment of delegate parties": partyDeployment(fcNamespace, "out-delegates", vocab.RoleDelegate),
 	}
 	for name, obj := range admitted {
